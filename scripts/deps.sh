@@ -1,0 +1,42 @@
+#!/bin/sh
+# deps.sh — install the Debian packages a target needs, if missing.
+#
+#   scripts/deps.sh run|test|bench
+#
+# As root it runs apt-get (update once, then install); otherwise it prints
+# the exact command to run and fails, so nothing is half set up.
+set -eu
+build="cmake make gcc pkg-config libmicrohttpd-dev libpq-dev libcjson-dev
+libcurl4-openssl-dev libzstd-dev libssl-dev zlib1g-dev postgresql
+postgresql-client"
+test="python3 python3-pytest python3-requests python3-psycopg2 clang
+libclang-rt-14-dev zstd curl"
+bench="wrk"
+
+case "${1:-run}" in
+run) want="$build" ;;
+test) want="$build $test" ;;
+bench) want="$build $test $bench" ;;
+*) echo "usage: scripts/deps.sh run|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages:$missing" >&2
+	echo "run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

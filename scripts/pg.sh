@@ -1,0 +1,86 @@
+#!/bin/sh
+# pg.sh — the private PostgreSQL cluster under var/pg, used when no
+# BULKHEAD_DATABASE_URL is configured.
+#
+#   scripts/pg.sh start   create on first use, start, print the conninfo
+#   scripts/pg.sh stop    stop it (if this script started it)
+#   scripts/pg.sh status  exit 0 if it is running
+#   scripts/pg.sh url     print the conninfo
+#
+# The server listens on a Unix socket in var/pg/run only (no TCP port to
+# collide with), trusts local connections, and runs as the 'postgres'
+# user when we are root, since PostgreSQL refuses to run as root.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+pgdir="$top/var/pg"
+data="$pgdir/data"
+run="$pgdir/run"
+port=${BULKHEAD_PG_PORT:-5433}
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -n "$bindir" ] || { echo "pg.sh: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
+
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+url() {
+	echo "host=$run port=$port user=bulkhead dbname=bulkhead"
+}
+
+start() {
+	mkdir -p "$pgdir"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres:postgres "$pgdir"
+	fi
+	if [ ! -f "$data/PG_VERSION" ]; then
+		as_pg mkdir -p "$data" "$run"
+		as_pg "$bindir/initdb" -D "$data" -U bulkhead --auth=trust \
+		    -E UTF8 --locale=C.UTF-8 >"$pgdir/initdb.log" 2>&1 || {
+			cat "$pgdir/initdb.log" >&2; exit 1; }
+		cat >>"$data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$run'
+port = $port
+max_connections = 200
+shared_buffers = 512MB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+wal_level = minimal
+max_wal_senders = 0
+synchronous_commit = off
+fsync = on
+CONF
+	fi
+	as_pg mkdir -p "$run"
+	if ! as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+		as_pg "$bindir/pg_ctl" -D "$data" -l "$pgdir/server.log" -w \
+		    -t 60 start >/dev/null || {
+			tail -n 20 "$pgdir/server.log" >&2; exit 1; }
+	fi
+	if ! "$bindir/psql" "$(url)" -Atqc 'select 1' >/dev/null 2>&1; then
+		"$bindir/createdb" -h "$run" -p "$port" -U bulkhead bulkhead
+	fi
+	url
+}
+
+stop() {
+	if [ -f "$data/PG_VERSION" ]; then
+		as_pg "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+}
+
+status() {
+	[ -f "$data/PG_VERSION" ] && as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1
+}
+
+case "${1:-}" in
+start) start ;;
+status) status ;;
+stop) stop ;;
+url) url ;;
+*) echo "usage: scripts/pg.sh start|stop|status|url" >&2; exit 2 ;;
+esac

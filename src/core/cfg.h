@@ -1,0 +1,67 @@
+/*
+ * cfg.h — configuration: one declarative table, four layers.
+ *
+ * Precedence, lowest first: built-in defaults, the config file
+ * (--config FILE or BULKHEAD_CONFIG; "key = value" lines, '#' comments),
+ * environment variables BULKHEAD_<KEY>, and command-line flags --<key>
+ * (underscores may be written as dashes).  The result is validated as a
+ * whole; the first error names its source ("file x.conf:3", "env
+ * BULKHEAD_WORKERS", "flag --workers").
+ *
+ * Errors: cfg_load returns -1 and writes the reason into errbuf.
+ * Ownership: strings in struct cfg are owned by it; cfg_free releases them.
+ */
+#ifndef CORE_CFG_H
+#define CORE_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg {
+	char	*database_url;		/* libpq conninfo or URI */
+	char	*listen;		/* host:port of the HTTP API */
+	char	*listen_host;		/* derived from listen */
+	int	 listen_port;		/* derived from listen */
+	char	*base_url;		/* public FHIR base, no trailing '/' */
+	char	*data_dir;		/* output files live here */
+	int	 workers;		/* worker processes under 'run' */
+	char	*log_level;		/* error|warn|info|debug */
+	char	*admin_token;		/* bearer token for /admin/api */
+	int	 http_threads;		/* libmicrohttpd thread pool size */
+	int	 http_max_connections;	/* concurrent connections */
+	int	 http_timeout;		/* idle connection timeout, seconds */
+	int64_t	 http_max_body;		/* largest request body, bytes */
+	int	 http_conn_memory;	/* per-connection memory, bytes */
+	int	 db_statement_timeout;	/* API sessions, milliseconds */
+	int	 job_lease;		/* lease length, seconds */
+	int	 job_heartbeat;		/* heartbeat period, seconds */
+	int	 job_max_attempts;	/* default attempts per job */
+	int64_t	 export_file_resources;	/* roll output after N resources */
+	int64_t	 export_file_bytes;	/* ... or after N uncompressed bytes */
+	int	 export_retention;	/* output lifetime, seconds */
+	int	 export_max_per_client;	/* concurrent exports per client */
+	int	 zstd_level;		/* output compression level */
+	char	*import_dir;		/* root for file:// import URLs */
+	char	*import_allow;		/* comma-separated host allowlist */
+	int	 import_max_inputs;	/* inputs per $import */
+	int64_t	 import_max_line;	/* longest NDJSON line, bytes */
+	int	 load_batch_rows;	/* rows per COPY transaction batch */
+	char	*config_file;		/* file read, or NULL */
+};
+
+/* Zeroes *c, applies defaults, then file, env and flags.  Recognised flags
+ * are removed from argv (argc updated); anything else is left in place. */
+int	 cfg_load(struct cfg *c, int *argc, char **argv, char *errbuf,
+	    size_t errlen);
+void	 cfg_free(struct cfg *c);
+/* Writes "key = value" lines of the effective configuration (secrets
+ * masked) to stdout. */
+void	 cfg_dump(const struct cfg *c);
+/* True if arg is a configuration flag (--config or --<key>[=v]). */
+int	 cfg_is_flag(const char *arg);
+/* Exports the effective configuration as BULKHEAD_* environment
+ * variables (and unsets BULKHEAD_CONFIG), so that child processes the
+ * supervisor execs see exactly what the parent validated. */
+void	 cfg_export_env(const struct cfg *c);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * db.h — PostgreSQL connections and small query helpers over libpq.
+ *
+ * Errors: functions return -1 (or NULL) and write the reason, copied out
+ * of the connection, into errbuf.  PGresults handed to the caller are the
+ * caller's to PQclear.  A PGconn is used by one thread at a time.
+ */
+#ifndef STORE_DB_H
+#define STORE_DB_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+struct cfg;
+
+/* Connects with application_name set to "bulkhead <role>".  Caller closes
+ * with PQfinish.  Returns NULL and fills errbuf on failure. */
+PGconn	*db_connect(const char *conninfo, const char *role, char *errbuf,
+	    size_t errlen);
+/* As db_connect, retrying with backoff (0.5 s doubling to 10 s) for up to
+ * max_wait seconds, logging each failure once.  0 waits forever. */
+PGconn	*db_connect_retry(const char *conninfo, const char *role,
+	    int max_wait, char *errbuf, size_t errlen);
+/* Runs a command that returns no rows; params may be NULL. */
+int	 db_exec(PGconn *, const char *sql, int nparams,
+	    const char *const *params, char *errbuf, size_t errlen);
+/* Runs a query expected to return rows (PGRES_TUPLES_OK).  Caller
+ * PQclears the result. */
+PGresult *db_query(PGconn *, const char *sql, int nparams,
+	    const char *const *params, char *errbuf, size_t errlen);
+/* Copies PQerrorMessage without the trailing newline. */
+void	 db_errmsg(PGconn *, char *errbuf, size_t errlen);
+/* True if the connection is usable; tries one PQreset if it is not. */
+int	 db_ensure(PGconn *);
+
+#endif

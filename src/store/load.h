@@ -1,0 +1,68 @@
+/*
+ * load.h — NDJSON into the resource store through COPY.
+ *
+ * The same code serves 'bulkhead load' and $import.  A load session runs
+ * inside the caller's transaction: load_session_line validates a line and
+ * streams its row into one open COPY; load_session_finish ends the COPY
+ * and, in merge mode, upserts the staged rows (a new version only when
+ * the content changed; the last of duplicate ids in a session wins).
+ *
+ * LOAD_DIRECT copies straight into the resources table: the fast path for
+ * a store that does not hold these ids yet.  It fails with a unique
+ * violation (load_session_finish returns LOAD_CONFLICT) if any id exists
+ * or repeats; the caller then rolls back and loads again with LOAD_MERGE.
+ */
+#ifndef STORE_LOAD_H
+#define STORE_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+struct cfg;
+struct load_session;
+
+enum load_mode {
+	LOAD_DIRECT,
+	LOAD_MERGE,
+};
+
+enum load_result {
+	LOAD_OK = 0,
+	LOAD_BAD_LINE = 1,	/* line rejected; reason in errbuf; no row sent */
+	LOAD_CONFLICT = 2,	/* direct mode met an existing id */
+	LOAD_ERROR = -1,	/* database failure; the transaction is dead */
+};
+
+struct load_stats {
+	int64_t	ls_rows;	/* rows sent to COPY */
+	int64_t	ls_bytes;	/* bytes of JSON sent */
+	int64_t	ls_changed;	/* rows inserted or updated */
+};
+
+struct load_options {
+	/* Keep meta.lastUpdated from the content as the row's last_updated
+	 * (otherwise the transaction time).  Rows without one always get
+	 * the transaction time. */
+	int		 lo_keep_last_updated;
+	/* If set, every line's resourceType must equal it. */
+	const char	*lo_expect_type;
+};
+
+/* Starts COPY on conn, which must be inside a transaction.  Returns NULL
+ * with errbuf set on failure.  Free with load_session_free. */
+struct load_session *load_session_begin(PGconn *, enum load_mode,
+	    const struct load_options *, char *errbuf, size_t errlen);
+/* Validates one line (no trailing newline) and queues its row. */
+enum load_result load_session_line(struct load_session *, const char *line,
+	    size_t len, char *errbuf, size_t errlen);
+/* Ends the COPY (and merges).  Fills stats. */
+enum load_result load_session_finish(struct load_session *,
+	    struct load_stats *, char *errbuf, size_t errlen);
+/* Aborts a COPY still open and frees; NULL is a no-op. */
+void	load_session_free(struct load_session *);
+
+/* 'bulkhead load DIR|FILE...'; argv[0] == "load". */
+int	load_main(struct cfg *, int argc, char **argv);
+
+#endif
