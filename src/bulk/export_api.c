@@ -1,0 +1,969 @@
+/*
+ * export_api.c — $export kick-off, status, DELETE and file download
+ * (SPEC §1.2–§1.13).  Runs in the API process on libmicrohttpd's threads:
+ * each handler makes a few short queries on its thread's connection and
+ * answers; a worker does the export itself (jobs/job_export.c).
+ *
+ * Status URLs are <base>/_jobs/<id> with a 128-bit random id; file URLs
+ * are <base>/_jobs/<id>/files/<name> and are served only when a
+ * job_outputs row of that job names the file, so no path from a client
+ * ever reaches the file system.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "bulk/export_api.h"
+#include "bulk/export_params.h"
+#include "bulk/transcode.h"
+#include "core/cfg.h"
+#include "http/http_db.h"
+#include "http/http_parse.h"
+#include "http/http_route.h"
+#include "jobs/job_export.h"
+#include "jobs/jobq.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xmalloc.h"
+#include "store/db.h"
+#include "store/ndjson.h"
+
+#define EXPORT_PROGRESS_MAX	99	/* X-Progress under 100 chars */
+#define EXPORT_RETRY_MIN	1
+#define EXPORT_RETRY_MAX	30
+#define EXPORT_READ_CHUNK	(256 * 1024)
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* The client a job belongs to: a hash of its bearer token when it sends
+ * one, else its address.  Used for the concurrency limit (EXP-KR-04). */
+static void
+export_client_id(struct http_req *req, char *out, size_t outlen)
+{
+	const char			*auth = http_req_header(req,
+					    "Authorization");
+	const union MHD_ConnectionInfo	*ci;
+	unsigned char			 md[EVP_MAX_MD_SIZE];
+	unsigned int			 mdlen = 0, i;
+	char				 host[64] = "unknown";
+	size_t				 n;
+
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 &&
+	    EVP_Digest(auth + 7, strlen(auth + 7), md, &mdlen, EVP_sha256(),
+	    NULL) == 1) {
+		n = (size_t)snprintf(out, outlen, "token:");
+		for (i = 0; i < 8 && n + 2 < outlen; i++, n += 2)
+			snprintf(out + n, outlen - n, "%02x", md[i]);
+		return;
+	}
+	ci = MHD_get_connection_info(http_req_conn(req),
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)
+			    (const void *)sa)->sin_addr, host, sizeof(host));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+			    (const void *)sa)->sin6_addr, host, sizeof(host));
+	}
+	snprintf(out, outlen, "ip:%s", host);
+}
+
+static PGconn *
+export_conn(struct http_req *req)
+{
+	char	 err[512];
+	PGconn	*conn;
+
+	if ((conn = http_db_conn(err, sizeof(err))) == NULL)
+		(void)http_reply_outcome(req, 503, "transient",
+		    "database unavailable; retry later");
+	return conn;
+}
+
+/* Appends s to b percent-encoded for a URL query component. */
+static void
+export_url_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~:/,$", c) != NULL)
+			(void)buf_putc(b, (char)c);
+		else {
+			(void)buf_putc(b, '%');
+			(void)buf_putc(b, hex[c >> 4]);
+			(void)buf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+struct export_collect {
+	struct export_kickoff	*k;
+	struct export_error	*err;
+	struct buf		*url;
+	int			 n;
+	int			 failed;
+};
+
+static int
+export_collect_query(void *arg, const char *key, const char *value)
+{
+	struct export_collect	*c = arg;
+
+	(void)buf_putc(c->url, c->n++ ? '&' : '?');
+	export_url_encode(c->url, key);
+	(void)buf_putc(c->url, '=');
+	export_url_encode(c->url, value);
+	if (export_kickoff_add(c->k, key, value, c->err) == -1) {
+		c->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* A FHIR OperationOutcome with one issue of any severity. */
+static void
+export_outcome(struct buf *b, const char *severity, const char *code,
+    const char *text)
+{
+	(void)buf_puts(b, "{\"resourceType\":\"OperationOutcome\",\"issue\":"
+	    "[{\"severity\":\"");
+	(void)buf_puts(b, severity);
+	(void)buf_puts(b, "\",\"code\":\"");
+	(void)buf_puts(b, code);
+	(void)buf_puts(b, "\",\"diagnostics\":\"");
+	(void)buf_json_escape(b, text, strlen(text));
+	(void)buf_puts(b, "\"}]}");
+}
+
+static void
+export_http_date(time_t t, char *out, size_t outlen)
+{
+	struct tm	tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* "2026-11-26T19:40:01.123456Z" (jobq's format) to time_t; 0 if bad. */
+static time_t
+export_parse_time(const char *s)
+{
+	struct tm	tm;
+
+	if (s == NULL)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return 0;
+	return timegm(&tm);
+}
+
+/* ---- kick-off ------------------------------------------------------- */
+
+/* Checks that a Group exists and, when patients were POSTed, that each is
+ * a current member (EXP-P-PA-2) or at least a Patient we hold. */
+static int
+export_check_cohort(struct http_req *req, PGconn *conn, const char *group,
+    const cJSON *params)
+{
+	const cJSON	*patients = cJSON_GetObjectItemCaseSensitive(params,
+			    "patients");
+	const char	*p[2];
+	PGresult	*res;
+	char		 err[512], *list = NULL;
+	int		 rc = -1;
+
+	if (group != NULL) {
+		p[0] = group;
+		res = db_query(conn, "SELECT 1 FROM resources WHERE type = "
+		    "'Group' AND id = $1 AND NOT deleted", 1, p, err,
+		    sizeof(err));
+		if (res == NULL) {
+			(void)http_reply_internal(req, "group lookup: %s", err);
+			return -1;
+		}
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			(void)http_reply_outcome(req, 404, "not-found",
+			    "Group/%s does not exist", group);
+			return -1;
+		}
+		PQclear(res);
+	}
+	if (cJSON_GetArraySize(patients) == 0)
+		return 0;
+	list = cJSON_PrintUnformatted(patients);
+	p[0] = list;
+	p[1] = group != NULL ? group : "";
+	res = db_query(conn,
+	    "WITH want AS (SELECT DISTINCT jsonb_array_elements_text($1::jsonb)"
+	    "  AS pid), "
+	    "mem AS (SELECT substr(e->'entity'->>'reference', 9) AS pid "
+	    "  FROM resources g, jsonb_array_elements(coalesce("
+	    "  g.content::jsonb->'member', '[]')) e WHERE g.type = 'Group' "
+	    "  AND g.id = $2 AND NOT g.deleted AND "
+	    "  coalesce((e->>'inactive')::boolean, false) = false) "
+	    "SELECT pid FROM want WHERE NOT EXISTS (SELECT 1 FROM resources r "
+	    "  WHERE r.type = 'Patient' AND r.id = want.pid AND NOT r.deleted) "
+	    "  OR ($2 <> '' AND pid NOT IN (SELECT pid FROM mem)) "
+	    "ORDER BY pid LIMIT 1", 2, p, err, sizeof(err));
+	if (res == NULL) {
+		(void)http_reply_internal(req, "patient check: %s", err);
+		goto out;
+	}
+	if (PQntuples(res) > 0) {
+		(void)http_reply_outcome(req, 400, "invalid", "patient: "
+		    "Patient/%s %s", PQgetvalue(res, 0, 0), group != NULL ?
+		    "is not a member of the group" : "does not exist");
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+	rc = 0;
+ out:
+	cJSON_free(list);
+	return rc;
+}
+
+/* Rejects a kick-off over the client's concurrent-export limit. */
+static int
+export_check_limit(struct http_req *req, PGconn *conn, const char *client)
+{
+	const struct cfg	*cfg = http_req_cfg(req);
+	const char		*p[1] = { client };
+	PGresult		*res;
+	char			 err[512];
+	int64_t			 n = 0;
+	const char		*errstr;
+
+	res = db_query(conn, "SELECT count(*) FROM jobs WHERE client = $1 AND "
+	    "kind = 'export' AND state IN ('queued', 'running', 'paused', "
+	    "'cancelling')", 1, p, err, sizeof(err));
+	if (res == NULL) {
+		(void)http_reply_internal(req, "limit check: %s", err);
+		return -1;
+	}
+	(void)str_to_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &n, &errstr);
+	PQclear(res);
+	if (n < cfg->export_max_per_client)
+		return 0;
+	(void)http_resp_header(req, "Retry-After", "30");
+	(void)http_reply_outcome(req, 429, "throttled", "this client already "
+	    "has %lld exports in progress (the limit is %d); retry when one "
+	    "completes", (long long)n, cfg->export_max_per_client);
+	return -1;
+}
+
+static void
+export_kickoff(struct http_req *req, enum export_level level)
+{
+	const struct cfg	*cfg = http_req_cfg(req);
+	struct export_kickoff	*k = xcalloc(1, sizeof(*k));
+	struct export_error	 ee;
+	struct export_collect	 col;
+	struct http_prefer	 prefer;
+	struct jobq_spec	 spec;
+	struct buf		 url, hdr, body;
+	const char		*group = NULL, *path;
+	cJSON			*params = NULL;
+	char			*ptext = NULL, id[JOBQ_ID_MAX], err[512];
+	char			 client[64], loc[1024], applied[128];
+	PGconn			*conn;
+
+	buf_init(&url, 16384);
+	buf_init(&hdr, HTTP_ROUTE_MAX_HEADER);
+	buf_init(&body, 4096);
+	memset(&ee, 0, sizeof(ee));
+	(void)http_req_header_all(req, "Prefer", &hdr);
+	http_parse_prefer(hdr.b_len ? hdr.b_data : NULL, &prefer);
+
+	if (level == EXPORT_GROUP) {
+		group = http_req_param(req, "id");
+		if (group == NULL || !ndjson_valid_id(group, strlen(group))) {
+			(void)http_reply_outcome(req, 404, "not-found",
+			    "no such Group");
+			goto out;
+		}
+	}
+	/* "request": the kick-off URL without body parameters (EXP-M-02). */
+	path = http_req_path(req);
+	(void)buf_puts(&url, cfg->base_url);
+	(void)buf_puts(&url, str_has_prefix(path, "/fhir") ? path + 5 : path);
+	k->ek_level = level;
+	k->ek_group = group;
+	k->ek_lenient = prefer.hp_handling == HTTP_PREFER_HANDLING_LENIENT;
+	k->ek_post = strcmp(http_req_method(req), "POST") == 0;
+	memset(&col, 0, sizeof(col));
+	col.k = k;
+	col.err = &ee;
+	col.url = &url;
+	(void)http_req_query_each(req, export_collect_query, &col);
+	if (col.failed)
+		goto refuse;
+	k->ek_request = url.b_data;
+	if (k->ek_post) {
+		const cJSON	*json = http_req_body_json(req);
+		size_t		 len;
+
+		(void)http_req_body(req, &len);
+		if (len > 0 && json == NULL) {
+			(void)http_reply_outcome(req, 400, "invalid", "the body "
+			    "is not JSON; send a FHIR Parameters resource");
+			goto out;
+		}
+		if (json != NULL && export_kickoff_from_parameters(k, json,
+		    &ee) == -1)
+			goto refuse;
+	}
+	if (export_params_build(k, &params, &ee) == -1)
+		goto refuse;
+	if (prefer.hp_separate_status)
+		cJSON_AddBoolToObject(params, "separateStatus", 1);
+
+	if ((conn = export_conn(req)) == NULL)
+		goto out;
+	if (export_check_cohort(req, conn, group, params) == -1)
+		goto out;
+	export_client_id(req, client, sizeof(client));
+	if (export_check_limit(req, conn, client) == -1)
+		goto out;
+	ptext = cJSON_PrintUnformatted(params);
+	memset(&spec, 0, sizeof(spec));
+	spec.s_kind = "export";
+	spec.s_params = ptext;
+	spec.s_client = client;
+	if (jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) == -1) {
+		http_db_discard();
+		(void)http_reply_internal(req, "submit: %s", err);
+		goto out;
+	}
+	log_info("export %s accepted for %s (%s level)", id, client,
+	    level == EXPORT_SYSTEM ? "system" : level == EXPORT_PATIENT ?
+	    "patient" : "group");
+	snprintf(loc, sizeof(loc), "%s/_jobs/%s", cfg->base_url, id);
+	(void)http_resp_header(req, "Content-Location", loc);
+	applied[0] = '\0';
+	if (prefer.hp_respond_async || prefer.hp_separate_status)
+		str_lcpy(applied, "respond-async", sizeof(applied));
+	if (prefer.hp_separate_status)
+		snprintf(applied + strlen(applied), sizeof(applied) -
+		    strlen(applied), ", separate-export-status");
+	if (k->ek_lenient)
+		snprintf(applied + strlen(applied), sizeof(applied) -
+		    strlen(applied), "%shandling=lenient", applied[0] ?
+		    ", " : "");
+	if (applied[0] != '\0')
+		(void)http_resp_header(req, "Preference-Applied", applied);
+	export_outcome(&body, "information", "informational", "export "
+	    "accepted; poll the Content-Location URL for its status");
+	(void)http_reply_buf(req, 202, http_req_json_type(req), &body);
+	goto out;
+ refuse:
+	(void)http_reply_outcome(req, ee.ee_status ? ee.ee_status : 400,
+	    ee.ee_code ? ee.ee_code : "invalid", "%s", ee.ee_msg);
+ out:
+	cJSON_Delete(params);
+	cJSON_free(ptext);
+	buf_free(&url);
+	buf_free(&hdr);
+	buf_free(&body);
+	free(k);
+}
+
+void
+export_api_kickoff_system(struct http_req *req)
+{
+	export_kickoff(req, EXPORT_SYSTEM);
+}
+
+void
+export_api_kickoff_patient(struct http_req *req)
+{
+	export_kickoff(req, EXPORT_PATIENT);
+}
+
+void
+export_api_kickoff_group(struct http_req *req)
+{
+	export_kickoff(req, EXPORT_GROUP);
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+struct export_row {
+	struct jobq_job	*job;
+	cJSON		*params;	/* parsed j_params */
+	int		 removed;	/* files_removed is set */
+	char		 removed_at[40];
+};
+
+/* Loads an export job; answers 404 itself when there is none. */
+static int
+export_load(struct http_req *req, PGconn *conn, struct export_row *row)
+{
+	const char	*id = http_req_param(req, "id");
+	const char	*p[1];
+	PGresult	*res;
+	char		 err[512];
+	int		 n;
+
+	memset(row, 0, sizeof(*row));
+	if (id == NULL || strlen(id) >= JOBQ_ID_MAX ||
+	    !ndjson_valid_id(id, strlen(id))) {
+		(void)http_reply_outcome(req, 404, "not-found", "no such "
+		    "export job");
+		return -1;
+	}
+	n = jobq_get(conn, id, &row->job, err, sizeof(err));
+	if (n == -1) {
+		http_db_discard();
+		(void)http_reply_outcome(req, 503, "transient", "job store "
+		    "unavailable; retry later");
+		return -1;
+	}
+	if (n == 0 || strcmp(row->job->j_kind, "export") != 0) {
+		(void)http_reply_outcome(req, 404, "not-found", "no such "
+		    "export job");
+		return -1;
+	}
+	p[0] = id;
+	res = db_query(conn, "SELECT to_char(files_removed AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM jobs WHERE id = $1 AND "
+	    "files_removed IS NOT NULL", 1, p, err, sizeof(err));
+	if (res != NULL && PQntuples(res) == 1) {
+		row->removed = 1;
+		str_lcpy(row->removed_at, PQgetvalue(res, 0, 0),
+		    sizeof(row->removed_at));
+	}
+	PQclear(res);
+	row->params = cJSON_Parse(row->job->j_params);
+	return 0;
+}
+
+static void
+export_row_free(struct export_row *row)
+{
+	jobq_job_free(row->job);
+	cJSON_Delete(row->params);
+}
+
+/* "Claim: 412,000 of 1,200,000 resources (type 9 of 12)" */
+static void
+export_progress(const struct jobq_job *j, char *out, size_t outlen,
+    double *fraction)
+{
+	cJSON		*p = j->j_progress ? cJSON_Parse(j->j_progress) : NULL;
+	const cJSON	*type, *done, *total, *step, *steps;
+	char		 d[32], t[32];
+
+	*fraction = 0;
+	if (j->j_state == JOBQ_QUEUED) {
+		snprintf(out, outlen, "queued");
+		goto out;
+	}
+	if (j->j_state == JOBQ_PAUSED) {
+		snprintf(out, outlen, "paused by an operator");
+		goto out;
+	}
+	type = cJSON_GetObjectItemCaseSensitive(p, "type");
+	done = cJSON_GetObjectItemCaseSensitive(p, "done");
+	total = cJSON_GetObjectItemCaseSensitive(p, "total");
+	step = cJSON_GetObjectItemCaseSensitive(p, "step");
+	steps = cJSON_GetObjectItemCaseSensitive(p, "steps");
+	if (!cJSON_IsString(type) || !cJSON_IsNumber(done)) {
+		snprintf(out, outlen, "starting");
+		goto out;
+	}
+	str_group_digits(d, sizeof(d), (int64_t)done->valuedouble);
+	if (cJSON_IsNumber(total) && total->valuedouble >= done->valuedouble) {
+		str_group_digits(t, sizeof(t), (int64_t)total->valuedouble);
+		snprintf(out, outlen, "%.30s: %s of %s resources", type->valuestring,
+		    d, t);
+	} else
+		snprintf(out, outlen, "%.30s: %s resources", type->valuestring,
+		    d);
+	if (cJSON_IsNumber(step) && cJSON_IsNumber(steps) &&
+	    steps->valuedouble > 0) {
+		double f = cJSON_IsNumber(total) && total->valuedouble > 0 ?
+		    done->valuedouble / total->valuedouble : 0.5;
+
+		if (f > 1)
+			f = 1;
+		*fraction = (step->valuedouble - 1 + f) / steps->valuedouble;
+		snprintf(out + strlen(out), outlen - strlen(out),
+		    " (step %d of %d)", step->valueint, steps->valueint);
+	}
+ out:
+	if (strlen(out) > EXPORT_PROGRESS_MAX)
+		out[EXPORT_PROGRESS_MAX] = '\0';
+	cJSON_Delete(p);
+}
+
+/* Integer seconds, scaled to the job: a quarter of the time it still
+ * seems to need, within [1, 30] (EXP-S-02, PP-01). */
+static int
+export_retry_after(const struct jobq_job *j, double fraction)
+{
+	time_t	started = export_parse_time(j->j_started), now = time(NULL);
+	double	elapsed, remaining;
+
+	if (j->j_state != JOBQ_RUNNING || started == 0 || fraction <= 0.01)
+		return j->j_state == JOBQ_QUEUED ? 2 : 5;
+	elapsed = difftime(now, started);
+	remaining = elapsed * (1 - fraction) / fraction;
+	if (remaining / 4 < EXPORT_RETRY_MIN)
+		return EXPORT_RETRY_MIN;
+	if (remaining / 4 > EXPORT_RETRY_MAX)
+		return EXPORT_RETRY_MAX;
+	return (int)(remaining / 4);
+}
+
+/* Appends the manifest arrays from job_outputs. */
+static int
+export_manifest(struct http_req *req, PGconn *conn, struct export_row *row,
+    struct buf *b)
+{
+	const struct cfg	*cfg = http_req_cfg(req);
+	const char		*p[1] = { row->job->j_id };
+	const char		*channels[] = { "output", "deleted", "error" };
+	cJSON			*result = NULL;
+	const cJSON		*tt;
+	const char		*req_url;
+	PGresult		*res;
+	char			 err[512];
+	int			 c, i, n;
+
+	res = db_query(conn, "SELECT channel, type, file, count FROM "
+	    "job_outputs WHERE job_id = $1 ORDER BY seq", 1, p, err,
+	    sizeof(err));
+	if (res == NULL) {
+		http_db_discard();
+		return -1;
+	}
+	result = row->job->j_result ? cJSON_Parse(row->job->j_result) : NULL;
+	tt = cJSON_GetObjectItemCaseSensitive(result, "transactionTime");
+	req_url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    row->params, "request"));
+	(void)buf_puts(b, "{\"transactionTime\":\"");
+	(void)buf_puts(b, cJSON_IsString(tt) ? tt->valuestring :
+	    row->job->j_finished);
+	(void)buf_puts(b, "\",\"request\":\"");
+	if (req_url != NULL)
+		(void)buf_json_escape(b, req_url, strlen(req_url));
+	(void)buf_puts(b, "\",\"requiresAccessToken\":false");
+	for (c = 0; c < 3; c++) {
+		(void)buf_printf(b, ",\"%s\":[", channels[c]);
+		for (i = 0, n = 0; i < PQntuples(res); i++) {
+			const char *file = PQgetvalue(res, i, 2);
+			const char *name = strrchr(file, '/');
+
+			if (strcmp(PQgetvalue(res, i, 0), channels[c]) != 0)
+				continue;
+			(void)buf_printf(b, "%s{\"type\":\"", n++ ? "," : "");
+			(void)buf_json_escape(b, PQgetvalue(res, i, 1),
+			    strlen(PQgetvalue(res, i, 1)));
+			(void)buf_printf(b, "\",\"url\":\"%s/_jobs/%s/files/",
+			    cfg->base_url, row->job->j_id);
+			name = name ? name + 1 : file;
+			(void)buf_json_escape(b, name, strlen(name));
+			(void)buf_printf(b, "\",\"count\":%s}",
+			    PQgetvalue(res, i, 3));
+		}
+		(void)buf_putc(b, ']');
+	}
+	(void)buf_puts(b, ",\"extension\":{\"https://bulkhead.openimis.org/"
+	    "contentEncodings\":[\"zstd\",\"gzip\",\"identity\"]}}");
+	PQclear(res);
+	cJSON_Delete(result);
+	return 0;
+}
+
+/* Sends status and body, or with separate-export-status 200 plus
+ * X-Export-Status carrying them (EXP-H-03b). */
+static void
+export_status_reply(struct http_req *req, int separate, unsigned int status,
+    const char *reason, const char *ctype, struct buf *body)
+{
+	char	xs[64];
+
+	if (separate) {
+		snprintf(xs, sizeof(xs), "%u %s", status, reason);
+		(void)http_resp_header(req, "X-Export-Status", xs);
+		status = 200;
+	}
+	if (body->b_len == 0 && status == 202)
+		(void)http_reply_data(req, status, "application/json", "", 0);
+	else
+		(void)http_reply_buf(req, status, ctype, body);
+}
+
+void
+export_api_status(struct http_req *req)
+{
+	const struct cfg	*cfg = http_req_cfg(req);
+	struct export_row	 row;
+	struct buf		 body;
+	char			 text[600], progress[128], hdr[64];
+	double			 fraction;
+	PGconn			*conn;
+	int			 separate;
+
+	buf_init(&body, (size_t)64 << 20);
+	if ((conn = export_conn(req)) == NULL || export_load(req, conn,
+	    &row) == -1)
+		goto out_nofree;
+	separate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row.params,
+	    "separateStatus"));
+	if (row.removed) {
+		snprintf(text, sizeof(text), "the files of this export were "
+		    "removed at %s (deleted by the client, or past the "
+		    "retention of %d s)", row.removed_at,
+		    cfg->export_retention);
+		(void)http_reply_outcome(req, 404, "not-found", "%s", text);
+		goto out;
+	}
+	switch (row.job->j_state) {
+	case JOBQ_QUEUED:
+	case JOBQ_RUNNING:
+	case JOBQ_PAUSED:
+		export_progress(row.job, progress, sizeof(progress),
+		    &fraction);
+		(void)http_resp_header(req, "X-Progress", progress);
+		snprintf(hdr, sizeof(hdr), "%d", export_retry_after(row.job,
+		    fraction));
+		(void)http_resp_header(req, "Retry-After", hdr);
+		export_status_reply(req, separate, 202, "Accepted",
+		    "application/json", &body);
+		break;
+	case JOBQ_CANCELLING:
+	case JOBQ_CANCELLED:
+		(void)http_reply_outcome(req, 404, "not-found", "this export "
+		    "was cancelled");
+		break;
+	case JOBQ_FAILED:
+		snprintf(text, sizeof(text), "export failed: %s",
+		    row.job->j_error ? row.job->j_error : "unknown error");
+		export_outcome(&body, "error", "exception", text);
+		export_status_reply(req, separate, 500, "Internal Server Error",
+		    "application/fhir+json", &body);
+		break;
+	case JOBQ_COMPLETED: {
+		time_t	fin = export_parse_time(row.job->j_finished);
+		char	exp[64];
+
+		if (export_manifest(req, conn, &row, &body) == -1) {
+			(void)http_reply_outcome(req, 503, "transient",
+			    "job store unavailable; retry later");
+			break;
+		}
+		export_http_date(fin + cfg->export_retention, exp, sizeof(exp));
+		(void)http_resp_header(req, "Expires", exp);
+		export_status_reply(req, separate, 200, "OK",
+		    "application/json", &body);
+		break;
+	}
+	default:
+		(void)http_reply_internal(req, "job %s in state %d",
+		    row.job->j_id, row.job->j_state);
+	}
+ out:
+	export_row_free(&row);
+ out_nofree:
+	buf_free(&body);
+}
+
+/* ---- DELETE ------------------------------------------------------------ */
+
+void
+export_api_delete(struct http_req *req)
+{
+	struct export_row	 row;
+	struct buf		 body;
+	const char		*p[1];
+	char			 err[512];
+	PGconn			*conn;
+
+	buf_init(&body, 4096);
+	if ((conn = export_conn(req)) == NULL || export_load(req, conn,
+	    &row) == -1)
+		goto out_nofree;
+	if (row.removed || row.job->j_state == JOBQ_CANCELLED ||
+	    row.job->j_state == JOBQ_CANCELLING) {
+		/* A second DELETE: consistently 404 (EXP-D-05). */
+		(void)http_reply_outcome(req, 404, "not-found", "this export "
+		    "was already cancelled or deleted");
+		goto out;
+	}
+	p[0] = row.job->j_id;
+	/* Queued or paused jobs end at once; a running one is asked to stop
+	 * and its worker removes the partial files. */
+	if (db_exec(conn, "UPDATE jobs SET files_removed = now(), "
+	    "state = CASE WHEN state IN ('queued', 'paused') THEN 'cancelled' "
+	    "  WHEN state = 'running' THEN 'cancelling' ELSE state END, "
+	    "finished = CASE WHEN state IN ('queued', 'paused') THEN now() "
+	    "  ELSE finished END, updated = now() WHERE id = $1", 1, p, err,
+	    sizeof(err)) == -1) {
+		http_db_discard();
+		(void)http_reply_outcome(req, 503, "transient", "job store "
+		    "unavailable; retry later");
+		goto out;
+	}
+	if (row.job->j_state != JOBQ_RUNNING)
+		job_export_remove_files(http_req_cfg(req), row.job->j_id);
+	log_info("export %s deleted by the client", row.job->j_id);
+	export_outcome(&body, "information", "informational", "export "
+	    "cancelled and its files removed");
+	(void)http_reply_buf(req, 202, http_req_json_type(req), &body);
+ out:
+	export_row_free(&row);
+ out_nofree:
+	buf_free(&body);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+struct export_stream {
+	struct transcode	*ts_tc;
+	struct http_req		*ts_req;
+	int64_t			 ts_left;	/* identity range bytes, or -1 */
+};
+
+static ssize_t
+export_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct export_stream	*s = cls;
+	ssize_t			 n;
+
+	(void)pos;
+	if (s->ts_left == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (s->ts_left > 0 && (int64_t)max > s->ts_left)
+		max = (size_t)s->ts_left;
+	n = transcode_read(s->ts_tc, buf, max);
+	if (n == 0)
+		return s->ts_left > 0 ? MHD_CONTENT_READER_END_WITH_ERROR :
+		    MHD_CONTENT_READER_END_OF_STREAM;
+	if (n < 0) {
+		log_warnx("request %s: file stream: %s",
+		    http_req_id(s->ts_req), transcode_error(s->ts_tc));
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (s->ts_left > 0)
+		s->ts_left -= n;
+	http_req_count_bytes(s->ts_req, (uint64_t)n);
+	return n;
+}
+
+static void
+export_stream_free(void *cls)
+{
+	struct export_stream	*s = cls;
+
+	transcode_close(s->ts_tc);
+	free(s);
+}
+
+/* Parses a single "bytes=a-b" range against len.  0: no (usable) range,
+ * serve whole; 1: *from and *to set; -1: unsatisfiable. */
+static int
+export_range(const char *h, int64_t len, int64_t *from, int64_t *to)
+{
+	const char	*errstr;
+	char		 a[32], b[32];
+	const char	*dash;
+	size_t		 alen;
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return 0;
+	h += 6;
+	if ((dash = strchr(h, '-')) == NULL)
+		return 0;
+	alen = (size_t)(dash - h);
+	if (alen >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+		return 0;
+	memcpy(a, h, alen);
+	a[alen] = '\0';
+	str_lcpy(b, dash + 1, sizeof(b));
+	if (alen == 0) {		/* suffix: the last N bytes */
+		int64_t n;
+
+		if (str_to_i64(b, 1, INT64_MAX, &n, &errstr) == -1)
+			return 0;
+		*from = n >= len ? 0 : len - n;
+		*to = len - 1;
+	} else {
+		if (str_to_i64(a, 0, INT64_MAX, from, &errstr) == -1)
+			return 0;
+		if (b[0] == '\0')
+			*to = len - 1;
+		else if (str_to_i64(b, 0, INT64_MAX, to, &errstr) == -1 ||
+		    *to < *from)
+			return 0;
+		if (*to >= len)
+			*to = len - 1;
+	}
+	return *from < len ? 1 : -1;
+}
+
+void
+export_api_file(struct http_req *req)
+{
+	const struct cfg	*cfg = http_req_cfg(req);
+	const char		*id = http_req_param(req, "id");
+	const char		*name = http_req_param(req, "name");
+	const char		*p[2], *errstr, *inm;
+	struct export_stream	*s = NULL;
+	struct MHD_Response	*resp = NULL;
+	struct buf		 ae;
+	enum transcode_enc	 enc;
+	struct stat		 st;
+	PGresult		*res = NULL;
+	PGconn			*conn;
+	char			 rel[512], path[1400], err[512], etag[100];
+	char			 cr[96];
+	int64_t			 bytes = 0, from = 0, to = 0;
+	int			 fd = -1, ranged = 0;
+	unsigned int		 status = 200;
+
+	buf_init(&ae, HTTP_ROUTE_MAX_HEADER);
+	if (id == NULL || name == NULL || strlen(id) >= JOBQ_ID_MAX ||
+	    !ndjson_valid_id(id, strlen(id)) || strchr(name, '/') != NULL) {
+		(void)http_reply_outcome(req, 404, "not-found", "no such file");
+		goto out;
+	}
+	if ((conn = export_conn(req)) == NULL)
+		goto out;
+	job_export_dir(id, rel, sizeof(rel));
+	snprintf(rel + strlen(rel), sizeof(rel) - strlen(rel), "/%s", name);
+	p[0] = id;
+	p[1] = rel;
+	res = db_query(conn, "SELECT o.bytes, o.checksum FROM job_outputs o "
+	    "JOIN jobs j ON j.id = o.job_id WHERE o.job_id = $1 AND "
+	    "o.file = $2 AND j.state = 'completed' AND j.files_removed IS NULL",
+	    2, p, err, sizeof(err));
+	if (res == NULL) {
+		http_db_discard();
+		(void)http_reply_outcome(req, 503, "transient", "job store "
+		    "unavailable; retry later");
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		(void)http_reply_outcome(req, 404, "not-found", "no such file "
+		    "(unknown, not yet complete, deleted or expired)");
+		goto out;
+	}
+	(void)str_to_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &bytes, &errstr);
+	snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, rel);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		(void)http_reply_outcome(req, 404, "not-found", "the file is "
+		    "no longer available (expired)");
+		goto out;
+	}
+	(void)http_req_header_all(req, "Accept-Encoding", &ae);
+	if (transcode_choose(ae.b_len ? ae.b_data : NULL, &enc) == -1) {
+		(void)http_reply_outcome(req, 406, "not-supported", "no "
+		    "acceptable content coding: this server sends zstd, gzip "
+		    "or identity");
+		goto out;
+	}
+	/* A strong ETag per representation: the stored bytes' hash and
+	 * the coding (gzip output is deterministic at a fixed level). */
+	snprintf(etag, sizeof(etag), "\"%.64s-%s\"", PQgetvalue(res, 0, 1),
+	    transcode_enc_name(enc));
+	(void)http_resp_header(req, "ETag", etag);
+	(void)http_resp_header(req, "Vary", "Accept-Encoding");
+	(void)http_resp_header(req, "Cache-Control", "private, no-transform");
+	if ((inm = http_req_header(req, "If-None-Match")) != NULL &&
+	    (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0)) {
+		(void)http_reply_data(req, 304, "application/fhir+ndjson", "",
+		    0);
+		goto out;
+	}
+	if (enc == TRANSCODE_ZSTD) {
+		(void)http_resp_header(req, "Content-Encoding", "zstd");
+		resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+		if (resp == NULL)
+			goto fail;
+		fd = -1;	/* the response owns it */
+		(void)MHD_add_response_header(resp, "Content-Type",
+		    "application/fhir+ndjson");
+		(void)http_reply_response(req, 200, resp,
+		    (uint64_t)st.st_size);
+		resp = NULL;
+		goto out;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->ts_req = req;
+	s->ts_left = -1;
+	if (enc == TRANSCODE_IDENTITY) {
+		(void)http_resp_header(req, "Accept-Ranges", "bytes");
+		ranged = export_range(http_req_header(req, "Range"), bytes,
+		    &from, &to);
+		if (ranged == -1) {
+			snprintf(cr, sizeof(cr), "bytes */%lld",
+			    (long long)bytes);
+			(void)http_resp_header(req, "Content-Range", cr);
+			(void)http_reply_outcome(req, 416, "invalid", "range "
+			    "not satisfiable: the file has %lld bytes",
+			    (long long)bytes);
+			goto out;
+		}
+		if (ranged == 0) {
+			from = 0;
+			to = bytes - 1;
+		} else {
+			status = 206;
+			snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld",
+			    (long long)from, (long long)to, (long long)bytes);
+			(void)http_resp_header(req, "Content-Range", cr);
+		}
+		s->ts_left = to - from + 1;
+	} else
+		(void)http_resp_header(req, "Content-Encoding", "gzip");
+	s->ts_tc = transcode_open(path, enc, enc == TRANSCODE_IDENTITY ?
+	    from : 0, err, sizeof(err));
+	if (s->ts_tc == NULL) {
+		(void)http_reply_internal(req, "open %s: %s", path, err);
+		goto out;
+	}
+	resp = MHD_create_response_from_callback(enc == TRANSCODE_IDENTITY ?
+	    (uint64_t)(to - from + 1) : MHD_SIZE_UNKNOWN, EXPORT_READ_CHUNK,
+	    export_stream_read, s, export_stream_free);
+	if (resp == NULL)
+		goto fail;
+	s = NULL;	/* the response owns it */
+	(void)MHD_add_response_header(resp, "Content-Type",
+	    "application/fhir+ndjson");
+	(void)http_reply_response(req, status, resp, 0);
+	resp = NULL;
+	goto out;
+ fail:
+	(void)http_reply_internal(req, "cannot build the response for %s",
+	    path);
+ out:
+	if (s != NULL)
+		export_stream_free(s);
+	if (fd != -1)
+		close(fd);
+	PQclear(res);
+	buf_free(&ae);
+}

@@ -1,0 +1,1222 @@
+/*
+ * job_export.c — the "export" job kind (see job_export.h).
+ *
+ * DESIGN
+ * The job is a list of steps: the lenient-handling warnings (error file),
+ * one step per resource type, then the deleted-resource Bundles when
+ * _since is given.  Each type step streams rows out of PostgreSQL with
+ * COPY ... TO STDOUT into zstd files (bulk/outfile.c), in one of two
+ * ways:
+ *
+ *  - scan: the type's partition page range by page range (TID range
+ *    scans of EXPORT_CHUNK_PAGES, ordered by ctid within the range), so
+ *    PostgreSQL reads the heap sequentially and never sorts more than one
+ *    range.  Used for system- and all-Patient exports.
+ *  - lookup: rows of a cohort (Group members, POSTed patients, and the
+ *    Organization/Practitioner/Location they reference) in id order
+ *    through the indexes.
+ *
+ * Either way the first column is a cursor (ctid or id) that orders the
+ * rows; when a file completes, its job_outputs row and the checkpoint
+ * "(step, cursor after the file's last row, next file number)" are
+ * written in one statement, so a rescued job resumes right after the
+ * last recorded file, never repeating or skipping a row.
+ *
+ * Values from the request (transactionTime, _since, _typeFilter values)
+ * reach SQL only as custom settings bound with set_config($1, $2) and
+ * read back with current_setting(), because COPY takes no parameters.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulk/fhir_types.h"
+#include "bulk/outfile.h"
+#include "bulk/search.h"
+#include "core/cfg.h"
+#include "core/embed.h"
+#include "jobs/job_export.h"
+#include "jobs/jobq.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xmalloc.h"
+#include "store/db.h"
+
+#define EXPORT_CHUNK_PAGES	2048	/* heap pages per range (16 MB) */
+#define EXPORT_MAX_STEPS	256
+#define EXPORT_SQL_MAX		(1 << 20)
+#define EXPORT_TICK_ROWS	4096	/* rows between lease ticks */
+#define EXPORT_CSV \
+	"WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
+#define SUBSETTED_TAG \
+	"{\"system\":\"http://terminology.hl7.org/CodeSystem/" \
+	"v3-ObservationValue\",\"code\":\"SUBSETTED\"}"
+
+enum xp_kind {
+	XP_WARNINGS,	/* lenient-handling OperationOutcomes */
+	XP_SCAN,	/* a type, by page ranges */
+	XP_LOOKUP,	/* a type, by cohort, in id order */
+	XP_DELETED,	/* tombstones after _since, as Bundles */
+};
+
+/* Which rows of a type a step takes. */
+enum xp_scope {
+	XP_ALL,		/* every row (system level, context at patient level) */
+	XP_COMPARTMENT,	/* rows in some patient's compartment */
+	XP_COHORT,	/* rows in the compartment of job_patients */
+	XP_COHORT_SELF,	/* Patient rows of job_patients */
+	XP_GROUP_SELF,	/* the exported Group itself */
+	XP_REFERENCED,	/* context rows the cohort references */
+};
+
+struct xp_step {
+	enum xp_kind	 s_kind;
+	enum xp_scope	 s_scope;
+	char		 s_type[72];
+	char		 s_table[80];	/* partition, as a quoted identifier */
+	int		 s_shared;	/* the partition holds other types too */
+	char		*s_filter;	/* compiled _typeFilter SQL, or NULL */
+};
+
+struct xp {
+	struct job_ctx		*ctx;
+	const struct cfg	*cfg;
+	const cJSON		*params;
+	PGconn			*conn;		/* the kind's connection */
+	char			 tt[64];	/* transactionTime */
+	char			 dir[1024];	/* absolute output directory */
+	char			 reldir[256];	/* relative to data_dir */
+	const char		*level;
+	struct xp_step		 steps[EXPORT_MAX_STEPS];
+	int			 nsteps;
+	int			 nfilter_params;
+	/* resume point */
+	int			 step;
+	char			 cursor[128];
+	int			 next_seq;
+	/* the running step */
+	struct outfile_set	*set;
+	char			 last_key[128];	/* cursor of the last row */
+	int64_t			 type_rows;	/* rows written this step */
+	int64_t			 type_total;	/* estimate, -1 unknown */
+	int64_t			 all_rows;	/* rows written this attempt */
+	cJSON			*elements;	/* kept element names, or NULL */
+	cJSON			*required;	/* required-elements table */
+	char			 err[1024];
+};
+
+static int	xp_exec(struct xp *, const char *, int, const char *const *);
+static int	xp_setting(struct xp *, const char *, const char *);
+
+void
+job_export_dir(const char *job_id, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "jobs/%s", job_id);
+}
+
+int
+job_export_check(const cJSON *params, char *errbuf, size_t errlen)
+{
+	const cJSON	*level = cJSON_GetObjectItemCaseSensitive(params,
+			    "level");
+
+	if (!cJSON_IsString(level) || (strcmp(level->valuestring, "system") &&
+	    strcmp(level->valuestring, "patient") &&
+	    strcmp(level->valuestring, "group"))) {
+		snprintf(errbuf, errlen, "export: \"level\" must be system, "
+		    "patient or group");
+		return -1;
+	}
+	if (strcmp(level->valuestring, "group") == 0 &&
+	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(params,
+	    "group"))) {
+		snprintf(errbuf, errlen, "export: a group export needs "
+		    "\"group\"");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+xp_str(const cJSON *obj, const char *name)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int
+xp_exec(struct xp *x, const char *sql, int n, const char *const *params)
+{
+	if (db_exec(x->conn, sql, n, params, x->err, sizeof(x->err)) == -1) {
+		job_ctx_error(x->ctx, "export: %s", x->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds a value for current_setting('bulkhead.<name>') in this
+ * transaction. */
+static int
+xp_setting(struct xp *x, const char *name, const char *value)
+{
+	char		 key[80];
+	const char	*p[2];
+
+	snprintf(key, sizeof(key), "bulkhead.%s", name);
+	p[0] = key;
+	p[1] = value;
+	return xp_exec(x, "SELECT set_config($1, $2, true)", 2, p);
+}
+
+/* ---- plan ------------------------------------------------------------ */
+
+static int
+xp_listed(const cJSON *arr, const char *s)
+{
+	const cJSON	*it;
+
+	cJSON_ArrayForEach(it, arr)
+		if (cJSON_IsString(it) && strcmp(it->valuestring, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* Rewrites "$N" of compiled search SQL into the setting bulkhead.pN. */
+static char *
+xp_rewrite_params(const char *sql)
+{
+	struct buf	 b;
+	const char	*p;
+
+	buf_init(&b, EXPORT_SQL_MAX);
+	for (p = sql; *p != '\0'; p++) {
+		if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+			size_t n = strspn(p + 1, "0123456789");
+
+			(void)buf_printf(&b, "current_setting('bulkhead.p%.*s')",
+			    (int)n, p + 1);
+			p += n;
+		} else
+			(void)buf_putc(&b, *p);
+	}
+	return buf_steal(&b, NULL);
+}
+
+/* Compiles the type's _typeFilter queries (OR'ed, EXP-P-TF-5) and binds
+ * their values.  Sets *out to NULL when the type has no filter. */
+static int
+xp_filter(struct xp *x, const char *type, char **out)
+{
+	const cJSON		*filters, *list, *q;
+	struct search_sql	 ss;
+	struct buf		 b;
+	char			 name[32], err[512], *part;
+	int			 i, rc = -1;
+
+	*out = NULL;
+	filters = cJSON_GetObjectItemCaseSensitive(x->params, "typeFilters");
+	list = cJSON_GetObjectItemCaseSensitive(filters, type);
+	if (cJSON_GetArraySize(list) == 0)
+		return 0;
+	buf_init(&b, EXPORT_SQL_MAX);
+	(void)buf_puts(&b, "(");
+	cJSON_ArrayForEach(q, list) {
+		search_sql_init(&ss);
+		if (!cJSON_IsString(q) || search_compile(type, q->valuestring,
+		    x->nfilter_params + 1, &ss, err, sizeof(err)) == -1) {
+			job_ctx_error(x->ctx, "export: _typeFilter %s: %s",
+			    type, cJSON_IsString(q) ? err : "not a string");
+			search_sql_free(&ss);
+			goto out;
+		}
+		for (i = 0; i < ss.ss_nparams; i++) {
+			snprintf(name, sizeof(name), "p%d",
+			    x->nfilter_params + 1 + i);
+			if (xp_setting(x, name, ss.ss_params[i]) == -1) {
+				search_sql_free(&ss);
+				goto out;
+			}
+		}
+		x->nfilter_params += ss.ss_nparams;
+		part = xp_rewrite_params(ss.ss_where.b_data);
+		if (b.b_len > 1)
+			(void)buf_puts(&b, " OR ");
+		(void)buf_printf(&b, "(%s)", part);
+		free(part);
+		search_sql_free(&ss);
+	}
+	(void)buf_puts(&b, ")");
+	*out = buf_steal(&b, NULL);
+	rc = 0;
+ out:
+	buf_free(&b);
+	return rc;
+}
+
+/* The partition holding a type: the one whose bound lists it, else the
+ * default partition. */
+static int
+xp_table(struct xp *x, const char *type, char *out, size_t outlen,
+    int *shared)
+{
+	const char	*p[1] = { type };
+	PGresult	*res;
+	char		*ident;
+
+	res = db_query(x->conn,
+	    "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) "
+	    "FROM pg_inherits i "
+	    "JOIN pg_class c ON c.oid = i.inhrelid "
+	    "WHERE i.inhparent = 'resources'::regclass AND "
+	    "(pg_get_expr(c.relpartbound, c.oid) = "
+	    " format('FOR VALUES IN (%L)', $1::text) OR "
+	    " pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT') "
+	    "ORDER BY pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT' LIMIT 1",
+	    1, p, x->err, sizeof(x->err));
+	if (res == NULL || PQntuples(res) != 1) {
+		job_ctx_error(x->ctx, "export: no partition for %s: %s", type,
+		    res == NULL ? x->err : "none");
+		PQclear(res);
+		return -1;
+	}
+	*shared = strcmp(PQgetvalue(res, 0, 1), "DEFAULT") == 0;
+	ident = PQescapeIdentifier(x->conn, PQgetvalue(res, 0, 0),
+	    strlen(PQgetvalue(res, 0, 0)));
+	str_lcpy(out, ident != NULL ? ident : "resources", outlen);
+	PQfreemem(ident);
+	PQclear(res);
+	return 0;
+}
+
+static int
+xp_add_step(struct xp *x, enum xp_kind kind, enum xp_scope scope,
+    const char *type)
+{
+	struct xp_step	*s;
+
+	if (x->nsteps >= EXPORT_MAX_STEPS) {
+		job_ctx_error(x->ctx, "export: more than %d steps",
+		    EXPORT_MAX_STEPS);
+		return -1;
+	}
+	s = &x->steps[x->nsteps++];
+	memset(s, 0, sizeof(*s));
+	s->s_kind = kind;
+	s->s_scope = scope;
+	str_lcpy(s->s_type, type, sizeof(s->s_type));
+	if (kind == XP_SCAN || kind == XP_LOOKUP) {
+		if (xp_table(x, type, s->s_table, sizeof(s->s_table),
+		    &s->s_shared) == -1 ||
+		    xp_filter(x, type, &s->s_filter) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The types to export, in manifest order: the openIMIS types first
+ * (reference targets before referrers), then any other type the store
+ * holds.  At Patient and Group level only compartment and context types.
+ */
+static int
+xp_plan(struct xp *x)
+{
+	const char *const	*oi;
+	const cJSON		*types = cJSON_GetObjectItemCaseSensitive(
+				    x->params, "types");
+	PGresult		*res;
+	char			**all = NULL;
+	size_t			 n, nall = 0, i;
+	int			 cohort, rc = -1;
+	int			 system = strcmp(x->level, "system") == 0;
+
+	cohort = strcmp(x->level, "group") == 0 ||
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
+	    "patients")) > 0;
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
+	    "warnings")) > 0 && xp_add_step(x, XP_WARNINGS, XP_ALL,
+	    "OperationOutcome") == -1)
+		return -1;
+
+	oi = fhir_types_openimis(&n);
+	for (i = 0; i < n; i++) {
+		all = xreallocarray(all, nall + 1, sizeof(*all));
+		all[nall++] = xstrdup(oi[i]);
+	}
+	res = db_query(x->conn, "SELECT DISTINCT type FROM resources_other "
+	    "ORDER BY type", 0, NULL, x->err, sizeof(x->err));
+	if (res == NULL) {
+		job_ctx_error(x->ctx, "export: %s", x->err);
+		goto out;
+	}
+	for (i = 0; i < (size_t)PQntuples(res); i++) {
+		all = xreallocarray(all, nall + 1, sizeof(*all));
+		all[nall++] = xstrdup(PQgetvalue(res, (int)i, 0));
+	}
+	PQclear(res);
+	/* Types asked for but not held anywhere still get a step (an
+	 * empty one): the answer is "none", not an error. */
+	cJSON *t;
+	cJSON_ArrayForEach(t, types) {
+		int held = 0;
+
+		for (i = 0; i < nall; i++)
+			held |= strcmp(all[i], t->valuestring) == 0;
+		if (!held) {
+			all = xreallocarray(all, nall + 1, sizeof(*all));
+			all[nall++] = xstrdup(t->valuestring);
+		}
+	}
+
+	for (i = 0; i < nall; i++) {
+		const char	*type = all[i];
+		enum xp_scope	 scope;
+		enum xp_kind	 kind;
+
+		if (types != NULL && !xp_listed(types, type))
+			continue;
+		if (system) {
+			kind = XP_SCAN;
+			scope = XP_ALL;
+		} else if (fhir_type_is_context(type)) {
+			kind = cohort ? XP_LOOKUP : XP_SCAN;
+			scope = cohort ? XP_REFERENCED : XP_ALL;
+		} else if (strcmp(type, "Group") == 0) {
+			/* All families at Patient level; the Group itself at
+			 * Group level; none for a POSTed patient list. */
+			if (strcmp(x->level, "group") == 0) {
+				kind = XP_LOOKUP;
+				scope = XP_GROUP_SELF;
+			} else if (!cohort) {
+				kind = XP_SCAN;
+				scope = XP_ALL;
+			} else
+				continue;
+		} else if (strcmp(type, "Patient") == 0) {
+			kind = cohort ? XP_LOOKUP : XP_SCAN;
+			scope = cohort ? XP_COHORT_SELF : XP_ALL;
+		} else if (fhir_type_in_compartment(type)) {
+			kind = cohort ? XP_LOOKUP : XP_SCAN;
+			scope = cohort ? XP_COHORT : XP_COMPARTMENT;
+		} else
+			continue;
+		if (xp_add_step(x, kind, scope, type) == -1)
+			goto out;
+	}
+	if (xp_str(x->params, "since") != NULL && xp_add_step(x, XP_DELETED,
+	    system ? XP_ALL : cohort ? XP_COHORT : XP_COMPARTMENT,
+	    "Bundle") == -1)
+		goto out;
+	rc = 0;
+ out:
+	for (i = 0; i < nall; i++)
+		free(all[i]);
+	free(all);
+	return rc;
+}
+
+/* ---- the snapshot ------------------------------------------------------ */
+
+/*
+ * Opens the REPEATABLE READ snapshot and, on the first attempt, fixes
+ * transactionTime: now(), or earlier if a transaction that writes is
+ * still open, since its rows carry its start time as last_updated and
+ * become visible only when it commits.  A later _since=transactionTime
+ * export then still finds them (EXP-M-01, PP-09).
+ */
+static int
+xp_snapshot(struct xp *x)
+{
+	PGresult	*res;
+	const char	*since, *until;
+
+	if (xp_exec(x, "BEGIN ISOLATION LEVEL REPEATABLE READ", 0, NULL) == -1)
+		return -1;
+	res = db_query(x->conn,
+	    "SELECT to_char(LEAST(now(), (SELECT min(xact_start) - "
+	    "interval '1 microsecond' FROM pg_stat_activity "
+	    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid())) "
+	    "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+	    0, NULL, x->err, sizeof(x->err));
+	if (res == NULL) {
+		job_ctx_error(x->ctx, "export: %s", x->err);
+		return -1;
+	}
+	if (x->tt[0] == '\0')
+		str_lcpy(x->tt, PQgetvalue(res, 0, 0), sizeof(x->tt));
+	PQclear(res);
+	/* Page ranges must be read in order; bitmap or index scans would
+	 * defeat the cursor, so the planner gets TID range scans only. */
+	if (xp_exec(x, "SET LOCAL synchronize_seqscans = off", 0, NULL) ||
+	    xp_exec(x, "SET LOCAL enable_bitmapscan = off", 0, NULL) ||
+	    xp_exec(x, "SET LOCAL work_mem = '64MB'", 0, NULL) ||
+	    xp_setting(x, "tt", x->tt) == -1 ||
+	    xp_setting(x, "job", job_ctx_id(x->ctx)) == -1)
+		return -1;
+	since = xp_str(x->params, "since");
+	until = xp_str(x->params, "until");
+	if ((since != NULL && xp_setting(x, "since", since) == -1) ||
+	    (until != NULL && xp_setting(x, "until", until) == -1) ||
+	    xp_setting(x, "group", xp_str(x->params, "group") ?
+	    xp_str(x->params, "group") : "") == -1)
+		return -1;
+	return 0;
+}
+
+/* Group members (not inactive, period not ended) or the POSTed patients,
+ * into job_patients, once per job (EXP-G-02).  Runs before the snapshot
+ * in its own transaction. */
+static enum job_status
+xp_resolve_cohort(struct xp *x)
+{
+	const cJSON	*patients = cJSON_GetObjectItemCaseSensitive(x->params,
+			    "patients");
+	const char	*p[3];
+	PGresult	*res;
+	char		*list = NULL;
+	int		 missing;
+	enum job_status	 rc = JOB_RETRY;
+
+	p[0] = job_ctx_id(x->ctx);
+	if (xp_exec(x, "BEGIN", 0, NULL) == -1 ||
+	    xp_exec(x, "DELETE FROM job_patients WHERE job_id = $1", 1, p))
+		goto out;
+	if (strcmp(x->level, "group") == 0) {
+		p[1] = xp_str(x->params, "group");
+		res = db_query(x->conn,
+		    "WITH g AS (SELECT content::jsonb AS c FROM resources "
+		    "  WHERE type = 'Group' AND id = $2 AND NOT deleted), "
+		    "m AS (SELECT substr(e->'entity'->>'reference', 9) AS pid "
+		    "  FROM g, jsonb_array_elements(coalesce(g.c->'member', "
+		    "  '[]')) e WHERE e->'entity'->>'reference' LIKE "
+		    "  'Patient/%' AND coalesce((e->>'inactive')::boolean, "
+		    "  false) = false AND (e->'period'->>'end' IS NULL OR "
+		    "  e->'period'->>'end' >= to_char(now() AT TIME ZONE "
+		    "  'UTC', 'YYYY-MM-DD'))) "
+		    "INSERT INTO job_patients (job_id, patient_id) "
+		    "SELECT DISTINCT $1, pid FROM m "
+		    "RETURNING (SELECT count(*) FROM g)", 2, p, x->err,
+		    sizeof(x->err));
+		if (res == NULL) {
+			job_ctx_error(x->ctx, "export: group members: %s",
+			    x->err);
+			goto out;
+		}
+		PQclear(res);
+	}
+	if (cJSON_GetArraySize(patients) > 0) {
+		char *s = cJSON_PrintUnformatted(patients);
+
+		list = s;
+		p[1] = list;
+		p[2] = strcmp(x->level, "group") == 0 ? "t" : "f";
+		/* Within a group, the POSTed patients narrow the members;
+		 * every one must be a member (EXP-P-PA-2). */
+		res = db_query(x->conn,
+		    "WITH want AS (SELECT DISTINCT jsonb_array_elements_text("
+		    "  $2::jsonb) AS pid), "
+		    "bad AS (SELECT pid FROM want WHERE ($3::boolean AND pid "
+		    "  NOT IN (SELECT patient_id FROM job_patients "
+		    "  WHERE job_id = $1)) OR NOT EXISTS (SELECT 1 FROM "
+		    "  resources WHERE type = 'Patient' AND id = want.pid AND "
+		    "  NOT deleted)) SELECT count(*), min(pid) FROM bad",
+		    3, p, x->err, sizeof(x->err));
+		if (res == NULL) {
+			job_ctx_error(x->ctx, "export: patients: %s", x->err);
+			goto out;
+		}
+		missing = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+		if (missing) {
+			job_ctx_error(x->ctx, "patient %s is unknown%s",
+			    PQgetvalue(res, 0, 1), p[2][0] == 't' ?
+			    " or not a member of the group" : "");
+			PQclear(res);
+			rc = JOB_FAIL;
+			goto out;
+		}
+		PQclear(res);
+		if (xp_exec(x, "DELETE FROM job_patients WHERE job_id = $1",
+		    1, p) == -1 || xp_exec(x, "INSERT INTO job_patients "
+		    "(job_id, patient_id) SELECT DISTINCT $1, "
+		    "jsonb_array_elements_text($2::jsonb)", 2, p) == -1)
+			goto out;
+	}
+	if (xp_exec(x, "COMMIT", 0, NULL) == -1)
+		goto out;
+	rc = JOB_DONE;
+ out:
+	if (rc != JOB_DONE)
+		(void)db_exec(x->conn, "ROLLBACK", 0, NULL, x->err,
+		    sizeof(x->err));
+	free(list);
+	return rc;
+}
+
+/* ---- checkpoints and outputs ---------------------------------------- */
+
+static char *
+xp_checkpoint(struct xp *x, int step, const char *cursor, int next_seq)
+{
+	cJSON	*c = cJSON_CreateObject();
+	char	*s;
+
+	cJSON_AddStringToObject(c, "transactionTime", x->tt);
+	cJSON_AddNumberToObject(c, "step", step);
+	cJSON_AddStringToObject(c, "cursor", cursor);
+	cJSON_AddNumberToObject(c, "next_seq", next_seq);
+	s = cJSON_PrintUnformatted(c);
+	cJSON_Delete(c);
+	return s;
+}
+
+static char *
+xp_progress(struct xp *x, const struct xp_step *s)
+{
+	cJSON	*p = cJSON_CreateObject();
+	char	*out;
+
+	cJSON_AddStringToObject(p, "type", s->s_type);
+	cJSON_AddNumberToObject(p, "done", (double)x->type_rows);
+	if (x->type_total >= 0)
+		cJSON_AddNumberToObject(p, "total", (double)x->type_total);
+	cJSON_AddNumberToObject(p, "step", x->step + 1);
+	cJSON_AddNumberToObject(p, "steps", x->nsteps);
+	cJSON_AddStringToObject(p, "transactionTime", x->tt);
+	out = cJSON_PrintUnformatted(p);
+	cJSON_Delete(p);
+	return out;
+}
+
+/* outfile callback: a file is complete; record it with the checkpoint
+ * that resumes right after its last row. */
+static int
+xp_file_done(void *arg, const struct outfile_info *info, char *errbuf,
+    size_t errlen)
+{
+	struct xp		*x = arg;
+	const struct xp_step	*s = &x->steps[x->step];
+	struct jobq_output	 o;
+	char			 file[1400], *cp;
+	int			 rc;
+
+	snprintf(file, sizeof(file), "%s/%s", x->reldir, info->oi_name);
+	memset(&o, 0, sizeof(o));
+	o.o_channel = s->s_kind == XP_WARNINGS ? "error" :
+	    s->s_kind == XP_DELETED ? "deleted" : "output";
+	o.o_type = s->s_kind == XP_WARNINGS ? "OperationOutcome" :
+	    s->s_kind == XP_DELETED ? "Bundle" : s->s_type;
+	o.o_file = file;
+	o.o_count = info->oi_count;
+	o.o_bytes = info->oi_bytes;
+	o.o_checksum = info->oi_sha256;
+	cp = xp_checkpoint(x, x->step, x->last_key, info->oi_seq + 1);
+	rc = job_ctx_output(x->ctx, &o, cp);
+	free(cp);
+	if (rc == -1) {
+		snprintf(errbuf, errlen, "stopped while recording %s",
+		    info->oi_name);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- rows ------------------------------------------------------------ */
+
+/* _elements: keeps the listed top-level elements, the mandatory ones and
+ * resourceType/id/meta, and tags the result SUBSETTED (EXP-P-EL-*). */
+static char *
+xp_subset(struct xp *x, const char *type, const char *line, size_t len)
+{
+	cJSON		*r, *child, *next, *meta, *tags, *req;
+	char		 qual[160];
+	char		*out;
+
+	if ((r = cJSON_ParseWithLength(line, len)) == NULL)
+		return NULL;
+	req = cJSON_GetObjectItemCaseSensitive(x->required, type);
+	for (child = r->child; child != NULL; child = next) {
+		next = child->next;
+		snprintf(qual, sizeof(qual), "%s.%s", type, child->string);
+		if (strcmp(child->string, "resourceType") == 0 ||
+		    strcmp(child->string, "id") == 0 ||
+		    strcmp(child->string, "meta") == 0 ||
+		    xp_listed(x->elements, child->string) ||
+		    xp_listed(x->elements, qual) || xp_listed(req,
+		    child->string))
+			continue;
+		cJSON_Delete(cJSON_DetachItemViaPointer(r, child));
+	}
+	if ((meta = cJSON_GetObjectItemCaseSensitive(r, "meta")) == NULL)
+		meta = cJSON_AddObjectToObject(r, "meta");
+	if ((tags = cJSON_GetObjectItemCaseSensitive(meta, "tag")) == NULL ||
+	    !cJSON_IsArray(tags)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(meta, "tag");
+		tags = cJSON_AddArrayToObject(meta, "tag");
+	}
+	cJSON_AddItemToArray(tags, cJSON_Parse(SUBSETTED_TAG));
+	out = cJSON_PrintUnformatted(r);
+	cJSON_Delete(r);
+	return out;
+}
+
+/* One COPY row: "<cursor>\x1f<payload>\n". */
+static int
+xp_row(struct xp *x, const struct xp_step *s, char *row, int len)
+{
+	char		*sep, *payload, *sub = NULL;
+	size_t		 plen;
+	struct buf	 b;
+	int		 rc;
+
+	if (len > 0 && row[len - 1] == '\n')
+		len--;
+	if ((sep = memchr(row, 0x1f, (size_t)len)) == NULL) {
+		job_ctx_error(x->ctx, "export: malformed COPY row");
+		return -1;
+	}
+	payload = sep + 1;
+	plen = (size_t)(row + len - payload);
+	if (s->s_kind == XP_DELETED) {
+		buf_init(&b, 4096);
+		(void)buf_puts(&b, "{\"resourceType\":\"Bundle\",\"type\":"
+		    "\"transaction\",\"entry\":[{\"request\":{\"method\":"
+		    "\"DELETE\",\"url\":\"");
+		(void)buf_json_escape(&b, payload, plen);
+		(void)buf_puts(&b, "\"}}]}");
+		rc = outfile_set_write(x->set, b.b_data, b.b_len, x->err,
+		    sizeof(x->err));
+		buf_free(&b);
+	} else {
+		if (x->elements != NULL && s->s_kind != XP_WARNINGS &&
+		    (sub = xp_subset(x, s->s_type, payload, plen)) != NULL) {
+			payload = sub;
+			plen = strlen(sub);
+		}
+		rc = outfile_set_write(x->set, payload, plen, x->err,
+		    sizeof(x->err));
+		cJSON_free(sub);
+	}
+	if (rc == -1) {
+		if (!job_ctx_stopping(x->ctx))
+			job_ctx_error(x->ctx, "export: writing %s: %s",
+			    s->s_type, x->err);
+		return -1;
+	}
+	/* Only now is the row in a file: the cursor may move past it. */
+	*sep = '\0';
+	str_lcpy(x->last_key, row, sizeof(x->last_key));
+	x->type_rows++;
+	x->all_rows++;
+	return 0;
+}
+
+/* Runs one COPY ... TO STDOUT and writes its rows. */
+static int
+xp_copy(struct xp *x, const struct xp_step *s, const char *sql)
+{
+	PGresult	*res;
+	char		*row;
+	int		 len, rc = -1;
+
+	res = PQexec(x->conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		db_errmsg(x->conn, x->err, sizeof(x->err));
+		job_ctx_error(x->ctx, "export: %s: %s", s->s_type, x->err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	while ((len = PQgetCopyData(x->conn, &row, 0)) > 0) {
+		int bad = xp_row(x, s, row, len);
+
+		PQfreemem(row);
+		if (bad || ((x->type_rows % EXPORT_TICK_ROWS) == 0 &&
+		    job_ctx_tick(x->ctx) == -1)) {
+			/* Abandon the COPY: the transaction is rolled back
+			 * with the connection's next use. */
+			PQrequestCancel(x->conn);
+			while ((len = PQgetCopyData(x->conn, &row, 0)) > 0)
+				PQfreemem(row);
+			goto drain;
+		}
+	}
+	if (len == -2) {
+		db_errmsg(x->conn, x->err, sizeof(x->err));
+		job_ctx_error(x->ctx, "export: %s: %s", s->s_type, x->err);
+		goto drain;
+	}
+	rc = 0;
+ drain:
+	while ((res = PQgetResult(x->conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db_errmsg(x->conn, x->err, sizeof(x->err));
+			job_ctx_error(x->ctx, "export: %s: %s", s->s_type,
+			    x->err);
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+/* The WHERE conditions every type step shares. */
+static void
+xp_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
+{
+	const char	*cohort = "(SELECT patient_id FROM job_patients "
+			    "WHERE job_id = current_setting('bulkhead.job'))";
+
+	(void)buf_puts(b, s->s_kind == XP_DELETED ? "deleted" : "NOT deleted");
+	(void)buf_puts(b, " AND last_updated <= "
+	    "current_setting('bulkhead.tt')::timestamptz");
+	if (xp_str(x->params, "since") != NULL)
+		(void)buf_puts(b, " AND last_updated > "
+		    "current_setting('bulkhead.since')::timestamptz");
+	if (xp_str(x->params, "until") != NULL)
+		(void)buf_puts(b, " AND last_updated < "
+		    "current_setting('bulkhead.until')::timestamptz");
+	if (s->s_kind == XP_DELETED)
+		(void)buf_puts(b, " AND type = ANY(current_setting("
+		    "'bulkhead.types')::text[])");
+	else if (s->s_shared)
+		(void)buf_puts(b, " AND type = current_setting('bulkhead.type')");
+	switch (s->s_scope) {
+	case XP_ALL:
+		break;
+	case XP_COMPARTMENT:
+		(void)buf_puts(b, " AND patient IS NOT NULL");
+		break;
+	case XP_COHORT:
+	case XP_COHORT_SELF:
+		if (s->s_kind == XP_DELETED)
+			(void)buf_printf(b, " AND (patient IN %s OR (type = "
+			    "'Group' AND id = current_setting("
+			    "'bulkhead.group')))", cohort);
+		else
+			(void)buf_printf(b, " AND patient IN %s", cohort);
+		break;
+	case XP_GROUP_SELF:
+		(void)buf_puts(b, " AND id = current_setting('bulkhead.group')");
+		break;
+	case XP_REFERENCED:
+		(void)buf_printf(b, " AND id IN (SELECT (regexp_matches("
+		    "c.content, '\"reference\"\\s*:\\s*\"%s/([A-Za-z0-9.-]"
+		    "{1,64})\"', 'g'))[1] FROM resources c WHERE c.type IN "
+		    "('Patient', 'Coverage', 'Claim', 'ClaimResponse') AND "
+		    "NOT c.deleted AND c.patient IN %s)", s->s_type, cohort);
+		break;
+	}
+	if (s->s_filter != NULL)
+		(void)buf_printf(b, " AND %s", s->s_filter);
+}
+
+static int64_t
+xp_int(struct xp *x, const char *sql, const char *arg)
+{
+	const char	*p[1] = { arg };
+	PGresult	*res;
+	const char	*errstr;
+	int64_t		 v = -1;
+
+	if ((res = db_query(x->conn, sql, arg ? 1 : 0, arg ? p : NULL,
+	    x->err, sizeof(x->err))) == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		(void)str_to_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX,
+		    &v, &errstr);
+	PQclear(res);
+	return v;
+}
+
+/* The warnings of lenient handling, one OperationOutcome per line. */
+static int
+xp_warnings(struct xp *x, const struct xp_step *s)
+{
+	const cJSON	*w;
+	struct buf	 b;
+	int		 i = 0, rc = 0;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(x->params,
+	    "warnings")) {
+		if (i++ < x->next_seq - 1 || !cJSON_IsString(w))
+			continue;
+		buf_init(&b, 8192);
+		(void)buf_puts(&b, "{\"resourceType\":\"OperationOutcome\","
+		    "\"issue\":[{\"severity\":\"warning\",\"code\":"
+		    "\"not-supported\",\"diagnostics\":\"");
+		(void)buf_json_escape(&b, w->valuestring,
+		    strlen(w->valuestring));
+		(void)buf_puts(&b, "\"}]}");
+		rc = outfile_set_write(x->set, b.b_data, b.b_len, x->err,
+		    sizeof(x->err));
+		buf_free(&b);
+		if (rc == -1)
+			break;
+		snprintf(x->last_key, sizeof(x->last_key), "%d", i);
+	}
+	(void)s;
+	return rc;
+}
+
+/* The page number of a "(page,offset)" tid cursor, 0 if not one. */
+static int64_t
+xp_tid_page(const char *tid)
+{
+	char		 num[32];
+	const char	*errstr;
+	size_t		 n;
+	int64_t		 v;
+
+	if (tid[0] != '(')
+		return 0;
+	n = strspn(tid + 1, "0123456789");
+	if (n == 0 || n >= sizeof(num) || tid[1 + n] != ',')
+		return 0;
+	memcpy(num, tid + 1, n);
+	num[n] = '\0';
+	if (str_to_i64(num, 0, INT64_MAX, &v, &errstr) == -1)
+		return 0;
+	return v;
+}
+
+static int
+xp_run_step(struct xp *x)
+{
+	struct xp_step	*s = &x->steps[x->step];
+	struct buf	 sql, cond;
+	char		*progress, start[64], end[64];
+	int64_t		 pages, page, first;
+	int		 rc = -1;
+
+	buf_init(&sql, EXPORT_SQL_MAX);
+	buf_init(&cond, EXPORT_SQL_MAX);
+	x->type_rows = 0;
+	x->type_total = -1;
+	str_lcpy(x->last_key, x->cursor, sizeof(x->last_key));
+	x->set = outfile_set_open(x->dir, s->s_kind == XP_WARNINGS ?
+	    "OperationOutcome" : s->s_kind == XP_DELETED ? "Bundle-deleted" :
+	    s->s_type, x->next_seq, x->cfg->export_file_resources,
+	    x->cfg->export_file_bytes, x->cfg->zstd_level, xp_file_done, x,
+	    x->err, sizeof(x->err));
+	if (x->set == NULL) {
+		job_ctx_error(x->ctx, "export: %s", x->err);
+		goto out;
+	}
+	if (xp_setting(x, "type", s->s_type) == -1)
+		goto out;
+	if (s->s_kind == XP_WARNINGS) {
+		if (xp_warnings(x, s) == -1)
+			goto out;
+		goto close;
+	}
+	xp_conditions(x, s, &cond);
+	if (s->s_kind == XP_LOOKUP || s->s_kind == XP_DELETED) {
+		/* The cursor is bound like every other value. */
+		if (xp_setting(x, "cursor", x->cursor) == -1)
+			goto out;
+		(void)buf_printf(&sql, "COPY (SELECT %s, %s FROM %s WHERE %s "
+		    "AND %s > current_setting('bulkhead.cursor') ORDER BY %s) "
+		    "TO STDOUT " EXPORT_CSV,
+		    s->s_kind == XP_DELETED ? "type || '/' || id" : "id",
+		    s->s_kind == XP_DELETED ? "type || '/' || id" : "content",
+		    s->s_kind == XP_DELETED ? "resources" : s->s_table,
+		    cond.b_data,
+		    s->s_kind == XP_DELETED ? "type || '/' || id" : "id",
+		    s->s_kind == XP_DELETED ? "type || '/' || id" : "id");
+		if (xp_copy(x, s, sql.b_data) == -1)
+			goto out;
+		goto close;
+	}
+
+	/* XP_SCAN: page ranges in order, resuming after the cursor. */
+	x->type_total = xp_int(x, "SELECT greatest(reltuples, 0)::bigint "
+	    "FROM pg_class WHERE oid = $1::regclass", s->s_table);
+	pages = xp_int(x, "SELECT pg_relation_size($1::regclass) / "
+	    "current_setting('block_size')::int", s->s_table);
+	if (pages < 0) {
+		job_ctx_error(x->ctx, "export: size of %s: %s", s->s_table,
+		    x->err);
+		goto out;
+	}
+	first = xp_tid_page(x->cursor);
+	for (page = first - first % EXPORT_CHUNK_PAGES; page < pages;
+	    page += EXPORT_CHUNK_PAGES) {
+		/* The first range resumes after the cursor's row. */
+		int resume = page == first - first % EXPORT_CHUNK_PAGES &&
+		    x->cursor[0] == '(';
+
+		if (resume)
+			str_lcpy(start, x->cursor, sizeof(start));
+		else
+			snprintf(start, sizeof(start), "(%lld,0)",
+			    (long long)page);
+		snprintf(end, sizeof(end), "(%lld,0)",
+		    (long long)(page + EXPORT_CHUNK_PAGES));
+		if (xp_setting(x, "lo", start) == -1 ||
+		    xp_setting(x, "hi", end) == -1)
+			goto out;
+		buf_reset(&sql);
+		(void)buf_printf(&sql, "COPY (SELECT ctid, content FROM %s "
+		    "WHERE ctid %s current_setting('bulkhead.lo')::tid AND "
+		    "ctid < current_setting('bulkhead.hi')::tid AND %s "
+		    "ORDER BY ctid) TO STDOUT " EXPORT_CSV, s->s_table,
+		    resume ? ">" : ">=", cond.b_data);
+		if (xp_copy(x, s, sql.b_data) == -1)
+			goto out;
+		progress = xp_progress(x, s);
+		if (job_ctx_save(x->ctx, progress, NULL) == -1) {
+			free(progress);
+			goto out;
+		}
+		free(progress);
+	}
+ close:
+	if (outfile_set_close_current(x->set, x->err, sizeof(x->err)) == -1) {
+		if (!job_ctx_stopping(x->ctx))
+			job_ctx_error(x->ctx, "export: %s", x->err);
+		goto out;
+	}
+	rc = 0;
+ out:
+	if (rc == -1)
+		outfile_set_abort(x->set);
+	else
+		outfile_set_free(x->set);
+	x->set = NULL;
+	buf_free(&sql);
+	buf_free(&cond);
+	return rc;
+}
+
+/* Removes files of this job that no job_outputs row lists: what a crashed
+ * attempt left behind (a .tmp, or a file renamed but not yet recorded). */
+static void
+xp_sweep(struct xp *x)
+{
+	DIR		*d;
+	struct dirent	*de;
+	const char	*p[2];
+	char		 rel[1400], path[1400];
+	PGresult	*res;
+
+	if ((d = opendir(x->dir)) == NULL)
+		return;
+	p[0] = job_ctx_id(x->ctx);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(rel, sizeof(rel), "%s/%s", x->reldir, de->d_name);
+		p[1] = rel;
+		res = db_query(x->conn, "SELECT 1 FROM job_outputs WHERE "
+		    "job_id = $1 AND file = $2", 2, p, x->err, sizeof(x->err));
+		if (res != NULL && PQntuples(res) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", x->dir,
+			    de->d_name);
+			(void)unlink(path);
+		}
+		PQclear(res);
+	}
+	closedir(d);
+}
+
+static int
+xp_mkdirs(const char *path)
+{
+	char	tmp[1024], *p;
+
+	if (str_lcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
+		return -1;
+	for (p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0750) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, 0750) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+/* Reads the resume point saved by an earlier attempt, if any. */
+static void
+xp_resume(struct xp *x)
+{
+	const cJSON	*cp = job_ctx_checkpoint(x->ctx), *v;
+
+	x->step = 0;
+	x->cursor[0] = '\0';
+	x->next_seq = 1;
+	if (cp == NULL)
+		return;
+	if ((v = cJSON_GetObjectItemCaseSensitive(cp, "transactionTime")) &&
+	    cJSON_IsString(v))
+		str_lcpy(x->tt, v->valuestring, sizeof(x->tt));
+	if ((v = cJSON_GetObjectItemCaseSensitive(cp, "step")) &&
+	    cJSON_IsNumber(v))
+		x->step = v->valueint;
+	if ((v = cJSON_GetObjectItemCaseSensitive(cp, "cursor")) &&
+	    cJSON_IsString(v))
+		str_lcpy(x->cursor, v->valuestring, sizeof(x->cursor));
+	if ((v = cJSON_GetObjectItemCaseSensitive(cp, "next_seq")) &&
+	    cJSON_IsNumber(v))
+		x->next_seq = v->valueint;
+}
+
+static cJSON *
+xp_required_table(void)
+{
+	const struct embed_file	*f = embed_find("fhir/required-elements.json");
+
+	return f != NULL ? cJSON_Parse((const char *)f->ef_data) : NULL;
+}
+
+static char *
+xp_types_setting(const struct xp *x)
+{
+	struct buf	b;
+	int		i, n = 0;
+
+	buf_init(&b, EXPORT_SQL_MAX);
+	(void)buf_putc(&b, '{');
+	for (i = 0; i < x->nsteps; i++) {
+		if (x->steps[i].s_kind != XP_SCAN &&
+		    x->steps[i].s_kind != XP_LOOKUP)
+			continue;
+		/* Type names are [A-Za-z]+ (fhir_type_valid): no quoting. */
+		(void)buf_printf(&b, "%s%s", n++ ? "," : "",
+		    x->steps[i].s_type);
+	}
+	(void)buf_putc(&b, '}');
+	return buf_steal(&b, NULL);
+}
+
+enum job_status
+job_export_run(struct job_ctx *ctx)
+{
+	struct xp	*x;
+	enum job_status	 rc = JOB_RETRY, st;
+	char		*types = NULL, *cp, *result;
+	cJSON		*res;
+	int		 i, started;
+
+	x = xcalloc(1, sizeof(*x));
+	x->ctx = ctx;
+	x->cfg = job_ctx_cfg(ctx);
+	x->params = job_ctx_params(ctx);
+	x->level = xp_str(x->params, "level");
+	if (job_export_check(x->params, x->err, sizeof(x->err)) == -1) {
+		job_ctx_error(ctx, "%s", x->err);
+		rc = JOB_FAIL;
+		goto out;
+	}
+	x->elements = cJSON_GetObjectItemCaseSensitive(x->params, "elements");
+	if (x->elements != NULL && (x->required = xp_required_table()) ==
+	    NULL) {
+		job_ctx_error(ctx, "export: fhir/required-elements.json is "
+		    "missing from the build");
+		rc = JOB_FAIL;
+		goto out;
+	}
+	if ((x->conn = job_ctx_conn(ctx, x->err, sizeof(x->err))) == NULL) {
+		job_ctx_error(ctx, "export: database: %s", x->err);
+		goto out;
+	}
+	job_export_dir(job_ctx_id(ctx), x->reldir, sizeof(x->reldir));
+	snprintf(x->dir, sizeof(x->dir), "%s/%s", x->cfg->data_dir, x->reldir);
+	if (xp_mkdirs(x->dir) == -1) {
+		job_ctx_error(ctx, "export: cannot create %s: %s", x->dir,
+		    strerror(errno));
+		goto out;
+	}
+	xp_resume(x);
+	started = job_ctx_checkpoint(ctx) != NULL;
+	xp_sweep(x);
+
+	if (!started && (strcmp(x->level, "group") == 0 ||
+	    cJSON_GetObjectItemCaseSensitive(x->params, "patients") != NULL)) {
+		if ((st = xp_resolve_cohort(x)) != JOB_DONE) {
+			rc = st;
+			goto out;
+		}
+	}
+	if (xp_snapshot(x) == -1 || xp_plan(x) == -1)
+		goto out;
+	types = xp_types_setting(x);
+	if (xp_setting(x, "types", types) == -1)
+		goto out;
+	if (!started) {
+		/* Fix transactionTime before the first file exists. */
+		cp = xp_checkpoint(x, 0, "", 1);
+		i = job_ctx_save(ctx, NULL, cp);
+		free(cp);
+		if (i == -1) {
+			rc = JOB_STOPPED;
+			goto out;
+		}
+	}
+	for (; x->step < x->nsteps; x->step++) {
+		if (xp_run_step(x) == -1) {
+			rc = job_ctx_stopping(ctx) ? JOB_STOPPED : JOB_RETRY;
+			goto out;
+		}
+		/* The step is done; the next starts from its beginning. */
+		x->cursor[0] = '\0';
+		x->next_seq = 1;
+		cp = xp_checkpoint(x, x->step + 1, "", 1);
+		i = job_ctx_save(ctx, NULL, cp);
+		free(cp);
+		if (i == -1) {
+			rc = JOB_STOPPED;
+			goto out;
+		}
+	}
+	res = cJSON_CreateObject();
+	cJSON_AddStringToObject(res, "transactionTime", x->tt);
+	cJSON_AddNumberToObject(res, "resources", (double)x->all_rows);
+	result = cJSON_PrintUnformatted(res);
+	cJSON_Delete(res);
+	job_ctx_result(ctx, result);
+	cJSON_free(result);
+	rc = JOB_DONE;
+ out:
+	if (x->conn != NULL)
+		(void)db_exec(x->conn, "ROLLBACK", 0, NULL, x->err,
+		    sizeof(x->err));
+	if (rc == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL)
+		job_export_remove_files(x->cfg, job_ctx_id(ctx));
+	for (i = 0; i < x->nsteps; i++)
+		free(x->steps[i].s_filter);
+	cJSON_Delete(x->required);
+	free(types);
+	free(x);
+	return rc;
+}
+
+void
+job_export_remove_files(const struct cfg *cfg, const char *job_id)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 rel[256], dir[1024], path[1400];
+
+	job_export_dir(job_id, rel, sizeof(rel));
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->data_dir, rel);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		(void)unlink(path);
+	}
+	closedir(d);
+	(void)rmdir(dir);
+}

@@ -1,0 +1,30 @@
+/*
+ * job_export.h — the "export" job kind: a FHIR Bulk Data $export run in
+ * a worker (system, Patient or Group level), from the canonical params
+ * that bulk/export_params.c builds at kick-off.
+ *
+ * One REPEATABLE READ snapshot per attempt; transactionTime is fixed on
+ * the first attempt and kept in the checkpoint, so a rescued job exports
+ * exactly what the first attempt would have (for data not modified while
+ * it ran).  Output: data_dir/jobs/<id>/<Type>-NNNN.ndjson.zst, recorded in
+ * job_outputs as each file completes, with the checkpoint after it.
+ */
+#ifndef JOBS_JOB_EXPORT_H
+#define JOBS_JOB_EXPORT_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "jobs/job_ctx.h"
+
+enum job_status	job_export_run(struct job_ctx *);
+int		job_export_check(const cJSON *params, char *errbuf,
+		    size_t errlen);
+/* The directory of a job's files, relative to data_dir ("jobs/<id>"). */
+void		job_export_dir(const char *job_id, char *out, size_t outlen);
+/* Removes a job's output directory and files (cancel, DELETE, expiry).
+ * An open download keeps its file until it ends (POSIX unlink). */
+struct cfg;
+void		job_export_remove_files(const struct cfg *, const char *job_id);
+
+#endif
