@@ -6,6 +6,11 @@
 -- 2.5x faster than jsonb in both directions (tests/bench/load prints the
 -- numbers), and export streams the bytes without re-serialising them.
 --
+-- Compression is lz4: rows average ~2.5 KB, above the 2 KB TOAST
+-- threshold, and the default pglz made COPY in about 1.5 times slower
+-- and COPY out 2.6 times slower than lz4 on the demo Claims (lz4 also
+-- stores them smaller).
+--
 -- The table is list-partitioned by type, so streaming one type in id order
 -- reads one partition's primary-key index over a heap that bulk loads fill
 -- in the same order: a near-sequential read.
@@ -16,7 +21,7 @@ CREATE TABLE resources (
 	last_updated	timestamptz	NOT NULL,
 	patient		text,		-- Patient compartment: the patient id
 	deleted		boolean		NOT NULL DEFAULT false,
-	content		text		NOT NULL,
+	content		text		COMPRESSION lz4 NOT NULL,
 	PRIMARY KEY (type, id)
 ) PARTITION BY LIST (type);
 

@@ -80,8 +80,8 @@ def main():
 
     # The layout question, on the Claim file alone.
     claims = os.path.join(data, "Claim.ndjson")
-    sql(url, "CREATE TABLE bench_text (content text); "
-        "CREATE TABLE bench_jsonb (content jsonb)")
+    sql(url, "CREATE TABLE bench_text (content text COMPRESSION lz4); "
+        "CREATE TABLE bench_jsonb (content jsonb COMPRESSION lz4)")
     res = {}
     for table in ("bench_text", "bench_jsonb"):
         dt, _ = peak_rss_mb(["psql", url, "-v", "ON_ERROR_STOP=1", "-qc",
