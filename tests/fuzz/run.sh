@@ -15,11 +15,13 @@ for f in tests/fuzz/fuzz_*.c; do
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -Isrc $flags \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o "$out/$name" "$f" $srcs src/lib/*.c \
-	    $(pkg-config --libs libcjson) || { fail=$((fail+1)); continue; }
+	    $(pkg-config --libs libcjson) \
+	    $(pkg-config --libs libzstd zlib libcrypto) \
+	    || { fail=$((fail+1)); continue; }
 	corpus="$out/corpus-$name"
 	mkdir -p "$corpus"
 	[ -d "tests/fuzz/corpus/$name" ] && cp tests/fuzz/corpus/$name/* "$corpus/" 2>/dev/null || true
-	if "$out/$name" -runs="$runs" -max_len=4096 "$corpus" \
+	if "$out/$name" -runs="$runs" -max_len=4096 -artifact_prefix="$out/" "$corpus" \
 	    >"$out/$name.log" 2>&1; then
 		echo "fuzz $name: ok ($runs runs)"
 		pass=$((pass+1))
