@@ -11,6 +11,7 @@
 
 #include "core/cfg.h"
 #include "core/supervisor.h"
+#include "core/version.h"
 #include "http/http_server.h"
 #include "jobs/jobs_cli.h"
 #include "jobs/scheduler.h"
@@ -20,8 +21,6 @@
 #include "store/load.h"
 #include "store/migrate.h"
 #include "tools/generate.h"
-
-#define BULKHEAD_VERSION "0.1.0"
 
 struct command {
 	const char	*c_name;
