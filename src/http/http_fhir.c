@@ -13,6 +13,7 @@
 
 #include "core/cfg.h"
 #include "core/embed.h"
+#include "bulk/search.h"
 #include "core/version.h"
 #include "http/http_db.h"
 #include "http/http_fhir.h"
@@ -193,6 +194,43 @@ http_fhir_merge_ops(cJSON *cs, char *errbuf, size_t errlen)
 	return rc;
 }
 
+/*
+ * With $export routed, each resource lists the search parameters its
+ * _typeFilter accepts (EXP-CS-04), from the compiler's own table, so the
+ * statement cannot claim a parameter the compiler does not know.
+ */
+static void
+http_fhir_search_params(cJSON *rest)
+{
+	const struct search_param	*sp;
+	cJSON				*r, *list, *e;
+	const cJSON			*type;
+	size_t				 i, n;
+
+	if (!http_route_exists(HTTP_GET, "/fhir/$export"))
+		return;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(rest,
+	    "resource")) {
+		type = cJSON_GetObjectItemCaseSensitive(r, "type");
+		if (!cJSON_IsString(type) ||
+		    (sp = search_params(type->valuestring, &n)) == NULL)
+			continue;
+		list = cJSON_AddArrayToObject(r, "searchParam");
+		for (i = 0; i < n; i++) {
+			e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "name", sp[i].sp_name);
+			if (sp[i].sp_definition != NULL)
+				cJSON_AddStringToObject(e, "definition",
+				    sp[i].sp_definition);
+			cJSON_AddStringToObject(e, "type",
+			    search_ptype_name(sp[i].sp_type));
+			cJSON_AddStringToObject(e, "documentation",
+			    sp[i].sp_doc);
+			cJSON_AddItemToArray(list, e);
+		}
+	}
+}
+
 int
 http_fhir_init(const struct cfg *cfg, char *errbuf, size_t errlen)
 {
@@ -223,6 +261,8 @@ http_fhir_init(const struct cfg *cfg, char *errbuf, size_t errlen)
 	}
 	if (http_fhir_merge_ops(cs, errbuf, errlen) == -1)
 		goto out_free;
+	cJSON_ArrayForEach(sw, cJSON_GetObjectItemCaseSensitive(cs, "rest"))
+		http_fhir_search_params(sw);
 	if ((http_fhir_capability = cJSON_PrintUnformatted(cs)) == NULL) {
 		snprintf(errbuf, errlen, "cannot render %s",
 		    HTTP_FHIR_TEMPLATE);

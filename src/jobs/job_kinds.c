@@ -1,0 +1,72 @@
+/*
+ * job_kinds.c — the job kind table and submit-time validation.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "jobs/job_export.h"
+#include "jobs/job_kinds.h"
+#include "jobs/job_noop.h"
+#include "jobs/jobq.h"
+
+static const struct job_kind job_kinds[] = {
+	{ "export", job_export_run, job_export_check,
+	    "FHIR Bulk Data $export (system, Patient or Group level)" },
+	{ "noop", job_noop_run, job_noop_check,
+	    "test kind: N steps of M ms, with progress and checkpoints" },
+};
+
+#define JOB_NKINDS (sizeof(job_kinds) / sizeof(job_kinds[0]))
+
+const struct job_kind *
+job_kind_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < JOB_NKINDS; i++)
+		if (strcmp(job_kinds[i].k_name, name) == 0)
+			return &job_kinds[i];
+	return NULL;
+}
+
+const struct job_kind *
+job_kind_all(size_t *n)
+{
+	*n = JOB_NKINDS;
+	return job_kinds;
+}
+
+int
+job_kind_check(const char *kind, const char *params, char *errbuf,
+    size_t errlen)
+{
+	const struct job_kind	*k;
+	cJSON			*obj;
+	int			 rc = -1;
+
+	if ((k = job_kind_find(kind)) == NULL) {
+		snprintf(errbuf, errlen, "unknown job kind \"%.64s\"", kind);
+		return -1;
+	}
+	if (params == NULL)
+		params = "{}";
+	if (strlen(params) > JOBQ_JSON_MAX) {
+		snprintf(errbuf, errlen, "params larger than %d bytes",
+		    JOBQ_JSON_MAX);
+		return -1;
+	}
+	if ((obj = cJSON_ParseWithOpts(params, NULL, 1)) == NULL) {
+		snprintf(errbuf, errlen, "params are not valid JSON");
+		return -1;
+	}
+	if (!cJSON_IsObject(obj)) {
+		snprintf(errbuf, errlen, "params must be a JSON object");
+		goto out;
+	}
+	if (k->k_check != NULL && k->k_check(obj, errbuf, errlen) == -1)
+		goto out;
+	rc = 0;
+ out:
+	cJSON_Delete(obj);
+	return rc;
+}
