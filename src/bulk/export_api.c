@@ -546,7 +546,7 @@ export_manifest(struct http_req *req, PGconn *conn, struct export_row *row,
 	const char		*channels[] = { "output", "deleted", "error" };
 	cJSON			*result = NULL;
 	const cJSON		*tt;
-	const char		*req_url;
+	const char		*req_url, *organized;
 	PGresult		*res;
 	char			 err[512];
 	int			 c, i, n;
@@ -569,6 +569,10 @@ export_manifest(struct http_req *req, PGconn *conn, struct export_row *row,
 	if (req_url != NULL)
 		(void)buf_json_escape(b, req_url, strlen(req_url));
 	(void)buf_puts(b, "\",\"requiresAccessToken\":false");
+	organized = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    row->params, "organizeOutputBy"));
+	if (organized != NULL)
+		(void)buf_puts(b, ",\"outputOrganizedBy\":\"Patient\"");
 	for (c = 0; c < 3; c++) {
 		(void)buf_printf(b, ",\"%s\":[", channels[c]);
 		for (i = 0, n = 0; i < PQntuples(res); i++) {
@@ -577,10 +581,15 @@ export_manifest(struct http_req *req, PGconn *conn, struct export_row *row,
 
 			if (strcmp(PQgetvalue(res, i, 0), channels[c]) != 0)
 				continue;
-			(void)buf_printf(b, "%s{\"type\":\"", n++ ? "," : "");
-			(void)buf_json_escape(b, PQgetvalue(res, i, 1),
-			    strlen(PQgetvalue(res, i, 1)));
-			(void)buf_printf(b, "\",\"url\":\"%s/_jobs/%s/files/",
+			(void)buf_puts(b, n++ ? ",{" : "{");
+			/* Organized output has no type (EXP-M-08). */
+			if (organized == NULL || c != 0) {
+				(void)buf_puts(b, "\"type\":\"");
+				(void)buf_json_escape(b, PQgetvalue(res, i, 1),
+				    strlen(PQgetvalue(res, i, 1)));
+				(void)buf_puts(b, "\",");
+			}
+			(void)buf_printf(b, "\"url\":\"%s/_jobs/%s/files/",
 			    cfg->base_url, row->job->j_id);
 			name = name ? name + 1 : file;
 			(void)buf_json_escape(b, name, strlen(name));

@@ -64,6 +64,7 @@ enum xp_kind {
 	XP_SCAN,	/* a type, by page ranges */
 	XP_LOOKUP,	/* a type, by cohort, in id order */
 	XP_DELETED,	/* tombstones after _since, as Bundles */
+	XP_BLOCKS,	/* organizeOutputBy=Patient: one block per patient */
 };
 
 /* Which rows of a type a step takes. */
@@ -82,6 +83,7 @@ struct xp_step {
 	char		 s_type[72];
 	char		 s_table[80];	/* partition, as a quoted identifier */
 	int		 s_shared;	/* the partition holds other types too */
+	int		 s_in_block;	/* runs inside the XP_BLOCKS step */
 	char		*s_filter;	/* compiled _typeFilter SQL, or NULL */
 };
 
@@ -107,6 +109,7 @@ struct xp {
 	int64_t			 type_rows;	/* rows written this step */
 	int64_t			 type_total;	/* estimate, -1 unknown */
 	int64_t			 all_rows;	/* rows written this attempt */
+	int64_t			 file_bytes;	/* XP_BLOCKS: in the open file */
 	cJSON			*elements;	/* kept element names, or NULL */
 	cJSON			*required;	/* required-elements table */
 	char			 err[1024];
@@ -114,6 +117,8 @@ struct xp {
 
 static int	xp_exec(struct xp *, const char *, int, const char *const *);
 static int	xp_setting(struct xp *, const char *, const char *);
+static void	xp_conditions(struct xp *, const struct xp_step *,
+		    struct buf *);
 
 void
 job_export_dir(const char *job_id, char *out, size_t outlen)
@@ -337,6 +342,8 @@ xp_plan(struct xp *x)
 	size_t			 n, nall = 0, i;
 	int			 cohort, rc = -1;
 	int			 system = strcmp(x->level, "system") == 0;
+	int			 blocks = xp_str(x->params,
+				    "organizeOutputBy") != NULL;
 
 	cohort = strcmp(x->level, "group") == 0 ||
 	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
@@ -408,9 +415,17 @@ xp_plan(struct xp *x)
 			scope = cohort ? XP_COHORT : XP_COMPARTMENT;
 		} else
 			continue;
+		/* Blocks hold a patient's compartment; Groups and context
+		 * resources are left out of them (EXP-O-02 allows it). */
+		if (blocks && (strcmp(type, "Group") == 0 ||
+		    fhir_type_is_context(type)))
+			continue;
 		if (xp_add_step(x, kind, scope, type) == -1)
 			goto out;
+		x->steps[x->nsteps - 1].s_in_block = blocks;
 	}
+	if (blocks && xp_add_step(x, XP_BLOCKS, XP_ALL, "Patient") == -1)
+		goto out;
 	if (xp_str(x->params, "since") != NULL && xp_add_step(x, XP_DELETED,
 	    system ? XP_ALL : cohort ? XP_COHORT : XP_COMPARTMENT,
 	    "Bundle") == -1)
@@ -611,7 +626,8 @@ xp_file_done(void *arg, const struct outfile_info *info, char *errbuf,
 	memset(&o, 0, sizeof(o));
 	o.o_channel = s->s_kind == XP_WARNINGS ? "error" :
 	    s->s_kind == XP_DELETED ? "deleted" : "output";
-	o.o_type = s->s_kind == XP_WARNINGS ? "OperationOutcome" :
+	o.o_type = s->s_kind == XP_BLOCKS ? "Patient" :
+	    s->s_kind == XP_WARNINGS ? "OperationOutcome" :
 	    s->s_kind == XP_DELETED ? "Bundle" : s->s_type;
 	o.o_file = file;
 	o.o_count = info->oi_count;
@@ -718,6 +734,111 @@ xp_row(struct xp *x, const struct xp_step *s, char *row, int len)
 	return 0;
 }
 
+/*
+ * organizeOutputBy=Patient (EXP-O-02): "pid\x1fType\x1fcontent" rows in
+ * patient order.  Each block starts with a Parameters header naming its
+ * patient; files close only between blocks, so a file never splits a
+ * block and the cursor (the last complete block's patient) stays exact.
+ */
+static int
+xp_block_row(struct xp *x, const struct xp_step *s, char *row, int len)
+{
+	char		*sep1, *sep2, *payload, *sub = NULL;
+	char		 type[72];
+	size_t		 plen;
+	struct buf	 b;
+	int		 rc = -1;
+
+	buf_init(&b, 4096);
+	if (len > 0 && row[len - 1] == '\n')
+		len--;
+	if ((sep1 = memchr(row, 0x1f, (size_t)len)) == NULL ||
+	    (sep2 = memchr(sep1 + 1, 0x1f, (size_t)(row + len - sep1 - 1)))
+	    == NULL || (size_t)(sep2 - sep1 - 1) >= sizeof(type)) {
+		job_ctx_error(x->ctx, "export: malformed COPY row");
+		goto out;
+	}
+	*sep1 = '\0';
+	memcpy(type, sep1 + 1, (size_t)(sep2 - sep1 - 1));
+	type[sep2 - sep1 - 1] = '\0';
+	payload = sep2 + 1;
+	plen = (size_t)(row + len - payload);
+	if (strcmp(row, x->last_key) != 0) {
+		if (outfile_set_current_count(x->set) > 0 &&
+		    (outfile_set_current_count(x->set) >=
+		    x->cfg->export_file_resources ||
+		    x->file_bytes >= x->cfg->export_file_bytes)) {
+			if (outfile_set_close_current(x->set, x->err,
+			    sizeof(x->err)) == -1)
+				goto fail;
+			x->file_bytes = 0;
+		}
+		str_lcpy(x->last_key, row, sizeof(x->last_key));
+		(void)buf_puts(&b, "{\"resourceType\":\"Parameters\","
+		    "\"parameter\":[{\"name\":\"header\",\"valueReference\":"
+		    "{\"reference\":\"Patient/");
+		(void)buf_json_escape(&b, row, strlen(row));
+		(void)buf_puts(&b, "\"}}]}");
+		if (outfile_set_write(x->set, b.b_data, b.b_len, x->err,
+		    sizeof(x->err)) == -1)
+			goto fail;
+		x->file_bytes += (int64_t)b.b_len + 1;
+	}
+	if (x->elements != NULL &&
+	    (sub = xp_subset(x, type, payload, plen)) != NULL) {
+		payload = sub;
+		plen = strlen(sub);
+	}
+	if (outfile_set_write(x->set, payload, plen, x->err,
+	    sizeof(x->err)) == -1)
+		goto fail;
+	x->file_bytes += (int64_t)plen + 1;
+	x->type_rows++;
+	x->all_rows++;
+	rc = 0;
+	goto out;
+ fail:
+	if (!job_ctx_stopping(x->ctx))
+		job_ctx_error(x->ctx, "export: writing %s blocks: %s",
+		    s->s_type, x->err);
+ out:
+	cJSON_free(sub);
+	buf_free(&b);
+	return rc;
+}
+
+/* The UNION of the block types, each with its own conditions, sorted by
+ * patient, then type (Patient first), then id. */
+static void
+xp_blocks_sql(struct xp *x, struct buf *sql)
+{
+	struct buf	cond;
+	int		i, n = 0;
+
+	(void)buf_puts(sql, "COPY (SELECT pid, type, content FROM (");
+	for (i = 0; i < x->nsteps; i++) {
+		const struct xp_step *t = &x->steps[i];
+		int patient = strcmp(t->s_type, "Patient") == 0;
+
+		if (!t->s_in_block)
+			continue;
+		buf_init(&cond, EXPORT_SQL_MAX);
+		xp_conditions(x, t, &cond);
+		(void)buf_printf(sql, "%sSELECT %s AS pid, %d AS ord, id, "
+		    "type, content FROM %s WHERE %s", n++ ? " UNION ALL " : "",
+		    patient ? "id" : "patient", patient ? 0 : i + 1,
+		    t->s_table, cond.b_data);
+		buf_free(&cond);
+	}
+	if (n == 0)
+		(void)buf_puts(sql, "SELECT NULL::text AS pid, 0 AS ord, "
+		    "NULL::text AS id, NULL::text AS type, NULL::text AS "
+		    "content WHERE false");
+	(void)buf_puts(sql, ") b WHERE pid IS NOT NULL AND pid > "
+	    "current_setting('bulkhead.cursor') ORDER BY pid, ord, id) "
+	    "TO STDOUT " EXPORT_CSV);
+}
+
 /* Runs one COPY ... TO STDOUT and writes its rows. */
 static int
 xp_copy(struct xp *x, const struct xp_step *s, const char *sql)
@@ -735,7 +856,8 @@ xp_copy(struct xp *x, const struct xp_step *s, const char *sql)
 	}
 	PQclear(res);
 	while ((len = PQgetCopyData(x->conn, &row, 0)) > 0) {
-		int bad = xp_row(x, s, row, len);
+		int bad = s->s_kind == XP_BLOCKS ? xp_block_row(x, s, row,
+		    len) : xp_row(x, s, row, len);
 
 		PQfreemem(row);
 		if (bad || ((x->type_rows % EXPORT_TICK_ROWS) == 0 &&
@@ -787,7 +909,8 @@ xp_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
 		(void)buf_puts(b, " AND type = ANY(current_setting("
 		    "'bulkhead.types')::text[])");
 	else if (s->s_shared)
-		(void)buf_puts(b, " AND type = current_setting('bulkhead.type')");
+		/* A name from fhir_type_valid's fixed list: [A-Za-z]+. */
+		(void)buf_printf(b, " AND type = '%s'", s->s_type);
 	switch (s->s_scope) {
 	case XP_ALL:
 		break;
@@ -901,9 +1024,13 @@ xp_run_step(struct xp *x)
 	x->type_rows = 0;
 	x->type_total = -1;
 	str_lcpy(x->last_key, x->cursor, sizeof(x->last_key));
+	/* Blocks roll files themselves, between blocks (0: no limit). */
+	x->file_bytes = 0;
 	x->set = outfile_set_open(x->dir, s->s_kind == XP_WARNINGS ?
 	    "OperationOutcome" : s->s_kind == XP_DELETED ? "Bundle-deleted" :
-	    s->s_type, x->next_seq, x->cfg->export_file_resources,
+	    s->s_kind == XP_BLOCKS ? "Patient-blocks" : s->s_type,
+	    x->next_seq, s->s_kind == XP_BLOCKS ? 0 :
+	    x->cfg->export_file_resources, s->s_kind == XP_BLOCKS ? 0 :
 	    x->cfg->export_file_bytes, x->cfg->zstd_level, xp_file_done, x,
 	    x->err, sizeof(x->err));
 	if (x->set == NULL) {
@@ -914,6 +1041,14 @@ xp_run_step(struct xp *x)
 		goto out;
 	if (s->s_kind == XP_WARNINGS) {
 		if (xp_warnings(x, s) == -1)
+			goto out;
+		goto close;
+	}
+	if (s->s_kind == XP_BLOCKS) {
+		if (xp_setting(x, "cursor", x->cursor) == -1)
+			goto out;
+		xp_blocks_sql(x, &sql);
+		if (xp_copy(x, s, sql.b_data) == -1)
 			goto out;
 		goto close;
 	}
@@ -1163,7 +1298,7 @@ job_export_run(struct job_ctx *ctx)
 		}
 	}
 	for (; x->step < x->nsteps; x->step++) {
-		if (xp_run_step(x) == -1) {
+		if (!x->steps[x->step].s_in_block && xp_run_step(x) == -1) {
 			rc = job_ctx_stopping(ctx) ? JOB_STOPPED : JOB_RETRY;
 			goto out;
 		}
