@@ -25,6 +25,7 @@
 
 #include "bulk/export_api.h"
 #include "bulk/export_params.h"
+#include "bulk/import_api.h"
 #include "bulk/transcode.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
@@ -412,6 +413,7 @@ struct export_row {
 	struct jobq_job	*job;
 	cJSON		*params;	/* parsed j_params */
 	int		 removed;	/* files_removed is set */
+	int		 import;	/* an import job, not an export */
 	char		 removed_at[40];
 };
 
@@ -439,11 +441,15 @@ export_load(struct http_req *req, PGconn *conn, struct export_row *row)
 		    "unavailable; retry later");
 		return -1;
 	}
-	if (n == 0 || strcmp(row->job->j_kind, "export") != 0) {
+	/* Status URLs serve the bulk kinds only; other jobs are the admin
+	 * API's business. */
+	if (n == 0 || (strcmp(row->job->j_kind, "export") != 0 &&
+	    strcmp(row->job->j_kind, "import") != 0)) {
 		(void)http_reply_outcome(req, 404, "not-found", "no such "
 		    "export job");
 		return -1;
 	}
+	row->import = strcmp(row->job->j_kind, "import") == 0;
 	p[0] = id;
 	res = db_query(conn, "SELECT to_char(files_removed AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM jobs WHERE id = $1 AND "
@@ -605,6 +611,39 @@ export_manifest(struct http_req *req, PGconn *conn, struct export_row *row,
 	return 0;
 }
 
+/* The import manifest: counts per input from the job's result, error
+ * files from job_outputs. */
+static int
+export_import_manifest(struct http_req *req, PGconn *conn,
+    struct export_row *row, struct buf *b)
+{
+	const char	*p[1] = { row->job->j_id };
+	const char	**rows = NULL;
+	PGresult	*res;
+	char		 err[512];
+	int		 i, n, rc;
+
+	res = db_query(conn, "SELECT url, file, count FROM job_outputs WHERE "
+	    "job_id = $1 AND channel = 'error' ORDER BY seq", 1, p, err,
+	    sizeof(err));
+	if (res == NULL) {
+		http_db_discard();
+		return -1;
+	}
+	n = PQntuples(res);
+	rows = xcalloc((size_t)n * 3 + 1, sizeof(*rows));
+	for (i = 0; i < n; i++) {
+		rows[i * 3] = PQgetvalue(res, i, 0);
+		rows[i * 3 + 1] = PQgetvalue(res, i, 1);
+		rows[i * 3 + 2] = PQgetvalue(res, i, 2);
+	}
+	rc = import_api_manifest(http_req_cfg(req), row->job, row->params,
+	    rows, n, b);
+	free(rows);
+	PQclear(res);
+	return rc;
+}
+
 /* Sends status and body, or with separate-export-status 200 plus
  * X-Export-Status carrying them (EXP-H-03b). */
 static void
@@ -653,8 +692,12 @@ export_api_status(struct http_req *req)
 	case JOBQ_QUEUED:
 	case JOBQ_RUNNING:
 	case JOBQ_PAUSED:
-		export_progress(row.job, progress, sizeof(progress),
-		    &fraction);
+		if (row.import)
+			import_api_progress(row.job, progress,
+			    sizeof(progress), &fraction);
+		else
+			export_progress(row.job, progress, sizeof(progress),
+			    &fraction);
 		(void)http_resp_header(req, "X-Progress", progress);
 		snprintf(hdr, sizeof(hdr), "%d", export_retry_after(row.job,
 		    fraction));
@@ -678,7 +721,8 @@ export_api_status(struct http_req *req)
 		time_t	fin = export_parse_time(row.job->j_finished);
 		char	exp[64];
 
-		if (export_manifest(req, conn, &row, &body) == -1) {
+		if ((row.import ? export_import_manifest(req, conn, &row,
+		    &body) : export_manifest(req, conn, &row, &body)) == -1) {
 			(void)http_reply_outcome(req, 503, "transient",
 			    "job store unavailable; retry later");
 			break;

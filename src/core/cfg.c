@@ -67,8 +67,14 @@ static const struct cfg_key cfg_keys[] = {
 	I(import_max_inputs, 1, 10000, "100", "inputs per $import"),
 	L(import_max_line, 1024, 1LL << 31, "16777216",
 	    "longest accepted NDJSON line, bytes"),
-	I(load_batch_rows, 1, 100000000, "1000000",
-	    "rows per COPY batch when loading"),
+	I(import_max_jobs, 1, 1000, "2", "imports running or queued at once"),
+	I(import_concurrency, 1, 16, "2", "inputs of one import fetched "
+	    "and loaded in parallel"),
+	I(import_batch_lines, 100, 10000000, "100000",
+	    "lines per import transaction (and checkpoint)"),
+	I(import_connect_timeout, 1, 600, "10", "import fetch connect timeout, s"),
+	I(import_stall_timeout, 1, 3600, "30",
+	    "import fetch: seconds without a byte before giving up"),
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))

@@ -45,7 +45,11 @@ struct cfg {
 	char	*import_allow;		/* comma-separated host allowlist */
 	int	 import_max_inputs;	/* inputs per $import */
 	int64_t	 import_max_line;	/* longest NDJSON line, bytes */
-	int	 load_batch_rows;	/* rows per COPY transaction batch */
+	int	 import_max_jobs;	/* imports queued or running at once */
+	int	 import_concurrency;	/* inputs of one import in parallel */
+	int	 import_batch_lines;	/* lines per import transaction */
+	int	 import_connect_timeout; /* seconds */
+	int	 import_stall_timeout;	/* seconds without a byte */
 	char	*config_file;		/* file read, or NULL */
 };
 

@@ -33,6 +33,7 @@
 
 #include "core/cfg.h"
 #include "bulk/export_api.h"
+#include "bulk/import_api.h"
 #include "http/http_fhir.h"
 #include "http/http_metrics.h"
 #include "http/http_outcome.h"
@@ -59,6 +60,7 @@ static const struct http_route http_routes[] = {
 	    export_api_kickoff_patient },
 	{ HTTP_GET | HTTP_POST, "/fhir/Group/{id}/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_group },
+	{ HTTP_POST, "/fhir/$import", HTTP_ROUTE_FHIR, import_api_kickoff },
 	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
 	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_delete },
 	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_api_file },

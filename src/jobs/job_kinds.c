@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jobs/job_export.h"
+#include "jobs/job_import.h"
 #include "jobs/job_kinds.h"
 #include "jobs/job_noop.h"
 #include "jobs/jobq.h"
@@ -12,6 +13,8 @@
 static const struct job_kind job_kinds[] = {
 	{ "export", job_export_run, job_export_check,
 	    "FHIR Bulk Data $export (system, Patient or Group level)" },
+	{ "import", job_import_run, job_import_check,
+	    "$import of NDJSON inputs (http(s) or file:// URLs)" },
 	{ "noop", job_noop_run, job_noop_check,
 	    "test kind: N steps of M ms, with progress and checkpoints" },
 };
