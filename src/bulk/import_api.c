@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 
+#include "bulk/fetch.h"
 #include "bulk/fhir_types.h"
 #include "bulk/import_api.h"
 #include "core/cfg.h"
@@ -174,23 +175,6 @@ import_from_manifest(struct import_req *r, const cJSON *body)
 	return 0;
 }
 
-/* True if host is on the comma-separated allowlist (case-insensitive). */
-static int
-import_host_allowed(const char *allow, const char *host)
-{
-	size_t	n, hl = strlen(host);
-
-	while (allow != NULL && *allow != '\0') {
-		while (*allow == ' ' || *allow == ',')
-			allow++;
-		n = strcspn(allow, ", ");
-		if (n == hl && n > 0 && strncasecmp(allow, host, n) == 0)
-			return 1;
-		allow += n;
-	}
-	return 0;
-}
-
 /* Checks one input's URL as far as it can be checked without I/O. */
 static int
 import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
@@ -227,7 +211,7 @@ import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
 			import_fail(r, "input %d: no host in %.200s", idx, url);
 			goto out;
 		}
-		if (!import_host_allowed(cfg->import_allow, host)) {
+		if (!fetch_host_allowed(cfg->import_allow, host)) {
 			import_fail(r, "input %d: host %.100s is not on the "
 			    "import allowlist (BULKHEAD_IMPORT_ALLOW)", idx,
 			    host);
