@@ -444,6 +444,7 @@ export_load(struct http_req *req, PGconn *conn, struct export_row *row)
 	/* Status URLs serve the bulk kinds only; other jobs are the admin
 	 * API's business. */
 	if (n == 0 || (strcmp(row->job->j_kind, "export") != 0 &&
+	    strcmp(row->job->j_kind, "renewal-export") != 0 &&
 	    strcmp(row->job->j_kind, "import") != 0)) {
 		(void)http_reply_outcome(req, 404, "not-found", "no such "
 		    "export job");

@@ -55,6 +55,13 @@
 #define EXPORT_TICK_ROWS	4096	/* rows between lease ticks */
 #define EXPORT_CSV \
 	"WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
+/* An active policy whose period ends inside the renewal window
+ * [bulkhead.from, bulkhead.to) — dates compare as YYYY-MM-DD text. */
+#define XP_DUE(col) \
+	"((" col ")::jsonb->>'status' = 'active' AND left((" col ")::jsonb->" \
+	"'period'->>'end', 10) >= current_setting('bulkhead.from') AND " \
+	"left((" col ")::jsonb->'period'->>'end', 10) < " \
+	"current_setting('bulkhead.to'))"
 #define SUBSETTED_TAG \
 	"{\"system\":\"http://terminology.hl7.org/CodeSystem/" \
 	"v3-ObservationValue\",\"code\":\"SUBSETTED\"}"
@@ -75,6 +82,9 @@ enum xp_scope {
 	XP_COHORT_SELF,	/* Patient rows of job_patients */
 	XP_GROUP_SELF,	/* the exported Group itself */
 	XP_REFERENCED,	/* context rows the cohort references */
+	XP_RENEWAL_COV,	/* renewal: active Coverage ending in the window */
+	XP_RENEWAL_GROUP, /* renewal: the beneficiaries' families */
+	XP_RENEWAL_PLAN, /* renewal: the products of those policies */
 };
 
 struct xp_step {
@@ -119,6 +129,7 @@ static int	xp_exec(struct xp *, const char *, int, const char *const *);
 static int	xp_setting(struct xp *, const char *, const char *);
 static void	xp_conditions(struct xp *, const struct xp_step *,
 		    struct buf *);
+static enum job_status xp_main(struct job_ctx *, const char *);
 
 void
 job_export_dir(const char *job_id, char *out, size_t outlen)
@@ -134,10 +145,23 @@ job_export_check(const cJSON *params, char *errbuf, size_t errlen)
 
 	if (!cJSON_IsString(level) || (strcmp(level->valuestring, "system") &&
 	    strcmp(level->valuestring, "patient") &&
+	    strcmp(level->valuestring, "renewal") &&
 	    strcmp(level->valuestring, "group"))) {
 		snprintf(errbuf, errlen, "export: \"level\" must be system, "
 		    "patient or group");
 		return -1;
+	}
+	if (strcmp(level->valuestring, "renewal") == 0) {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(params,
+		    "days");
+
+		if (d != NULL && (!cJSON_IsNumber(d) || d->valuedouble < 1 ||
+		    d->valuedouble > 366 || d->valuedouble !=
+		    (double)d->valueint)) {
+			snprintf(errbuf, errlen, "renewal-export: \"days\" must "
+			    "be an integer from 1 to 366");
+			return -1;
+		}
 	}
 	if (strcmp(level->valuestring, "group") == 0 &&
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(params,
@@ -353,6 +377,16 @@ xp_plan(struct xp *x)
 	    "OperationOutcome") == -1)
 		return -1;
 
+	if (strcmp(x->level, "renewal") == 0) {
+		/* Policies due for renewal and what a renewal needs with
+		 * them: beneficiaries, families, products. */
+		if (xp_add_step(x, XP_LOOKUP, XP_RENEWAL_COV, "Coverage") ||
+		    xp_add_step(x, XP_LOOKUP, XP_COHORT_SELF, "Patient") ||
+		    xp_add_step(x, XP_LOOKUP, XP_RENEWAL_GROUP, "Group") ||
+		    xp_add_step(x, XP_LOOKUP, XP_RENEWAL_PLAN, "InsurancePlan"))
+			return -1;
+		return 0;
+	}
 	oi = fhir_types_openimis(&n);
 	for (i = 0; i < n; i++) {
 		all = xreallocarray(all, nall + 1, sizeof(*all));
@@ -573,6 +607,45 @@ xp_resolve_cohort(struct xp *x)
 		    sizeof(x->err));
 	free(list);
 	return rc;
+}
+
+/*
+ * The renewal window is [date of transactionTime, + days): fixed by the
+ * checkpointed transactionTime, so a rescued attempt uses the same one.
+ * Its cohort (the due policies' beneficiaries) is written inside the
+ * snapshot and vanishes with it: nothing to clean up.
+ */
+static int
+xp_renewal_cohort(struct xp *x)
+{
+	const cJSON	*d = cJSON_GetObjectItemCaseSensitive(x->params, "days");
+	const char	*p[2];
+	char		 days[16];
+	PGresult	*res;
+
+	snprintf(days, sizeof(days), "%d", cJSON_IsNumber(d) ? d->valueint :
+	    14);
+	p[0] = x->tt;
+	p[1] = days;
+	res = db_query(x->conn, "SELECT set_config('bulkhead.from', "
+	    "to_char(($1::timestamptz AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD'), "
+	    "true), set_config('bulkhead.to', to_char(($1::timestamptz AT TIME "
+	    "ZONE 'UTC')::date + $2::int, 'YYYY-MM-DD'), true)", 2, p, x->err,
+	    sizeof(x->err));
+	if (res == NULL) {
+		job_ctx_error(x->ctx, "export: renewal window: %s", x->err);
+		return -1;
+	}
+	PQclear(res);
+	p[0] = job_ctx_id(x->ctx);
+	if (xp_exec(x, "DELETE FROM job_patients WHERE job_id = $1", 1, p) ||
+	    xp_exec(x, "INSERT INTO job_patients (job_id, patient_id) "
+	    "SELECT DISTINCT $1, patient FROM resources WHERE type = "
+	    "'Coverage' AND NOT deleted AND patient IS NOT NULL AND "
+	    "last_updated <= current_setting('bulkhead.tt')::timestamptz AND "
+	    XP_DUE("content"), 1, p))
+		return -1;
+	return 0;
 }
 
 /* ---- checkpoints and outputs ---------------------------------------- */
@@ -929,6 +1002,24 @@ xp_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
 	case XP_GROUP_SELF:
 		(void)buf_puts(b, " AND id = current_setting('bulkhead.group')");
 		break;
+	case XP_RENEWAL_COV:
+		(void)buf_printf(b, " AND %s", XP_DUE("content"));
+		break;
+	case XP_RENEWAL_GROUP:
+		(void)buf_printf(b, " AND id IN (SELECT substr(jsonb_path_query("
+		    "p.content::jsonb, '$.extension[*] ? (@.url like_regex "
+		    "\"patient-group-reference$\").valueReference.reference') "
+		    "#>> '{}', 7) FROM resources p WHERE p.type = 'Patient' AND "
+		    "NOT p.deleted AND p.patient IN %s)", cohort);
+		break;
+	case XP_RENEWAL_PLAN:
+		(void)buf_printf(b, " AND EXISTS (SELECT 1 FROM "
+		    "jsonb_array_elements(content::jsonb->'identifier') i WHERE "
+		    "i->>'value' IN (SELECT cl->>'value' FROM resources c, "
+		    "jsonb_array_elements(c.content::jsonb->'class') cl WHERE "
+		    "c.type = 'Coverage' AND NOT c.deleted AND %s))",
+		    XP_DUE("c.content"));
+		break;
 	case XP_REFERENCED:
 		(void)buf_printf(b, " AND id IN (SELECT (regexp_matches("
 		    "c.content, '\"reference\"\\s*:\\s*\"%s/([A-Za-z0-9.-]"
@@ -1236,6 +1327,13 @@ xp_types_setting(const struct xp *x)
 enum job_status
 job_export_run(struct job_ctx *ctx)
 {
+	return xp_main(ctx, NULL);
+}
+
+/* level: NULL to take it from the params. */
+static enum job_status
+xp_main(struct job_ctx *ctx, const char *level)
+{
 	struct xp	*x;
 	enum job_status	 rc = JOB_RETRY, st;
 	char		*types = NULL, *cp, *result;
@@ -1246,8 +1344,10 @@ job_export_run(struct job_ctx *ctx)
 	x->ctx = ctx;
 	x->cfg = job_ctx_cfg(ctx);
 	x->params = job_ctx_params(ctx);
-	x->level = xp_str(x->params, "level");
-	if (job_export_check(x->params, x->err, sizeof(x->err)) == -1) {
+	x->level = level != NULL ? level : xp_str(x->params, "level");
+	if (level != NULL ? job_renewal_check(x->params, x->err,
+	    sizeof(x->err)) == -1 : job_export_check(x->params, x->err,
+	    sizeof(x->err)) == -1) {
 		job_ctx_error(ctx, "%s", x->err);
 		rc = JOB_FAIL;
 		goto out;
@@ -1282,7 +1382,8 @@ job_export_run(struct job_ctx *ctx)
 			goto out;
 		}
 	}
-	if (xp_snapshot(x) == -1 || xp_plan(x) == -1)
+	if (xp_snapshot(x) == -1 || (strcmp(x->level, "renewal") == 0 &&
+	    xp_renewal_cohort(x) == -1) || xp_plan(x) == -1)
 		goto out;
 	types = xp_types_setting(x);
 	if (xp_setting(x, "types", types) == -1)
@@ -1354,4 +1455,34 @@ job_export_remove_files(const struct cfg *cfg, const char *job_id)
 	}
 	closedir(d);
 	(void)rmdir(dir);
+}
+
+/*
+ * The "renewal-export" kind: {"days": N} (default 14, as openIMIS), run
+ * as an export at the "renewal" level.
+ */
+int
+job_renewal_check(const cJSON *params, char *errbuf, size_t errlen)
+{
+	const cJSON	*it;
+	cJSON		*copy;
+	int		 rc;
+
+	cJSON_ArrayForEach(it, params)
+		if (strcmp(it->string, "days") != 0) {
+			snprintf(errbuf, errlen, "renewal-export: unknown "
+			    "parameter \"%.64s\" (days)", it->string);
+			return -1;
+		}
+	copy = cJSON_Duplicate(params, 1);
+	cJSON_AddStringToObject(copy, "level", "renewal");
+	rc = job_export_check(copy, errbuf, errlen);
+	cJSON_Delete(copy);
+	return rc;
+}
+
+enum job_status
+job_renewal_run(struct job_ctx *ctx)
+{
+	return xp_main(ctx, "renewal");
 }

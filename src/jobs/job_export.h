@@ -18,6 +18,12 @@
 #include "jobs/job_ctx.h"
 
 enum job_status	job_export_run(struct job_ctx *);
+/* "renewal-export": active Coverage whose period.end falls within the
+ * next "days" days (default 14), their beneficiaries, families and
+ * products, as an export manifest. */
+enum job_status	job_renewal_run(struct job_ctx *);
+int		job_renewal_check(const cJSON *params, char *errbuf,
+		    size_t errlen);
 int		job_export_check(const cJSON *params, char *errbuf,
 		    size_t errlen);
 /* The directory of a job's files, relative to data_dir ("jobs/<id>"). */

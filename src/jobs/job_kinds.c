@@ -13,6 +13,9 @@
 static const struct job_kind job_kinds[] = {
 	{ "export", job_export_run, job_export_check,
 	    "FHIR Bulk Data $export (system, Patient or Group level)" },
+	{ "renewal-export", job_renewal_run, job_renewal_check,
+	    "policies due for renewal in the next N days (default 14) with "
+	    "their insurees, families and products" },
 	{ "import", job_import_run, job_import_check,
 	    "$import of NDJSON inputs (http(s) or file:// URLs)" },
 	{ "noop", job_noop_run, job_noop_check,
