@@ -49,7 +49,7 @@ static const struct command commands[] = {
 	{ "load", 1, cmd_load, "load NDJSON files or directories into the store" },
 	{ "generate", 0, cmd_generate, "write the openIMIS-shaped demo dataset" },
 	{ "config", 0, cmd_config, "config check: validate the configuration" },
-	{ "jobs", 1, cmd_jobs, "list, show and submit jobs" },
+	{ "jobs", 1, cmd_jobs, "submit, show, list and wait for jobs" },
 	{ "version", 0, cmd_version, "print the version" },
 };
 

@@ -1,0 +1,314 @@
+/*
+ * job_ctx.c — the context a job kind runs in: parameters, checkpoint,
+ * lease renewal, progress, outputs, and the stop decision.
+ *
+ * Heartbeats happen inside the kind's own calls (tick, sleep, save,
+ * output), so a kind that works in batches and calls one of them between
+ * batches keeps its lease without threads or timers.  A heartbeat that
+ * fails for a transient database error is not fatal: the kind goes on
+ * until its lease would have run out by our own clock, and only then
+ * stops as "lost" (someone else may have the job by then).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/cfg.h"
+#include "jobs/job_ctx.h"
+#include "jobs/jobq.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xmalloc.h"
+#include "store/db.h"
+
+struct job_ctx {
+	const struct cfg	*c_cfg;
+	PGconn			*c_ctl;		/* worker's, for leases */
+	PGconn			**c_work;	/* worker's bulk connection */
+	struct jobq_lease	 c_lease;
+	char			*c_client;	/* owned, or NULL */
+	int			 c_max_attempts;
+	cJSON			*c_params;	/* owned */
+	cJSON			*c_checkpoint;	/* owned, or NULL */
+	const volatile sig_atomic_t *c_stop;	/* worker's shutdown flag */
+	int			 c_wakefd;	/* readable once *c_stop */
+	enum job_stop		 c_reason;	/* set once, never cleared */
+	double			 c_renewed;	/* last renewal that worked */
+	double			 c_tried;	/* last renewal attempted */
+	char			*c_result;	/* owned JSON, or NULL */
+	char			 c_error[JOBQ_ERROR_MAX];
+};
+
+static double	job_ctx_now(void);
+static int	job_ctx_renewed(struct job_ctx *, int, const char *,
+		    const char *);
+
+static double
+job_ctx_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct job_ctx *
+job_ctx_new(const struct cfg *cfg, PGconn *ctl, PGconn **work,
+    const struct jobq_job *job, const struct jobq_lease *lease,
+    const volatile sig_atomic_t *stop, int wakefd, char *errbuf,
+    size_t errlen)
+{
+	struct job_ctx	*ctx;
+	cJSON		*params, *cp = NULL;
+
+	params = cJSON_Parse(job->j_params);
+	if (params == NULL || !cJSON_IsObject(params)) {
+		snprintf(errbuf, errlen, "params are not a JSON object");
+		cJSON_Delete(params);
+		return NULL;
+	}
+	if (job->j_checkpoint != NULL &&
+	    (cp = cJSON_Parse(job->j_checkpoint)) == NULL) {
+		snprintf(errbuf, errlen, "checkpoint is not valid JSON");
+		cJSON_Delete(params);
+		return NULL;
+	}
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->c_cfg = cfg;
+	ctx->c_ctl = ctl;
+	ctx->c_work = work;
+	ctx->c_lease = *lease;
+	ctx->c_client = job->j_client ? xstrdup(job->j_client) : NULL;
+	ctx->c_max_attempts = job->j_max_attempts;
+	ctx->c_params = params;
+	ctx->c_checkpoint = cp;
+	ctx->c_stop = stop;
+	ctx->c_wakefd = wakefd;
+	ctx->c_reason = JOB_STOP_NONE;
+	ctx->c_renewed = ctx->c_tried = job_ctx_now();	/* claim renewed */
+	return ctx;
+}
+
+void
+job_ctx_free(struct job_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	cJSON_Delete(ctx->c_params);
+	cJSON_Delete(ctx->c_checkpoint);
+	free(ctx->c_client);
+	free(ctx->c_result);
+	free(ctx);
+}
+
+const char *
+job_ctx_id(const struct job_ctx *ctx)
+{
+	return ctx->c_lease.l_id;
+}
+
+const char *
+job_ctx_client(const struct job_ctx *ctx)
+{
+	return ctx->c_client;
+}
+
+int
+job_ctx_attempt(const struct job_ctx *ctx)
+{
+	return ctx->c_lease.l_attempt;
+}
+
+int
+job_ctx_max_attempts(const struct job_ctx *ctx)
+{
+	return ctx->c_max_attempts;
+}
+
+const struct cfg *
+job_ctx_cfg(const struct job_ctx *ctx)
+{
+	return ctx->c_cfg;
+}
+
+const cJSON *
+job_ctx_params(const struct job_ctx *ctx)
+{
+	return ctx->c_params;
+}
+
+const cJSON *
+job_ctx_checkpoint(const struct job_ctx *ctx)
+{
+	return ctx->c_checkpoint;
+}
+
+enum job_stop
+job_ctx_stop_reason(const struct job_ctx *ctx)
+{
+	return ctx->c_reason;
+}
+
+const char *
+job_ctx_result_json(const struct job_ctx *ctx)
+{
+	return ctx->c_result;
+}
+
+const char *
+job_ctx_error_text(const struct job_ctx *ctx)
+{
+	return ctx->c_error;
+}
+
+PGconn *
+job_ctx_conn(struct job_ctx *ctx, char *errbuf, size_t errlen)
+{
+	if (*ctx->c_work != NULL && PQstatus(*ctx->c_work) == CONNECTION_OK)
+		return *ctx->c_work;
+	PQfinish(*ctx->c_work);
+	*ctx->c_work = db_connect(ctx->c_cfg->database_url, "worker job",
+	    errbuf, errlen);
+	return *ctx->c_work;
+}
+
+int
+job_ctx_stopping(const struct job_ctx *ctx)
+{
+	return ctx->c_reason != JOB_STOP_NONE || *ctx->c_stop;
+}
+
+/* Digests the result of a lease-renewing jobq call: 0 go on, -1 stop. */
+static int
+job_ctx_renewed(struct job_ctx *ctx, int rc, const char *what,
+    const char *err)
+{
+	double	now = job_ctx_now();
+
+	ctx->c_tried = now;
+	switch (rc) {
+	case JOBQ_R_OK:
+		ctx->c_renewed = now;
+		return 0;
+	case JOBQ_R_CANCEL:
+		log_info("job %s: cancel requested", ctx->c_lease.l_id);
+		ctx->c_reason = JOB_STOP_CANCEL;
+		return -1;
+	case JOBQ_R_LOST:
+		log_warnx("job %s: lease lost (taken over or finished "
+		    "elsewhere); stopping", ctx->c_lease.l_id);
+		ctx->c_reason = JOB_STOP_LOST;
+		return -1;
+	default:
+		break;
+	}
+	log_warnx("job %s: %s failed: %s", ctx->c_lease.l_id, what, err);
+	if (PQstatus(ctx->c_ctl) != CONNECTION_OK)
+		(void)db_ensure(ctx->c_ctl);
+	if (now - ctx->c_renewed >= (double)ctx->c_lease.l_seconds) {
+		log_warnx("job %s: lease not renewed for %d s; stopping",
+		    ctx->c_lease.l_id, ctx->c_lease.l_seconds);
+		ctx->c_reason = JOB_STOP_LOST;
+		return -1;
+	}
+	return 0;
+}
+
+int
+job_ctx_tick(struct job_ctx *ctx)
+{
+	char	err[512] = "";
+	int	rc;
+
+	if (ctx->c_reason != JOB_STOP_NONE)
+		return -1;
+	if (*ctx->c_stop) {
+		ctx->c_reason = JOB_STOP_SHUTDOWN;
+		return -1;
+	}
+	if (job_ctx_now() - ctx->c_tried < (double)ctx->c_cfg->job_heartbeat)
+		return 0;
+	rc = jobq_heartbeat(ctx->c_ctl, &ctx->c_lease, err, sizeof(err));
+	return job_ctx_renewed(ctx, rc, "heartbeat", err);
+}
+
+int
+job_ctx_sleep(struct job_ctx *ctx, int ms)
+{
+	struct pollfd	pfd;
+	double		deadline, now, next;
+	int		wait;
+
+	deadline = job_ctx_now() + (double)ms / 1000.0;
+	for (;;) {
+		if (job_ctx_tick(ctx) == -1)
+			return -1;
+		now = job_ctx_now();
+		if (now >= deadline)
+			return 0;
+		next = ctx->c_tried + (double)ctx->c_cfg->job_heartbeat;
+		if (next > deadline)
+			next = deadline;
+		wait = (int)((next - now) * 1000.0) + 1;
+		pfd.fd = ctx->c_wakefd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, wait) == -1 && errno != EINTR) {
+			log_warn("job %s: poll", ctx->c_lease.l_id);
+			return -1;
+		}
+	}
+}
+
+int
+job_ctx_save(struct job_ctx *ctx, const char *progress,
+    const char *checkpoint)
+{
+	char	err[512] = "";
+	int	rc;
+
+	if (job_ctx_tick(ctx) == -1)
+		return -1;
+	rc = jobq_save(ctx->c_ctl, &ctx->c_lease, progress, checkpoint, err,
+	    sizeof(err));
+	return job_ctx_renewed(ctx, rc, "saving progress", err);
+}
+
+int
+job_ctx_output(struct job_ctx *ctx, struct jobq_output *o,
+    const char *checkpoint)
+{
+	char	err[512] = "";
+	int	rc;
+
+	if (job_ctx_tick(ctx) == -1)
+		return -1;
+	rc = jobq_output_add(ctx->c_ctl, &ctx->c_lease, o, checkpoint, err,
+	    sizeof(err));
+	if (rc == -1) {
+		job_ctx_error(ctx, "recording output: %s", err);
+		return -1;
+	}
+	return job_ctx_renewed(ctx, rc, "recording output", err);
+}
+
+void
+job_ctx_result(struct job_ctx *ctx, const char *json)
+{
+	free(ctx->c_result);
+	ctx->c_result = json != NULL ? xstrdup(json) : NULL;
+}
+
+void
+job_ctx_error(struct job_ctx *ctx, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->c_error, sizeof(ctx->c_error), fmt, ap);
+	va_end(ap);
+}

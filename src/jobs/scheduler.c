@@ -1,0 +1,277 @@
+/*
+ * scheduler.c — the scheduler process: one leader across all nodes.
+ *
+ * DESIGN.  Any number of scheduler processes may run; the one that holds
+ * the session-level advisory lock SCHED_LOCK_KEY on its connection is the
+ * leader, the others retry every SCHED_ELECT_S seconds.  Every leader
+ * action runs on that same connection, so it happens only while the
+ * session (and with it the lock) is alive: a leader whose session the
+ * server dropped finds out at its next statement and stands down before
+ * acting.
+ *
+ * The leader runs periodic tasks from sched_tasks[]: each has a period
+ * and one function.  Now: rescue jobs whose lease nobody renews (workers
+ * do the same in their claims; both are idempotent) and report queue
+ * depth.  Cron schedules slot in as one more task ("fire due schedules")
+ * in a later issue.
+ *
+ * Signals: SIGTERM/SIGINT set a flag and write to a self-pipe; the loop
+ * sleeps in poll() on that pipe.  Exits 0 on request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cfg.h"
+#include "jobs/jobq.h"
+#include "jobs/scheduler.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "store/db.h"
+
+/* Arbitrary constant shared by all schedulers (migrate.c uses 7431001). */
+#define SCHED_LOCK_KEY	"7431002"
+#define SCHED_ELECT_S	3	/* a follower retries the lock this often */
+#define SCHED_TICK_MS	1000	/* loop granularity */
+
+struct scheduler;
+
+struct sched_task {
+	const char	*t_name;
+	int		 t_period;	/* seconds */
+	int		(*t_run)(struct scheduler *);
+};
+
+struct scheduler {
+	struct cfg	*s_cfg;
+	PGconn		*s_conn;	/* holds the lock while leader */
+	int		 s_leader;
+	int		 s_said_follower;	/* logged "standing by" */
+	double		 s_next_elect;
+	double		 s_next[8];	/* per task, monotonic seconds */
+};
+
+static volatile sig_atomic_t	sched_stop;
+static int			sched_pipe[2] = { -1, -1 };
+
+static void	sched_on_signal(int);
+static int	sched_signals(void);
+static double	sched_now(void);
+static void	sched_pause(int);
+static int	sched_connect(struct scheduler *);
+static void	sched_elect(struct scheduler *);
+static int	sched_reap(struct scheduler *);
+static int	sched_stats(struct scheduler *);
+
+static const struct sched_task sched_tasks[] = {
+	{ "reap expired leases", 5, sched_reap },
+	{ "queue stats", 5, sched_stats },
+	/* { "fire due schedules", 1, sched_fire }: cron, a later issue. */
+};
+
+#define SCHED_NTASKS (sizeof(sched_tasks) / sizeof(sched_tasks[0]))
+_Static_assert(SCHED_NTASKS <= sizeof(((struct scheduler *)0)->s_next) /
+    sizeof(double), "grow scheduler.s_next");
+
+static void
+sched_on_signal(int sig)
+{
+	int	saved = errno;
+
+	(void)sig;
+	sched_stop = 1;
+	(void)!write(sched_pipe[1], "x", 1);
+	errno = saved;
+}
+
+static int
+sched_signals(void)
+{
+	struct sigaction	sa;
+
+	if (pipe2(sched_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("pipe2");
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = sched_on_signal;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1) {
+		log_warn("sigaction");
+		return -1;
+	}
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	return 0;
+}
+
+static double
+sched_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps up to ms, returning early on a signal. */
+static void
+sched_pause(int ms)
+{
+	struct pollfd	pfd;
+	char		buf[64];
+
+	if (sched_stop)
+		return;
+	pfd.fd = sched_pipe[0];
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, ms) > 0)
+		while (read(sched_pipe[0], buf, sizeof(buf)) > 0)
+			;
+}
+
+/* (Re)connects with backoff until connected or stopping: 0 or -1. */
+static int
+sched_connect(struct scheduler *s)
+{
+	char	err[512], last[512] = "";
+	int	delay = 500;
+
+	PQfinish(s->s_conn);
+	s->s_conn = NULL;
+	s->s_leader = 0;
+	while (!sched_stop) {
+		if ((s->s_conn = db_connect(s->s_cfg->database_url,
+		    "scheduler", err, sizeof(err))) != NULL) {
+			if (last[0] != '\0')
+				log_info("database reachable again");
+			return 0;
+		}
+		if (strcmp(err, last) != 0) {
+			log_warnx("database unreachable, retrying: %s", err);
+			str_lcpy(last, err, sizeof(last));
+		}
+		sched_pause(delay);
+		delay = delay * 2 > 10000 ? 10000 : delay * 2;
+	}
+	return -1;
+}
+
+/* Tries to become the leader. */
+static void
+sched_elect(struct scheduler *s)
+{
+	PGresult	*res;
+	char		 err[512];
+	size_t		 i;
+
+	res = db_query(s->s_conn, "SELECT pg_try_advisory_lock("
+	    SCHED_LOCK_KEY ")", 0, NULL, err, sizeof(err));
+	if (res == NULL) {
+		log_warnx("leader election failed: %s", err);
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		s->s_leader = 1;
+		s->s_said_follower = 0;
+		for (i = 0; i < SCHED_NTASKS; i++)
+			s->s_next[i] = 0;
+		log_info("leader now");
+	} else if (!s->s_said_follower) {
+		log_info("another scheduler is the leader; standing by");
+		s->s_said_follower = 1;
+	}
+	PQclear(res);
+}
+
+static int
+sched_reap(struct scheduler *s)
+{
+	char	err[512];
+	int	nf, nq;
+
+	if (jobq_reap(s->s_conn, 1, &nf, &nq, err, sizeof(err)) == -1) {
+		log_warnx("reaping expired leases: %s", err);
+		return -1;
+	}
+	if (nq > 0)
+		log_info("re-queued %d job%s whose worker stopped renewing "
+		    "its lease", nq, nq == 1 ? "" : "s");
+	if (nf > 0)
+		log_warnx("ended %d job%s whose worker was lost on the last "
+		    "attempt (or that were being cancelled)", nf,
+		    nf == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+sched_stats(struct scheduler *s)
+{
+	int64_t	c[JOBQ_NSTATES];
+	char	err[512];
+
+	if (!log_debug_enabled())
+		return 0;
+	if (jobq_counts(s->s_conn, c, err, sizeof(err)) == -1) {
+		log_warnx("queue stats: %s", err);
+		return -1;
+	}
+	log_debug("jobs: queued %lld, running %lld, paused %lld, "
+	    "cancelling %lld, cancelled %lld, failed %lld, completed %lld",
+	    (long long)c[JOBQ_QUEUED], (long long)c[JOBQ_RUNNING],
+	    (long long)c[JOBQ_PAUSED], (long long)c[JOBQ_CANCELLING],
+	    (long long)c[JOBQ_CANCELLED], (long long)c[JOBQ_FAILED],
+	    (long long)c[JOBQ_COMPLETED]);
+	return 0;
+}
+
+int
+scheduler_main(struct cfg *cfg)
+{
+	struct scheduler	s;
+	double			now;
+	size_t			i;
+
+	memset(&s, 0, sizeof(s));
+	s.s_cfg = cfg;
+	sched_stop = 0;
+	if (sched_signals() == -1)
+		return 1;
+	log_info("scheduler started");
+	while (!sched_stop) {
+		if (s.s_conn == NULL || PQstatus(s.s_conn) != CONNECTION_OK) {
+			if (s.s_leader)
+				log_warnx("leadership lost with the database "
+				    "connection");
+			if (sched_connect(&s) == -1)
+				break;
+		}
+		now = sched_now();
+		if (!s.s_leader && now >= s.s_next_elect) {
+			sched_elect(&s);
+			s.s_next_elect = now + SCHED_ELECT_S;
+		}
+		for (i = 0; s.s_leader && i < SCHED_NTASKS; i++) {
+			if (now < s.s_next[i])
+				continue;
+			s.s_next[i] = now + sched_tasks[i].t_period;
+			if (sched_tasks[i].t_run(&s) == -1 &&
+			    PQstatus(s.s_conn) != CONNECTION_OK)
+				break;	/* reconnect and re-elect */
+		}
+		sched_pause(SCHED_TICK_MS);
+	}
+	PQfinish(s.s_conn);	/* releases the lock */
+	close(sched_pipe[0]);
+	close(sched_pipe[1]);
+	sched_pipe[0] = sched_pipe[1] = -1;
+	log_info("scheduler stopped");
+	return 0;
+}

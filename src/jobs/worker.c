@@ -1,0 +1,471 @@
+/*
+ * worker.c — a worker process: claims jobs from PostgreSQL and runs them,
+ * one at a time, at lowered CPU and I/O priority.
+ *
+ * DESIGN.  Three connections: a LISTEN connection that only waits for
+ * NOTIFY bulkhead_jobs, a control connection for claims and leases
+ * (short statement_timeout), and a bulk connection handed to job kinds
+ * (job_ctx_conn), so a kind's long transaction never holds back a
+ * heartbeat.  When nothing is claimable the worker sleeps in poll() on the
+ * LISTEN socket and its signal pipe for at most WORKER_POLL_MS, so a lost
+ * notification costs a delay, never a stranded job.  Heartbeats happen
+ * inside the kind's job_ctx calls between batches.
+ *
+ * Signals: SIGTERM/SIGINT set a flag and write to a self-pipe; nothing
+ * else happens in the handler.  The running kind sees the flag at its next
+ * batch boundary and returns; the job goes back to queued (checkpoint
+ * kept, attempt not counted) and the process exits 0.  A worker that dies
+ * instead simply stops renewing its lease: another worker takes the job
+ * over when the lease expires.
+ */
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/random.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cfg.h"
+#include "jobs/job_ctx.h"
+#include "jobs/job_kinds.h"
+#include "jobs/jobq.h"
+#include "jobs/worker.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "store/db.h"
+
+#define WORKER_POLL_MS		2000	/* fallback poll when idle */
+#define WORKER_NICE		10
+#define WORKER_IOPRIO_LEVEL	7	/* best-effort class, lowest */
+#define WORKER_MAX_KINDS	64
+#define WORKER_STMT_TIMEOUT_MAX	30	/* seconds, control connection */
+
+/* From linux/ioprio.h, which glibc does not wrap. */
+#define WORKER_IOPRIO_WHO_PROCESS	1
+#define WORKER_IOPRIO_CLASS_BE		2
+#define WORKER_IOPRIO_CLASS_SHIFT	13
+#define WORKER_IOPRIO_PRIO_VALUE(c, d) \
+	(((c) << WORKER_IOPRIO_CLASS_SHIFT) | (d))
+
+struct worker {
+	struct cfg	*w_cfg;
+	char		 w_id[JOBQ_OWNER_MAX];	/* lease owner name */
+	PGconn		*w_listen;		/* LISTEN only, or NULL */
+	PGconn		*w_ctl;			/* claims and leases */
+	PGconn		*w_work;		/* for kinds, lazily */
+	const char	*w_kinds[WORKER_MAX_KINDS];
+	size_t		 w_nkinds;
+};
+
+/* Signal state: the only globals, written by the handler alone. */
+static volatile sig_atomic_t	worker_stop;
+static int			worker_pipe[2] = { -1, -1 };
+
+static void	worker_on_signal(int);
+static int	worker_signals(void);
+static void	worker_lower_priority(void);
+static void	worker_make_id(char *, size_t);
+static void	worker_drain_pipe(void);
+static void	worker_pause(int);
+static int	worker_connect(struct worker *, PGconn **, const char *);
+static int	worker_ensure(struct worker *);
+static void	worker_wait(struct worker *, int);
+static void	worker_reset_work(struct worker *);
+static void	worker_run(struct worker *, struct jobq_job *,
+		    const struct jobq_lease *);
+static void	worker_settle(struct worker *, struct job_ctx *,
+		    enum job_status, const struct jobq_lease *, double);
+
+static void
+worker_on_signal(int sig)
+{
+	int	saved = errno;
+
+	(void)sig;
+	worker_stop = 1;
+	(void)!write(worker_pipe[1], "x", 1);
+	errno = saved;
+}
+
+static int
+worker_signals(void)
+{
+	struct sigaction	sa;
+
+	if (pipe2(worker_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("pipe2");
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = worker_on_signal;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1) {
+		log_warn("sigaction");
+		return -1;
+	}
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	return 0;
+}
+
+static void
+worker_drain_pipe(void)
+{
+	char	buf[64];
+
+	while (read(worker_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Sleeps up to ms, returning early on a signal. */
+static void
+worker_pause(int ms)
+{
+	struct pollfd	pfd;
+
+	if (worker_stop)
+		return;
+	pfd.fd = worker_pipe[0];
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	(void)poll(&pfd, 1, ms);
+}
+
+/* Bulk work yields to interactive use: nice 10, I/O best-effort 7. */
+static void
+worker_lower_priority(void)
+{
+	if (setpriority(PRIO_PROCESS, 0, WORKER_NICE) == -1)
+		log_warn("setpriority");
+	if (syscall(SYS_ioprio_set, WORKER_IOPRIO_WHO_PROCESS, 0,
+	    WORKER_IOPRIO_PRIO_VALUE(WORKER_IOPRIO_CLASS_BE,
+	    WORKER_IOPRIO_LEVEL)) == -1)
+		log_warn("ioprio_set");
+}
+
+/* "host:pid:nonce": unique even when a container reuses pids. */
+static void
+worker_make_id(char *id, size_t len)
+{
+	char		host[128], *p;
+	unsigned int	nonce = 0;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		str_lcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (p = host; *p != '\0'; p++)
+		if (*p == ':')
+			*p = '-';
+	if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+		nonce = (unsigned int)time(NULL);
+	snprintf(id, len, "%s:%ld:%04x", host, (long)getpid(), nonce & 0xffff);
+}
+
+/* Connects *conn, retrying with backoff until it works or we are told to
+ * stop.  0 connected, -1 stopping. */
+static int
+worker_connect(struct worker *w, PGconn **conn, const char *role)
+{
+	char	err[512], last[512] = "";
+	int	delay = 500;
+
+	PQfinish(*conn);
+	*conn = NULL;
+	while (!worker_stop) {
+		if ((*conn = db_connect(w->w_cfg->database_url, role, err,
+		    sizeof(err))) != NULL) {
+			if (last[0] != '\0')
+				log_info("database reachable again");
+			return 0;
+		}
+		if (strcmp(err, last) != 0) {
+			log_warnx("database unreachable, retrying: %s", err);
+			str_lcpy(last, err, sizeof(last));
+		}
+		worker_pause(delay);
+		delay = delay * 2 > 10000 ? 10000 : delay * 2;
+	}
+	return -1;
+}
+
+/* Makes sure the control and LISTEN connections are up.  0 or -1
+ * (stopping).  A LISTEN connection that cannot be set up is left NULL:
+ * the worker then polls. */
+static int
+worker_ensure(struct worker *w)
+{
+	const char	*params[1];
+	char		 err[512], ms[16];
+	int		 t;
+
+	if (w->w_ctl == NULL || PQstatus(w->w_ctl) != CONNECTION_OK) {
+		if (worker_connect(w, &w->w_ctl, "worker") == -1)
+			return -1;
+		t = w->w_cfg->job_lease / 2;
+		if (t > WORKER_STMT_TIMEOUT_MAX)
+			t = WORKER_STMT_TIMEOUT_MAX;
+		snprintf(ms, sizeof(ms), "%d", t * 1000);
+		params[0] = ms;
+		if (db_exec(w->w_ctl, "SELECT set_config('statement_timeout', "
+		    "$1, false), set_config('lock_timeout', $1, false)", 1,
+		    params, err, sizeof(err)) == -1)
+			log_warnx("setting statement_timeout: %s", err);
+	}
+	if (w->w_listen == NULL || PQstatus(w->w_listen) != CONNECTION_OK) {
+		if (worker_connect(w, &w->w_listen, "worker listen") == -1)
+			return -1;
+		if (db_exec(w->w_listen, "LISTEN " JOBQ_CHANNEL, 0, NULL, err,
+		    sizeof(err)) == -1) {
+			log_warnx("LISTEN failed, polling only: %s", err);
+			PQfinish(w->w_listen);
+			w->w_listen = NULL;
+		}
+	}
+	return 0;
+}
+
+/* Waits up to ms for a NOTIFY or a signal. */
+static void
+worker_wait(struct worker *w, int ms)
+{
+	struct pollfd	 pfd[2];
+	PGnotify	*n;
+	nfds_t		 nfds = 1;
+
+	pfd[0].fd = worker_pipe[0];
+	pfd[0].events = POLLIN;
+	pfd[0].revents = 0;
+	if (w->w_listen != NULL && PQsocket(w->w_listen) >= 0) {
+		pfd[1].fd = PQsocket(w->w_listen);
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		nfds = 2;
+	}
+	if (worker_stop)
+		return;
+	if (poll(pfd, nfds, ms) == -1) {
+		if (errno != EINTR)
+			log_warn("poll");
+		return;
+	}
+	if (pfd[0].revents & POLLIN)
+		worker_drain_pipe();
+	if (nfds == 2 && pfd[1].revents != 0) {
+		if (!PQconsumeInput(w->w_listen)) {
+			char err[512];
+
+			db_errmsg(w->w_listen, err, sizeof(err));
+			log_warnx("LISTEN connection lost: %s", err);
+			PQfinish(w->w_listen);
+			w->w_listen = NULL;
+			return;
+		}
+		while ((n = PQnotifies(w->w_listen)) != NULL) {
+			log_debug("notified: %s", n->extra);
+			PQfreemem(n);
+		}
+	}
+}
+
+/* Records how the kind's run ended, as one lease-checked write. */
+static void
+worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
+    const struct jobq_lease *l, double secs)
+{
+	enum jobq_state	 final = JOBQ_FAILED;
+	const char	*err = job_ctx_error_text(ctx);
+	char		 dberr[512] = "";
+	int		 rc = JOBQ_R_OK, tries;
+
+	if (st == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_LOST) {
+		log_warnx("job %s: abandoned after losing its lease", l->l_id);
+		return;
+	}
+	if (st == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_NONE) {
+		st = JOB_RETRY;
+		if (*err == '\0')
+			err = "stopped without a reason";
+	}
+	for (tries = 0; tries < 2; tries++) {
+		switch (st) {
+		case JOB_DONE:
+			rc = jobq_complete(w->w_ctl, l,
+			    job_ctx_result_json(ctx), dberr, sizeof(dberr));
+			break;
+		case JOB_RETRY:
+		case JOB_FAIL:
+			rc = jobq_fail(w->w_ctl, l, err, st == JOB_RETRY,
+			    &final, dberr, sizeof(dberr));
+			break;
+		case JOB_STOPPED:
+			if (job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL)
+				rc = jobq_cancelled(w->w_ctl, l, dberr,
+				    sizeof(dberr));
+			else
+				rc = jobq_release(w->w_ctl, l, dberr,
+				    sizeof(dberr));
+			break;
+		}
+		if (rc != -1 || !db_ensure(w->w_ctl))
+			break;
+	}
+	if (rc == -1) {
+		log_warnx("job %s: could not record its end (%s); the lease "
+		    "will expire and the job be rescued", l->l_id, dberr);
+		return;
+	}
+	if (rc == JOBQ_R_LOST) {
+		log_warnx("job %s: lease lost before its end was recorded",
+		    l->l_id);
+		return;
+	}
+	switch (st) {
+	case JOB_DONE:
+		log_info("job %s: completed in %.1f s", l->l_id, secs);
+		break;
+	case JOB_RETRY:
+	case JOB_FAIL:
+		if (final == JOBQ_QUEUED)
+			log_warnx("job %s: attempt %d failed, will retry: %s",
+			    l->l_id, l->l_attempt, err);
+		else
+			log_warnx("job %s: %s: %s", l->l_id,
+			    jobq_state_name(final), err);
+		break;
+	case JOB_STOPPED:
+		log_info("job %s: %s", l->l_id,
+		    job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL ? "cancelled" :
+		    "released back to the queue (shutting down)");
+		break;
+	}
+}
+
+/*
+ * Whatever a kind left open on its connection is abandoned: a transaction
+ * is rolled back; a connection still busy (a COPY cut short) or broken is
+ * closed, and the next job_ctx_conn makes a new one.
+ */
+static void
+worker_reset_work(struct worker *w)
+{
+	char	err[512];
+
+	if (w->w_work == NULL)
+		return;
+	switch (PQtransactionStatus(w->w_work)) {
+	case PQTRANS_IDLE:
+		return;
+	case PQTRANS_INTRANS:
+	case PQTRANS_INERROR:
+		if (db_exec(w->w_work, "ROLLBACK", 0, NULL, err,
+		    sizeof(err)) == 0)
+			return;
+		break;
+	default:
+		break;
+	}
+	PQfinish(w->w_work);
+	w->w_work = NULL;
+}
+
+static void
+worker_run(struct worker *w, struct jobq_job *job,
+    const struct jobq_lease *lease)
+{
+	const struct job_kind	*kind;
+	struct job_ctx		*ctx;
+	struct timespec		 t0, t1;
+	enum job_status		 st;
+	char			 err[512];
+
+	if (job->j_prev_owner != NULL)
+		log_info("job %s (%s): taken over from %s, attempt %d of %d",
+		    job->j_id, job->j_kind, job->j_prev_owner,
+		    job->j_attempts, job->j_max_attempts);
+	else
+		log_info("job %s (%s): claimed, attempt %d of %d", job->j_id,
+		    job->j_kind, job->j_attempts, job->j_max_attempts);
+	if ((kind = job_kind_find(job->j_kind)) == NULL) {
+		(void)jobq_fail(w->w_ctl, lease, "unknown job kind", 0, NULL,
+		    err, sizeof(err));
+		return;
+	}
+	ctx = job_ctx_new(w->w_cfg, w->w_ctl, &w->w_work, job, lease,
+	    &worker_stop, worker_pipe[0], err, sizeof(err));
+	if (ctx == NULL) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "bad job: %s", err);
+		(void)jobq_fail(w->w_ctl, lease, msg, 0, NULL, err,
+		    sizeof(err));
+		log_warnx("job %s: %s", job->j_id, msg);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = kind->k_run(ctx);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	worker_reset_work(w);
+	worker_settle(w, ctx, st, lease, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	job_ctx_free(ctx);
+}
+
+int
+worker_main(struct cfg *cfg)
+{
+	struct worker		 w;
+	const struct job_kind	*kinds;
+	struct jobq_job		*job;
+	struct jobq_lease	 lease;
+	char			 err[512];
+	size_t			 i, n;
+	int			 r;
+
+	memset(&w, 0, sizeof(w));
+	w.w_cfg = cfg;
+	worker_stop = 0;
+	if (worker_signals() == -1)
+		return 1;
+	worker_lower_priority();
+	worker_make_id(w.w_id, sizeof(w.w_id));
+	kinds = job_kind_all(&n);
+	for (i = 0; i < n && i < WORKER_MAX_KINDS; i++)
+		w.w_kinds[w.w_nkinds++] = kinds[i].k_name;
+	log_info("worker %s started (lease %d s, heartbeat %d s)", w.w_id,
+	    cfg->job_lease, cfg->job_heartbeat);
+
+	while (!worker_stop) {
+		if (worker_ensure(&w) == -1)
+			break;
+		r = jobq_claim(w.w_ctl, w.w_id, w.w_kinds, w.w_nkinds,
+		    cfg->job_lease, &job, &lease, err, sizeof(err));
+		if (r == 1) {
+			worker_run(&w, job, &lease);
+			jobq_job_free(job);
+			continue;
+		}
+		if (r == -1) {
+			log_warnx("claim failed: %s", err);
+			if (PQstatus(w.w_ctl) != CONNECTION_OK)
+				continue;	/* reconnect at once */
+		}
+		worker_wait(&w, WORKER_POLL_MS);
+	}
+
+	PQfinish(w.w_listen);
+	PQfinish(w.w_ctl);
+	PQfinish(w.w_work);
+	close(worker_pipe[0]);
+	close(worker_pipe[1]);
+	worker_pipe[0] = worker_pipe[1] = -1;
+	log_info("worker %s stopped", w.w_id);
+	return 0;
+}
