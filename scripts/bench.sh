@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh bench
 scripts/build.sh
 . scripts/db.sh
-trap '[ "$PG_STARTED" = 1 ] && scripts/pg.sh stop' EXIT
+top=$(pwd)
+trap '[ "$PG_STARTED" = 1 ] && "$top/scripts/pg.sh" stop' EXIT
 export BULKHEAD_BIN=$(pwd)/build/bulkhead
 for b in ${BENCH:-tests/bench/load.py}; do
 	echo "== $b"

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 scripts/build.sh asan
 . scripts/db.sh
-trap '[ "$PG_STARTED" = 1 ] && scripts/pg.sh stop' EXIT
+top=$(pwd)
+trap '[ "$PG_STARTED" = 1 ] && "$top/scripts/pg.sh" stop' EXIT
 
 BULKHEAD_TEST_PG=$BULKHEAD_DATABASE_URL
 BULKHEAD_BIN=$(pwd)/build-asan/bulkhead

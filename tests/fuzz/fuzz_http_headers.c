@@ -1,4 +1,5 @@
 /*
+ * fuzz-sources: src/http/http_parse.c
  * fuzz_http_headers.c — libFuzzer target for src/http/http_parse.c: every
  * header, query and path parser on the same input, with invariants.
  *

@@ -1,11 +1,11 @@
 #!/bin/sh
 # run.sh OUTDIR [RUNS] — build each tests/fuzz/fuzz_*.c with clang's
-# libFuzzer, ASan and UBSan, and run it for RUNS inputs (default 200000)
+# libFuzzer, ASan and UBSan, and run it for RUNS inputs (default 50000)
 # from its seed corpus tests/fuzz/corpus/NAME/ when there is one.
 # A target lists the sources it needs in a line "fuzz-sources: a.c b.c".
 set -eu
 out=${1:-build-asan/fuzz}
-runs=${2:-200000}
+runs=${2:-50000}
 mkdir -p "$out"
 flags=$(pkg-config --cflags libcjson libpq)
 pass=0 fail=0
