@@ -7,7 +7,7 @@
 # the exact command to run and fails, so nothing is half set up.
 set -eu
 build="cmake make gcc pkg-config libmicrohttpd-dev libpq-dev libcjson-dev
-libcurl4-openssl-dev libzstd-dev libssl-dev zlib1g-dev postgresql
+libcurl4-openssl-dev libzstd-dev libssl-dev zlib1g-dev postgresql tzdata
 postgresql-client"
 test="python3 python3-pytest python3-requests python3-psycopg2 clang
 libclang-rt-14-dev zstd curl"
