@@ -10,10 +10,20 @@
  * acting.
  *
  * The leader runs periodic tasks from sched_tasks[]: each has a period
- * and one function.  Now: rescue jobs whose lease nobody renews (workers
- * do the same in their claims; both are idempotent) and report queue
- * depth.  Cron schedules slot in as one more task ("fire due schedules")
- * in a later issue.
+ * and one function: fire due cron schedules (every tick), rescue jobs
+ * whose lease nobody renews (workers do the same in their claims; both
+ * are idempotent) and report queue depth.
+ *
+ * Schedules (schedule.c) fire in one transaction that first checks, in
+ * pg_locks, that this very session still holds the leader lock (the
+ * fence), so a scheduler that lost its lock — or sits behind a pooler
+ * that swapped its server connection — fires nothing and stands down.
+ * Exactly one job per fire across all nodes follows from that plus the
+ * row locks and the single COMMIT in schedule_fire_due.
+ *
+ * Test hook: BULKHEAD_CLOCK=<RFC 3339 instant> makes "now" for schedules
+ * that instant plus the real time elapsed since start (schedule_now);
+ * the scheduler warns at start when it is set.
  *
  * Signals: SIGTERM/SIGINT set a flag and write to a self-pipe; the loop
  * sleeps in poll() on that pipe.  Exits 0 on request.
@@ -28,7 +38,9 @@
 #include <unistd.h>
 
 #include "core/cfg.h"
+#include "jobs/cron.h"
 #include "jobs/jobq.h"
+#include "jobs/schedule.h"
 #include "jobs/scheduler.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -36,6 +48,7 @@
 
 /* Arbitrary constant shared by all schedulers (migrate.c uses 7431001). */
 #define SCHED_LOCK_KEY	"7431002"
+#define SCHED_LOCK_NUM	7431002LL	/* the same, for the fence check */
 #define SCHED_ELECT_S	3	/* a follower retries the lock this often */
 #define SCHED_TICK_MS	1000	/* loop granularity */
 
@@ -67,11 +80,12 @@ static int	sched_connect(struct scheduler *);
 static void	sched_elect(struct scheduler *);
 static int	sched_reap(struct scheduler *);
 static int	sched_stats(struct scheduler *);
+static int	sched_fire(struct scheduler *);
 
 static const struct sched_task sched_tasks[] = {
+	{ "fire due schedules", 1, sched_fire },
 	{ "reap expired leases", 5, sched_reap },
 	{ "queue stats", 5, sched_stats },
-	/* { "fire due schedules", 1, sched_fire }: cron, a later issue. */
 };
 
 #define SCHED_NTASKS (sizeof(sched_tasks) / sizeof(sched_tasks[0]))
@@ -232,16 +246,49 @@ sched_stats(struct scheduler *s)
 	return 0;
 }
 
+/* Turns due schedules into jobs, fenced by the leader lock. */
+static int
+sched_fire(struct scheduler *s)
+{
+	char	err[512];
+	int	rc, nf, ns;
+
+	rc = schedule_fire_due(s->s_conn, schedule_now(), SCHED_LOCK_NUM,
+	    &nf, &ns, err, sizeof(err));
+	if (rc == SCHEDULE_R_FENCED) {
+		log_warnx("leadership lost (%s); standing down", err);
+		s->s_leader = 0;
+		s->s_next_elect = sched_now() + SCHED_ELECT_S;
+		return -1;
+	}
+	if (rc == -1) {
+		log_warnx("firing schedules: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 scheduler_main(struct cfg *cfg)
 {
 	struct scheduler	s;
 	double			now;
 	size_t			i;
+	char			err[256], when[CRON_TIME_MAX];
+	int			fake;
 
 	memset(&s, 0, sizeof(s));
 	s.s_cfg = cfg;
 	sched_stop = 0;
+	if (schedule_clock_init(&fake, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (fake) {
+		cron_time_format(schedule_now(), when, sizeof(when));
+		log_warnx("BULKHEAD_CLOCK is set: schedules run on a test "
+		    "clock starting at %s, not on real time", when);
+	}
 	if (sched_signals() == -1)
 		return 1;
 	log_info("scheduler started");
