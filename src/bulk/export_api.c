@@ -287,7 +287,9 @@ export_kickoff(struct http_req *req, enum export_level level)
 	cJSON			*params = NULL;
 	char			*ptext = NULL, id[JOBQ_ID_MAX], err[512];
 	char			 client[64], loc[1024], applied[128];
-	PGconn			*conn;
+	const char		*lockp[1];
+	PGconn			*conn = NULL;
+	int			 in_tx = 0;
 
 	buf_init(&url, 16384);
 	buf_init(&hdr, HTTP_ROUTE_MAX_HEADER);
@@ -344,6 +346,19 @@ export_kickoff(struct http_req *req, enum export_level level)
 	if (export_check_cohort(req, conn, group, params) == -1)
 		goto out;
 	export_client_id(req, client, sizeof(client));
+	/* Count and insert under one lock per client, or parallel
+	 * kick-offs could all pass the count (EXP-KR-04). */
+	lockp[0] = client;
+	if (db_exec(conn, "BEGIN", 0, NULL, err, sizeof(err)) == -1 ||
+	    (in_tx = 1, db_exec(conn, "SELECT pg_advisory_xact_lock("
+	    "hashtext('bulkhead export ' || $1))", 1, lockp, err,
+	    sizeof(err))) == -1) {
+		http_db_discard();
+		in_tx = 0;
+		(void)http_reply_outcome(req, 503, "transient", "database "
+		    "unavailable; retry later");
+		goto out;
+	}
 	if (export_check_limit(req, conn, client) == -1)
 		goto out;
 	ptext = cJSON_PrintUnformatted(params);
@@ -351,11 +366,15 @@ export_kickoff(struct http_req *req, enum export_level level)
 	spec.s_kind = "export";
 	spec.s_params = ptext;
 	spec.s_client = client;
-	if (jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) == -1) {
+	spec.s_max_attempts = cfg->job_max_attempts;
+	if (jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) == -1 ||
+	    db_exec(conn, "COMMIT", 0, NULL, err, sizeof(err)) == -1) {
 		http_db_discard();
+		in_tx = 0;
 		(void)http_reply_internal(req, "submit: %s", err);
 		goto out;
 	}
+	in_tx = 0;
 	log_info("export %s accepted for %s (%s level)", id, client,
 	    level == EXPORT_SYSTEM ? "system" : level == EXPORT_PATIENT ?
 	    "patient" : "group");
@@ -381,6 +400,8 @@ export_kickoff(struct http_req *req, enum export_level level)
 	(void)http_reply_outcome(req, ee.ee_status ? ee.ee_status : 400,
 	    ee.ee_code ? ee.ee_code : "invalid", "%s", ee.ee_msg);
  out:
+	if (in_tx)
+		(void)db_exec(conn, "ROLLBACK", 0, NULL, err, sizeof(err));
 	cJSON_Delete(params);
 	cJSON_free(ptext);
 	buf_free(&url);
@@ -446,6 +467,8 @@ export_load(struct http_req *req, PGconn *conn, struct export_row *row)
 	if (n == 0 || (strcmp(row->job->j_kind, "export") != 0 &&
 	    strcmp(row->job->j_kind, "renewal-export") != 0 &&
 	    strcmp(row->job->j_kind, "import") != 0)) {
+		jobq_job_free(row->job);
+		row->job = NULL;
 		(void)http_reply_outcome(req, 404, "not-found", "no such "
 		    "export job");
 		return -1;
@@ -712,8 +735,12 @@ export_api_status(struct http_req *req)
 		    "was cancelled");
 		break;
 	case JOBQ_FAILED:
-		snprintf(text, sizeof(text), "export failed: %s",
-		    row.job->j_error ? row.job->j_error : "unknown error");
+		/* The stored error may quote SQL or paths: operators read it
+		 * with 'bulkhead jobs show'; clients get this. */
+		snprintf(text, sizeof(text), "the job failed after %d "
+		    "attempt%s; the server's operators can see why (job %s)",
+		    row.job->j_attempts, row.job->j_attempts == 1 ? "" : "s",
+		    row.job->j_id);
 		export_outcome(&body, "error", "exception", text);
 		export_status_reply(req, separate, 500, "Internal Server Error",
 		    "application/fhir+json", &body);
@@ -753,6 +780,7 @@ export_api_delete(struct http_req *req)
 	struct buf		 body;
 	const char		*p[1];
 	char			 err[512];
+	PGresult		*res;
 	PGconn			*conn;
 
 	buf_init(&body, 4096);
@@ -769,19 +797,25 @@ export_api_delete(struct http_req *req)
 	p[0] = row.job->j_id;
 	/* Queued or paused jobs end at once; a running one is asked to stop
 	 * and its worker removes the partial files. */
-	if (db_exec(conn, "UPDATE jobs SET files_removed = now(), "
+	res = db_query(conn, "UPDATE jobs SET files_removed = now(), "
 	    "state = CASE WHEN state IN ('queued', 'paused') THEN 'cancelled' "
 	    "  WHEN state = 'running' THEN 'cancelling' ELSE state END, "
 	    "finished = CASE WHEN state IN ('queued', 'paused') THEN now() "
-	    "  ELSE finished END, updated = now() WHERE id = $1", 1, p, err,
-	    sizeof(err)) == -1) {
+	    "  ELSE finished END, updated = now() WHERE id = $1 "
+	    "RETURNING state", 1, p, err, sizeof(err));
+	if (res == NULL) {
 		http_db_discard();
 		(void)http_reply_outcome(req, 503, "transient", "job store "
 		    "unavailable; retry later");
 		goto out;
 	}
-	if (row.job->j_state != JOBQ_RUNNING)
+	/* Decided on the state the UPDATE saw, not the one read before: a
+	 * job that completed in between has its files removed here; a
+	 * running one removes its own partial files as it stops. */
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0),
+	    "cancelling") != 0)
 		job_export_remove_files(http_req_cfg(req), row.job->j_id);
+	PQclear(res);
 	log_info("export %s deleted by the client", row.job->j_id);
 	export_outcome(&body, "information", "informational", "export "
 	    "cancelled and its files removed");

@@ -424,6 +424,9 @@ export_one(struct export_build *b, const char *name, const char *v,
 	}
 	if (export_is(name, "_typeFilter"))
 		return 0;	/* second pass */
+	/* Negotiated by the router (406 when not JSON): not ours. */
+	if (export_is(name, "_format") || export_is(name, "_pretty"))
+		return 0;
 	return export_unsupported(k, b->warnings, b->err, "not-supported",
 	    "unknown parameter %.80s", name);
 }

@@ -294,8 +294,9 @@ import_api_kickoff(struct http_req *req)
 	char			*ptext = NULL, id[JOBQ_ID_MAX], err[512];
 	char			 loc[1024], request[1024];
 	PGresult		*res;
-	PGconn			*conn;
+	PGconn			*conn = NULL;
 	int64_t			 active = 0;
+	int			 in_tx = 0;
 	const char		*errstr;
 
 	memset(&r, 0, sizeof(r));
@@ -316,6 +317,16 @@ import_api_kickoff(struct http_req *req)
 		goto out;
 	}
 	if ((conn = http_db_conn(err, sizeof(err))) == NULL) {
+		(void)http_reply_outcome(req, 503, "transient", "database "
+		    "unavailable; retry later");
+		goto out;
+	}
+	/* Count and insert under one lock (see export's kick-off). */
+	if (db_exec(conn, "BEGIN", 0, NULL, err, sizeof(err)) == -1 ||
+	    (in_tx = 1, db_exec(conn, "SELECT pg_advisory_xact_lock("
+	    "hashtext('bulkhead import'))", 0, NULL, err, sizeof(err))) == -1) {
+		http_db_discard();
+		in_tx = 0;
 		(void)http_reply_outcome(req, 503, "transient", "database "
 		    "unavailable; retry later");
 		goto out;
@@ -352,11 +363,15 @@ import_api_kickoff(struct http_req *req)
 	memset(&spec, 0, sizeof(spec));
 	spec.s_kind = "import";
 	spec.s_params = ptext;
-	if (jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) == -1) {
+	spec.s_max_attempts = cfg->job_max_attempts;
+	if (jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) == -1 ||
+	    db_exec(conn, "COMMIT", 0, NULL, err, sizeof(err)) == -1) {
 		http_db_discard();
+		in_tx = 0;
 		(void)http_reply_internal(req, "submit: %s", err);
 		goto out;
 	}
+	in_tx = 0;
 	log_info("import %s accepted: %d input(s)", id, cJSON_GetArraySize(
 	    cJSON_GetObjectItemCaseSensitive(params, "inputs")));
 	snprintf(loc, sizeof(loc), "%s/_jobs/%s", cfg->base_url, id);
@@ -364,6 +379,8 @@ import_api_kickoff(struct http_req *req)
 	(void)http_reply_data(req, 202, http_req_json_type(req),
 	    import_accepted, sizeof(import_accepted) - 1);
  out:
+	if (in_tx)
+		(void)db_exec(conn, "ROLLBACK", 0, NULL, err, sizeof(err));
 	cJSON_Delete(r.ir_inputs);
 	cJSON_Delete(params);
 	cJSON_free(ptext);

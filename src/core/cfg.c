@@ -59,6 +59,8 @@ static const struct cfg_key cfg_keys[] = {
 	    "roll an export file after this many uncompressed bytes"),
 	I(export_retention, 1, 365 * 86400, "86400",
 	    "lifetime of output files, seconds"),
+	I(history_days, 1, 3650, "30", "days a finished job stays in the "
+	    "history before house-keeping prunes it"),
 	I(export_max_per_client, 1, 1000, "4",
 	    "concurrent exports per client"),
 	I(zstd_level, 1, 19, "1", "zstd level for stored outputs"),

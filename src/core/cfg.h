@@ -40,6 +40,7 @@ struct cfg {
 	int64_t	 export_file_bytes;	/* ... or after N uncompressed bytes */
 	int	 export_retention;	/* output lifetime, seconds */
 	int	 export_max_per_client;	/* concurrent exports per client */
+	int	 history_days;		/* finished jobs kept this long */
 	int	 zstd_level;		/* output compression level */
 	char	*import_dir;		/* root for file:// import URLs */
 	char	*import_allow;		/* comma-separated host allowlist */

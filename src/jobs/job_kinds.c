@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jobs/job_export.h"
+#include "jobs/job_housekeeping.h"
 #include "jobs/job_import.h"
 #include "jobs/job_kinds.h"
 #include "jobs/job_noop.h"
@@ -16,6 +17,8 @@ static const struct job_kind job_kinds[] = {
 	{ "renewal-export", job_renewal_run, job_renewal_check,
 	    "policies due for renewal in the next N days (default 14) with "
 	    "their insurees, families and products" },
+	{ "housekeeping", job_housekeeping_run, job_housekeeping_check,
+	    "remove expired output files, prune old job history" },
 	{ "import", job_import_run, job_import_check,
 	    "$import of NDJSON inputs (http(s) or file:// URLs)" },
 	{ "noop", job_noop_run, job_noop_check,

@@ -88,10 +88,20 @@ ndjson_digits(const char *s, size_t n)
 	return 1;
 }
 
+/* Two digits at s as a number (callers checked they are digits). */
+static int
+ndjson_2d(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
 int
 ndjson_valid_instant(const char *s, size_t n)
 {
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
 	size_t	i = 19;
+	int	year, month, day, oh, om;
 
 	/* YYYY-MM-DDThh:mm:ss */
 	if (n < 20 || !ndjson_digits(s, 4) || s[4] != '-' ||
@@ -101,11 +111,14 @@ ndjson_valid_instant(const char *s, size_t n)
 	    !ndjson_digits(s + 14, 2) || s[16] != ':' ||
 	    !ndjson_digits(s + 17, 2))
 		return 0;
-	if (s[5] > '1' || (s[5] == '1' && s[6] > '2') ||
-	    (s[5] == '0' && s[6] == '0') || s[8] > '3' ||
-	    (s[8] == '0' && s[9] == '0') || (s[8] == '3' && s[9] > '1') ||
-	    s[11] > '2' || (s[11] == '2' && s[12] > '3') || s[14] > '5' ||
-	    s[17] > '6')
+	year = ndjson_2d(s) * 100 + ndjson_2d(s + 2);
+	month = ndjson_2d(s + 5);
+	day = ndjson_2d(s + 8);
+	if (year < 1 || month < 1 || month > 12 || day < 1 ||
+	    day > mdays[month - 1] || (month == 2 && day == 29 &&
+	    !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) ||
+	    ndjson_2d(s + 11) > 23 || ndjson_2d(s + 14) > 59 ||
+	    ndjson_2d(s + 17) > 60)
 		return 0;
 	if (s[i] == '.') {
 		size_t start = ++i;
@@ -117,9 +130,15 @@ ndjson_valid_instant(const char *s, size_t n)
 	}
 	if (i < n && s[i] == 'Z')
 		return i + 1 == n;
-	if (i < n && (s[i] == '+' || s[i] == '-'))
-		return n - i == 6 && ndjson_digits(s + i + 1, 2) &&
-		    s[i + 3] == ':' && ndjson_digits(s + i + 4, 2);
+	if (i < n && (s[i] == '+' || s[i] == '-')) {
+		if (n - i != 6 || !ndjson_digits(s + i + 1, 2) ||
+		    s[i + 3] != ':' || !ndjson_digits(s + i + 4, 2))
+			return 0;
+		/* UTC offsets run from -14:00 to +14:00. */
+		oh = ndjson_2d(s + i + 1);
+		om = ndjson_2d(s + i + 4);
+		return om < 60 && (oh < 14 || (oh == 14 && om == 0));
+	}
 	return 0;
 }
 

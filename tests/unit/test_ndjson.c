@@ -66,6 +66,17 @@ main(void)
 	CHECK(!ndjson_valid_instant("2026-13-01T00:00:00Z", 20));
 	CHECK(!ndjson_valid_instant("2026-01-01T00:00:00", 19));
 	CHECK(!ndjson_valid_instant("2026-01-01T00:00:00+0530", 24));
+	/* The calendar, seconds and offsets are checked too. */
+	CHECK(!ndjson_valid_instant("2026-02-30T00:00:00Z", 20));
+	CHECK(!ndjson_valid_instant("2026-04-31T00:00:00Z", 20));
+	CHECK(!ndjson_valid_instant("2025-02-29T00:00:00Z", 20));
+	CHECK(ndjson_valid_instant("2024-02-29T00:00:00Z", 20));
+	CHECK(!ndjson_valid_instant("2100-02-29T00:00:00Z", 20));
+	CHECK(ndjson_valid_instant("2000-02-29T00:00:00Z", 20));
+	CHECK(!ndjson_valid_instant("2026-01-01T00:00:61Z", 20));
+	CHECK(!ndjson_valid_instant("2026-01-01T00:00:00+25:00", 25));
+	CHECK(!ndjson_valid_instant("2026-01-01T00:00:00+14:30", 25));
+	CHECK(ndjson_valid_instant("2026-01-01T00:00:00-14:00", 25));
 	CHECK(ndjson_valid_id("abc", 3) && !ndjson_valid_id("", 0));
 	CHECK(!ndjson_valid_id("a/b", 3));
 	return CHECK_DONE();
