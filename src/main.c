@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/admin_cli.h"
 #include "core/cfg.h"
 #include "core/supervisor.h"
 #include "core/version.h"
@@ -24,7 +25,8 @@
 
 struct command {
 	const char	*c_name;
-	int		 c_needs_cfg;	/* load configuration first */
+	int		 c_needs_cfg;	/* 0: none; 1: configuration;
+					 * 2: configuration with a database */
 	int		(*c_run)(struct cfg *, int, char **);
 	const char	*c_help;
 };
@@ -38,18 +40,25 @@ static int	cmd_load(struct cfg *, int, char **);
 static int	cmd_generate(struct cfg *, int, char **);
 static int	cmd_config(struct cfg *, int, char **);
 static int	cmd_jobs(struct cfg *, int, char **);
+static int	cmd_schedules(struct cfg *, int, char **);
+static int	cmd_limits(struct cfg *, int, char **);
 static int	cmd_version(struct cfg *, int, char **);
 
 static const struct command commands[] = {
-	{ "run", 1, cmd_run, "API, scheduler and workers under one supervisor" },
-	{ "serve", 1, cmd_serve, "the HTTP API process alone" },
-	{ "worker", 1, cmd_worker, "one worker process alone" },
-	{ "scheduler", 1, cmd_scheduler, "the scheduler process alone" },
-	{ "migrate", 1, cmd_migrate, "apply database migrations" },
-	{ "load", 1, cmd_load, "load NDJSON files or directories into the store" },
+	{ "run", 2, cmd_run, "API, scheduler and workers under one supervisor" },
+	{ "serve", 2, cmd_serve, "the HTTP API process alone" },
+	{ "worker", 2, cmd_worker, "one worker process alone" },
+	{ "scheduler", 2, cmd_scheduler, "the scheduler process alone" },
+	{ "migrate", 2, cmd_migrate, "apply database migrations" },
+	{ "load", 2, cmd_load, "load NDJSON files or directories into the store" },
 	{ "generate", 0, cmd_generate, "write the openIMIS-shaped demo dataset" },
 	{ "config", 0, cmd_config, "config check: validate the configuration" },
-	{ "jobs", 1, cmd_jobs, "submit, show, list and wait for jobs" },
+	{ "jobs", 1, cmd_jobs, "list, show, pause, resume, cancel, retry, "
+	    "watch, submit jobs" },
+	{ "schedules", 1, cmd_schedules, "list, set, delete, run, pause, "
+	    "resume schedules" },
+	{ "limits", 1, cmd_limits, "show or set the limits on background "
+	    "work" },
 	{ "version", 0, cmd_version, "print the version" },
 };
 
@@ -173,6 +182,13 @@ cmd_config(struct cfg *unused, int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
+	if (cfg.database_url[0] == '\0') {
+		fprintf(stderr, "bulkhead config: database_url: not set (set "
+		    "BULKHEAD_DATABASE_URL, or use 'make run' for a private "
+		    "cluster)\n");
+		cfg_free(&cfg);
+		return 1;
+	}
 	if (argc < 3 || strcmp(argv[2], "check") != 0 || (argc > 3 &&
 	    strcmp(argv[3], "--show") != 0) || argc > 4) {
 		fprintf(stderr, "usage: bulkhead config check [--show]\n");
@@ -193,6 +209,18 @@ static int
 cmd_jobs(struct cfg *cfg, int argc, char **argv)
 {
 	return jobs_cli_main(cfg, argc, argv);
+}
+
+static int
+cmd_schedules(struct cfg *cfg, int argc, char **argv)
+{
+	return admin_cli_schedules_main(cfg, argc, argv);
+}
+
+static int
+cmd_limits(struct cfg *cfg, int argc, char **argv)
+{
+	return admin_cli_limits_main(cfg, argc, argv);
 }
 
 static int
@@ -251,6 +279,13 @@ main(int argc, char **argv)
 	if (cfg_load(&cfg, &argc, argv, err, sizeof(err)) == -1) {
 		fprintf(stderr, "bulkhead %s: configuration: %s\n",
 		    cmd->c_name, err);
+		cfg_free(&cfg);
+		return 1;
+	}
+	if (cmd->c_needs_cfg == 2 && cfg.database_url[0] == '\0') {
+		fprintf(stderr, "bulkhead %s: configuration: database_url: "
+		    "not set (set BULKHEAD_DATABASE_URL, or use 'make run' for "
+		    "a private cluster)\n", cmd->c_name);
 		cfg_free(&cfg);
 		return 1;
 	}

@@ -982,7 +982,10 @@ fetch_decode(struct fetch *f, char *out, size_t len)
 			fetch_fail(f, "corrupt gzip data at byte %lld: %s",
 			    (long long)f->f_raw_used, f->f_zs.msg != NULL ?
 			    f->f_zs.msg : "inflate failed");
-			return -1;
+			/* Hand out what decoded before the damage; the
+			 * failure is sticky and ends the next read. */
+			return len - f->f_zs.avail_out > 0 ?
+			    (ssize_t)(len - f->f_zs.avail_out) : -1;
 		} else
 			f->f_dec_more = f->f_zs.avail_out == 0;
 		return (ssize_t)(len - f->f_zs.avail_out);
@@ -1006,7 +1009,7 @@ fetch_decode(struct fetch *f, char *out, size_t len)
 		if (ZSTD_isError(zr)) {
 			fetch_fail(f, "corrupt zstd data at byte %lld: %s",
 			    (long long)f->f_raw_used, ZSTD_getErrorName(zr));
-			return -1;
+			return ob.pos > 0 ? (ssize_t)ob.pos : -1;
 		}
 		if (zr == 0) {
 			/* A frame ended (zstd says 0 only then). */

@@ -6,6 +6,7 @@
  * against the import directory, duplicate inputs and the limits.  The
  * worker re-checks hosts (after DNS, on every redirect) when it fetches.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,21 @@ import_from_manifest(struct import_req *r, const cJSON *body)
 	return 0;
 }
 
+/* True if path names something below dir, or below dir's real path. */
+static int
+import_under(const char *path, const char *dir)
+{
+	char	real[PATH_MAX];
+	size_t	dl = strlen(dir);
+
+	if (strncmp(path, dir, dl) == 0 && path[dl] == '/')
+		return 1;
+	if (realpath(dir, real) == NULL)
+		return 0;
+	dl = strlen(real);
+	return strncmp(path, real, dl) == 0 && path[dl] == '/';
+}
+
 /* Checks one input's URL as far as it can be checked without I/O. */
 static int
 import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
@@ -182,7 +198,6 @@ import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
 {
 	CURLU	*u = curl_url();
 	char	*scheme = NULL, *host = NULL, *path = NULL;
-	size_t	 dl;
 	int	 rc = -1;
 
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -196,10 +211,10 @@ import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
 			import_fail(r, "input %d: bad file URL", idx);
 			goto out;
 		}
-		dl = strlen(cfg->import_dir);
-		/* Lexical check here; the worker resolves symlinks too. */
-		if (strstr(path, "/../") != NULL || strncmp(path,
-		    cfg->import_dir, dl) != 0 || path[dl] != '/') {
+		/* Lexical check here (against the directory as configured
+		 * and as resolved); the worker resolves the file too. */
+		if (strstr(path, "/../") != NULL ||
+		    !import_under(path, cfg->import_dir)) {
 			import_fail(r, "input %d: file URLs must name a file "
 			    "under the import directory %s", idx,
 			    cfg->import_dir);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/cfg.h"
 #include "lib/str.h"
@@ -300,12 +301,8 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 	const char	*errstr;
 	int64_t		 port;
 
-	if (c->database_url[0] == '\0') {
-		snprintf(errbuf, errlen, "database_url: not set (set "
-		    "BULKHEAD_DATABASE_URL, or use 'make run' for a private "
-		    "cluster)");
-		return -1;
-	}
+	/* database_url may be empty here: the commands that only talk to
+	 * the admin API do not need it; main.c checks it for the others. */
 	if ((colon = strrchr(c->listen, ':')) == NULL || colon == c->listen) {
 		snprintf(errbuf, errlen, "listen: \"%s\" is not host:port",
 		    c->listen);
@@ -340,6 +337,23 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 		    "error, warn, info, debug", c->log_level);
 		return -1;
 	}
+	/* import_dir is compared with paths from file:// URLs: make it
+	 * absolute and without a trailing slash once, here. */
+	if (c->import_dir[0] != '/') {
+		char	cwd[4096], *abs;
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			snprintf(errbuf, errlen, "import_dir: cannot resolve "
+			    "\"%s\": %s", c->import_dir, strerror(errno));
+			return -1;
+		}
+		abs = xasprintf("%s/%s", cwd, c->import_dir);
+		free(c->import_dir);
+		c->import_dir = abs;
+	}
+	end = c->import_dir + strlen(c->import_dir);
+	while (end > c->import_dir + 1 && end[-1] == '/')
+		*--end = '\0';
 	if (c->data_dir[0] == '\0') {
 		snprintf(errbuf, errlen, "data_dir: must not be empty");
 		return -1;

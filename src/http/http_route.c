@@ -31,6 +31,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "admin/admin_api.h"
 #include "core/cfg.h"
 #include "bulk/export_api.h"
 #include "bulk/import_api.h"
@@ -64,6 +65,30 @@ static const struct http_route http_routes[] = {
 	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
 	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_delete },
 	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_api_file },
+	/* Operator API (src/admin/admin_api.h): bearer token, JSON. */
+	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
+	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
+	{ HTTP_POST, "/admin/api/jobs/{id}/pause", HTTP_ROUTE_BODY_ANY,
+	    admin_api_job_pause },
+	{ HTTP_POST, "/admin/api/jobs/{id}/resume", HTTP_ROUTE_BODY_ANY,
+	    admin_api_job_resume },
+	{ HTTP_POST, "/admin/api/jobs/{id}/cancel", HTTP_ROUTE_BODY_ANY,
+	    admin_api_job_cancel },
+	{ HTTP_POST, "/admin/api/jobs/{id}/retry", HTTP_ROUTE_BODY_ANY,
+	    admin_api_job_retry },
+	{ HTTP_GET, "/admin/api/schedules", 0, admin_api_schedules_list },
+	{ HTTP_GET, "/admin/api/schedules/{name}", 0, admin_api_schedule_get },
+	{ HTTP_PUT, "/admin/api/schedules/{name}", 0, admin_api_schedule_put },
+	{ HTTP_DELETE, "/admin/api/schedules/{name}", 0,
+	    admin_api_schedule_delete },
+	{ HTTP_POST, "/admin/api/schedules/{name}/run", HTTP_ROUTE_BODY_ANY,
+	    admin_api_schedule_run },
+	{ HTTP_POST, "/admin/api/schedules/{name}/pause", HTTP_ROUTE_BODY_ANY,
+	    admin_api_schedule_pause },
+	{ HTTP_POST, "/admin/api/schedules/{name}/resume",
+	    HTTP_ROUTE_BODY_ANY, admin_api_schedule_resume },
+	{ HTTP_GET, "/admin/api/limits", 0, admin_api_limits_get },
+	{ HTTP_PUT, "/admin/api/limits", 0, admin_api_limits_put },
 };
 
 #define HTTP_ROUTE_NROUTES	(sizeof(http_routes) / sizeof(http_routes[0]))

@@ -8,6 +8,12 @@
  * fails for a transient database error is not fatal: the kind goes on
  * until its lease would have run out by our own clock, and only then
  * stops as "lost" (someone else may have the job by then).
+ *
+ * Limits: the context keeps the worker's copy of the limits row, re-reads
+ * it every LIMITS_RELOAD_S inside tick, and passes the rates on to the
+ * job's throttle; the kind's timeout is checked there too.  The kind sees
+ * a copy of the configuration with the limits' overrides applied
+ * (import_batch_lines).
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,13 +26,23 @@
 #include "core/cfg.h"
 #include "jobs/job_ctx.h"
 #include "jobs/jobq.h"
+#include "jobs/limits.h"
+#include "jobs/throttle.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
 
 struct job_ctx {
-	const struct cfg	*c_cfg;
+	const struct cfg	*c_cfg;		/* &c_cfgcopy */
+	struct cfg		 c_cfgcopy;	/* strings borrowed */
+	struct limits		 c_limits;
+	struct throttle		*c_throttle;	/* owned */
+	char			 c_kind[JOBQ_KIND_MAX];
+	double			 c_started;	/* this attempt */
+	double			 c_limits_at;	/* last limits reload */
+	int			 c_work_ready;	/* throttle_conn done */
+	char			 c_stopmsg[256];	/* why it timed out */
 	PGconn			*c_ctl;		/* worker's, for leases */
 	PGconn			**c_work;	/* worker's bulk connection */
 	struct jobq_lease	 c_lease;
@@ -46,6 +62,10 @@ struct job_ctx {
 static double	job_ctx_now(void);
 static int	job_ctx_renewed(struct job_ctx *, int, const char *,
 		    const char *);
+static void	job_ctx_stop(struct job_ctx *, enum job_stop);
+static int	job_ctx_throttle_tick(void *);
+static void	job_ctx_apply_limits(struct job_ctx *);
+static int	job_ctx_check_limits(struct job_ctx *, double);
 
 static double
 job_ctx_now(void)
@@ -56,9 +76,69 @@ job_ctx_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Sets the stop reason (the first one sticks) and stops the throttle,
+ * so that the kind's other threads stop too. */
+static void
+job_ctx_stop(struct job_ctx *ctx, enum job_stop why)
+{
+	if (ctx->c_reason == JOB_STOP_NONE)
+		ctx->c_reason = why;
+	throttle_stop(ctx->c_throttle);
+}
+
+/* The throttle's tick hook: heartbeats while the kind's main thread
+ * sleeps in throttle_take. */
+static int
+job_ctx_throttle_tick(void *arg)
+{
+	return job_ctx_tick(arg);
+}
+
+/* Hands the current limits to the throttle and the configuration copy. */
+static void
+job_ctx_apply_limits(struct job_ctx *ctx)
+{
+	const struct limits	*l = &ctx->c_limits;
+
+	throttle_set_rates(ctx->c_throttle, l->lim_rows_per_second,
+	    l->lim_bytes_per_second);
+	throttle_set_session(ctx->c_throttle, l->lim_statement_timeout_ms,
+	    l->lim_worker_nice);
+}
+
+/* Re-reads the limits when due and checks the kind's timeout.  0 go on,
+ * -1 stop. */
+static int
+job_ctx_check_limits(struct job_ctx *ctx, double now)
+{
+	const struct limits_kind	*k;
+	char				 err[512];
+
+	if (now - ctx->c_limits_at >= (double)LIMITS_RELOAD_S) {
+		ctx->c_limits_at = now;
+		if (limits_load(ctx->c_ctl, &ctx->c_limits, err,
+		    sizeof(err)) == -1)
+			log_warnx("job %s: reading limits: %s (keeping the "
+			    "previous ones)", ctx->c_lease.l_id, err);
+		else
+			job_ctx_apply_limits(ctx);
+	}
+	k = limits_kind(&ctx->c_limits, ctx->c_kind);
+	if (k != NULL && k->lk_timeout_s > 0 &&
+	    now - ctx->c_started >= (double)k->lk_timeout_s) {
+		snprintf(ctx->c_stopmsg, sizeof(ctx->c_stopmsg), "timed out: "
+		    "the %s attempt ran longer than its limit of %d s "
+		    "(limits.kind_timeout_s)", ctx->c_kind, k->lk_timeout_s);
+		log_warnx("job %s: %s", ctx->c_lease.l_id, ctx->c_stopmsg);
+		job_ctx_stop(ctx, JOB_STOP_TIMEOUT);
+		return -1;
+	}
+	return 0;
+}
+
 struct job_ctx *
-job_ctx_new(const struct cfg *cfg, PGconn *ctl, PGconn **work,
-    const struct jobq_job *job, const struct jobq_lease *lease,
+job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
+    PGconn **work, const struct jobq_job *job, const struct jobq_lease *lease,
     const volatile sig_atomic_t *stop, int wakefd, char *errbuf,
     size_t errlen)
 {
@@ -78,7 +158,13 @@ job_ctx_new(const struct cfg *cfg, PGconn *ctl, PGconn **work,
 		return NULL;
 	}
 	ctx = xcalloc(1, sizeof(*ctx));
-	ctx->c_cfg = cfg;
+	ctx->c_cfgcopy = *cfg;
+	ctx->c_cfg = &ctx->c_cfgcopy;
+	ctx->c_limits = *lim;
+	if (lim->lim_import_batch_lines > 0)
+		ctx->c_cfgcopy.import_batch_lines =
+		    lim->lim_import_batch_lines;
+	str_lcpy(ctx->c_kind, job->j_kind, sizeof(ctx->c_kind));
 	ctx->c_ctl = ctl;
 	ctx->c_work = work;
 	ctx->c_lease = *lease;
@@ -90,6 +176,9 @@ job_ctx_new(const struct cfg *cfg, PGconn *ctl, PGconn **work,
 	ctx->c_wakefd = wakefd;
 	ctx->c_reason = JOB_STOP_NONE;
 	ctx->c_renewed = ctx->c_tried = job_ctx_now();	/* claim renewed */
+	ctx->c_started = ctx->c_limits_at = ctx->c_renewed;
+	ctx->c_throttle = throttle_new(stop, job_ctx_throttle_tick, ctx);
+	job_ctx_apply_limits(ctx);
 	return ctx;
 }
 
@@ -98,6 +187,7 @@ job_ctx_free(struct job_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	throttle_free(ctx->c_throttle);
 	cJSON_Delete(ctx->c_params);
 	cJSON_Delete(ctx->c_checkpoint);
 	free(ctx->c_client);
@@ -162,17 +252,42 @@ job_ctx_result_json(const struct job_ctx *ctx)
 const char *
 job_ctx_error_text(const struct job_ctx *ctx)
 {
+	/* The kind may have reported a symptom of the stop; the timeout is
+	 * the reason. */
+	if (ctx->c_reason == JOB_STOP_TIMEOUT)
+		return ctx->c_stopmsg;
 	return ctx->c_error;
+}
+
+struct throttle *
+job_ctx_throttle(const struct job_ctx *ctx)
+{
+	return ctx->c_throttle;
+}
+
+const struct limits *
+job_ctx_limits(const struct job_ctx *ctx)
+{
+	return &ctx->c_limits;
 }
 
 PGconn *
 job_ctx_conn(struct job_ctx *ctx, char *errbuf, size_t errlen)
 {
-	if (*ctx->c_work != NULL && PQstatus(*ctx->c_work) == CONNECTION_OK)
-		return *ctx->c_work;
-	PQfinish(*ctx->c_work);
-	*ctx->c_work = db_connect(ctx->c_cfg->database_url, "worker job",
-	    errbuf, errlen);
+	if (*ctx->c_work == NULL || PQstatus(*ctx->c_work) != CONNECTION_OK) {
+		PQfinish(*ctx->c_work);
+		ctx->c_work_ready = 0;
+		*ctx->c_work = db_connect(ctx->c_cfg->database_url,
+		    "worker job", errbuf, errlen);
+		if (*ctx->c_work == NULL)
+			return NULL;
+	}
+	/* Once per job: the session may be left from an earlier job with
+	 * other limits. */
+	if (!ctx->c_work_ready) {
+		(void)throttle_conn(ctx->c_throttle, *ctx->c_work);
+		ctx->c_work_ready = 1;
+	}
 	return *ctx->c_work;
 }
 
@@ -196,12 +311,16 @@ job_ctx_renewed(struct job_ctx *ctx, int rc, const char *what,
 		return 0;
 	case JOBQ_R_CANCEL:
 		log_info("job %s: cancel requested", ctx->c_lease.l_id);
-		ctx->c_reason = JOB_STOP_CANCEL;
+		job_ctx_stop(ctx, JOB_STOP_CANCEL);
+		return -1;
+	case JOBQ_R_PAUSE:
+		log_info("job %s: pause requested", ctx->c_lease.l_id);
+		job_ctx_stop(ctx, JOB_STOP_PAUSE);
 		return -1;
 	case JOBQ_R_LOST:
 		log_warnx("job %s: lease lost (taken over or finished "
 		    "elsewhere); stopping", ctx->c_lease.l_id);
-		ctx->c_reason = JOB_STOP_LOST;
+		job_ctx_stop(ctx, JOB_STOP_LOST);
 		return -1;
 	default:
 		break;
@@ -212,7 +331,7 @@ job_ctx_renewed(struct job_ctx *ctx, int rc, const char *what,
 	if (now - ctx->c_renewed >= (double)ctx->c_lease.l_seconds) {
 		log_warnx("job %s: lease not renewed for %d s; stopping",
 		    ctx->c_lease.l_id, ctx->c_lease.l_seconds);
-		ctx->c_reason = JOB_STOP_LOST;
+		job_ctx_stop(ctx, JOB_STOP_LOST);
 		return -1;
 	}
 	return 0;
@@ -222,15 +341,19 @@ int
 job_ctx_tick(struct job_ctx *ctx)
 {
 	char	err[512] = "";
+	double	now;
 	int	rc;
 
 	if (ctx->c_reason != JOB_STOP_NONE)
 		return -1;
 	if (*ctx->c_stop) {
-		ctx->c_reason = JOB_STOP_SHUTDOWN;
+		job_ctx_stop(ctx, JOB_STOP_SHUTDOWN);
 		return -1;
 	}
-	if (job_ctx_now() - ctx->c_tried < (double)ctx->c_cfg->job_heartbeat)
+	now = job_ctx_now();
+	if (job_ctx_check_limits(ctx, now) == -1)
+		return -1;
+	if (now - ctx->c_tried < (double)ctx->c_cfg->job_heartbeat)
 		return 0;
 	rc = jobq_heartbeat(ctx->c_ctl, &ctx->c_lease, err, sizeof(err));
 	return job_ctx_renewed(ctx, rc, "heartbeat", err);

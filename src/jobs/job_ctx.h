@@ -11,18 +11,28 @@
  * checkpoint, one statement) or at least job_ctx_tick, which heartbeats
  * the lease when due.  Either returns -1 when the kind must stop: the
  * worker is shutting down (SIGTERM), the lease was lost to another worker,
- * or a cancel was requested; the kind then returns JOB_STOPPED at once,
- * without further writes, and the worker settles the job (release,
- * nothing, or cancelled).  A finished file is recorded with
- * job_ctx_output, together with the checkpoint that follows it, so a
- * rescued job neither loses nor repeats an output.
+ * a cancel or a pause was requested, or the attempt outran its kind's
+ * timeout; the kind then returns JOB_STOPPED at once, without further
+ * writes, and the worker settles the job (release, nothing, cancelled,
+ * paused with its checkpoint, or failed with the reason).  A finished
+ * file is recorded with job_ctx_output, together with the checkpoint that
+ * follows it, so a rescued job neither loses nor repeats an output.
  *
  * Bulk reads and writes go through job_ctx_conn: a connection of its own,
  * so a long transaction there does not hold back the heartbeats, which
  * use the worker's control connection.  The worker rolls back whatever
- * the kind left open on it.
+ * the kind left open on it.  The session gets the limits' statement
+ * timeout and, where possible, a lowered backend priority (throttle_conn);
+ * a kind that opens connections of its own passes them to throttle_conn.
  *
- * All functions are for the worker process only, single-threaded.
+ * Rates: the kind calls throttle_take(job_ctx_throttle(ctx), rows, bytes)
+ * at its batch points; it sleeps while the job is ahead of the limits'
+ * rows_per_second / bytes_per_second, heartbeating meanwhile, and returns
+ * -1 exactly when a job_ctx call would.
+ *
+ * All functions are for the worker process only, single-threaded, except
+ * job_ctx_throttle, which any thread of the kind may call (the pointer is
+ * fixed for the life of the context; throttle.h is thread-safe).
  */
 #ifndef JOBS_JOB_CTX_H
 #define JOBS_JOB_CTX_H
@@ -33,6 +43,8 @@
 #include <libpq-fe.h>
 
 struct cfg;
+struct limits;
+struct throttle;
 struct jobq_job;
 struct jobq_lease;
 struct jobq_output;
@@ -52,6 +64,9 @@ enum job_stop {
 	JOB_STOP_SHUTDOWN,	/* SIGTERM/SIGINT: the job goes back queued */
 	JOB_STOP_LOST,		/* lease lost: the job is someone else's */
 	JOB_STOP_CANCEL,	/* cancel requested: the job ends cancelled */
+	JOB_STOP_PAUSE,		/* pause requested: the job is parked paused,
+				   its checkpoint kept */
+	JOB_STOP_TIMEOUT,	/* ran past limits.kind_timeout_s: failed */
 };
 
 /* --- for kinds --- */
@@ -61,7 +76,13 @@ const char	*job_ctx_client(const struct job_ctx *);	/* or NULL */
 /* 1 for the first claim, 2 after one retry or takeover, ... */
 int		 job_ctx_attempt(const struct job_ctx *);
 int		 job_ctx_max_attempts(const struct job_ctx *);
+/* The configuration, with the limits' overrides applied (the import
+ * batch size).  Borrowed. */
 const struct cfg *job_ctx_cfg(const struct job_ctx *);
+/* The job's throttle (throttle.h).  Borrowed; any thread may call this. */
+struct throttle	*job_ctx_throttle(const struct job_ctx *);
+/* The limits in force (re-read every LIMITS_RELOAD_S).  Borrowed. */
+const struct limits *job_ctx_limits(const struct job_ctx *);
 /* The parameters as a JSON object (never NULL).  Borrowed. */
 const cJSON	*job_ctx_params(const struct job_ctx *);
 /* The last saved checkpoint, or NULL on a fresh start.  Borrowed. */
@@ -98,15 +119,17 @@ int		 job_ctx_stopping(const struct job_ctx *);
 /* --- for the worker --- */
 
 /*
- * Makes the context for one claimed job.  ctl is the worker's control
- * connection (leases); *work its lazily made bulk connection, which the
- * context may set; stop is the worker's shutdown flag and wakefd the
- * read end of its signal pipe (readable once stop is set).  Borrows all
- * of them; caller frees with job_ctx_free.  Returns NULL and fills errbuf
- * when the job's params or checkpoint are not valid JSON.
+ * Makes the context for one claimed job.  lim is the limits as read at
+ * the claim (copied); ctl is the worker's control connection (leases,
+ * limits); *work its lazily made bulk connection, which the context may
+ * set; stop is the worker's shutdown flag and wakefd the read end of its
+ * signal pipe (readable once stop is set).  Borrows the others; caller
+ * frees with job_ctx_free.  Returns NULL and fills errbuf when the job's
+ * params or checkpoint are not valid JSON.
  */
-struct job_ctx	*job_ctx_new(const struct cfg *, PGconn *ctl, PGconn **work,
-		    const struct jobq_job *, const struct jobq_lease *,
+struct job_ctx	*job_ctx_new(const struct cfg *, const struct limits *lim,
+		    PGconn *ctl, PGconn **work, const struct jobq_job *,
+		    const struct jobq_lease *,
 		    const volatile sig_atomic_t *stop, int wakefd,
 		    char *errbuf, size_t errlen);
 void		 job_ctx_free(struct job_ctx *);

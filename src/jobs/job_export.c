@@ -43,7 +43,9 @@
 #include "core/embed.h"
 #include "jobs/job_export.h"
 #include "jobs/jobq.h"
+#include "jobs/throttle.h"
 #include "lib/buf.h"
+#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
@@ -492,7 +494,8 @@ xp_snapshot(struct xp *x)
 	res = db_query(x->conn,
 	    "SELECT to_char(LEAST(now(), (SELECT min(xact_start) - "
 	    "interval '1 microsecond' FROM pg_stat_activity "
-	    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid())) "
+	    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND "
+	    "datname = current_database())) "
 	    "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
 	    0, NULL, x->err, sizeof(x->err));
 	if (res == NULL) {
@@ -933,7 +936,9 @@ xp_copy(struct xp *x, const struct xp_step *s, const char *sql)
 		    len) : xp_row(x, s, row, len);
 
 		PQfreemem(row);
-		if (bad || ((x->type_rows % EXPORT_TICK_ROWS) == 0 &&
+		if (bad ||
+		    throttle_take(job_ctx_throttle(x->ctx), 1, len) == -1 ||
+		    ((x->type_rows % EXPORT_TICK_ROWS) == 0 &&
 		    job_ctx_tick(x->ctx) == -1)) {
 			/* Abandon the COPY: the transaction is rolled back
 			 * with the connection's next use. */
@@ -1023,9 +1028,11 @@ xp_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
 	case XP_REFERENCED:
 		(void)buf_printf(b, " AND id IN (SELECT (regexp_matches("
 		    "c.content, '\"reference\"\\s*:\\s*\"%s/([A-Za-z0-9.-]"
-		    "{1,64})\"', 'g'))[1] FROM resources c WHERE c.type IN "
-		    "('Patient', 'Coverage', 'Claim', 'ClaimResponse') AND "
-		    "NOT c.deleted AND c.patient IN %s)", s->s_type, cohort);
+		    "{1,64})\"', 'g'))[1] FROM resources c WHERE NOT "
+		    "c.deleted AND ((c.type IN ('Patient', 'Coverage', "
+		    "'Claim', 'ClaimResponse') AND c.patient IN %s) OR "
+		    "(c.type = 'Group' AND c.id = current_setting("
+		    "'bulkhead.group'))))", s->s_type, cohort);
 		break;
 	}
 	if (s->s_filter != NULL)
@@ -1253,24 +1260,6 @@ xp_sweep(struct xp *x)
 	closedir(d);
 }
 
-static int
-xp_mkdirs(const char *path)
-{
-	char	tmp[1024], *p;
-
-	if (str_lcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
-		return -1;
-	for (p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0750) == -1 && errno != EEXIST ? -1 : 0;
-}
-
 /* Reads the resume point saved by an earlier attempt, if any. */
 static void
 xp_resume(struct xp *x)
@@ -1366,7 +1355,7 @@ xp_main(struct job_ctx *ctx, const char *level)
 	}
 	job_export_dir(job_ctx_id(ctx), x->reldir, sizeof(x->reldir));
 	snprintf(x->dir, sizeof(x->dir), "%s/%s", x->cfg->data_dir, x->reldir);
-	if (xp_mkdirs(x->dir) == -1) {
+	if (fs_mkdirs(x->dir) == -1) {
 		job_ctx_error(ctx, "export: cannot create %s: %s", x->dir,
 		    strerror(errno));
 		goto out;

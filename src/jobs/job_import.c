@@ -35,7 +35,9 @@
 #include "jobs/job_export.h"
 #include "jobs/job_import.h"
 #include "jobs/jobq.h"
+#include "jobs/throttle.h"
 #include "lib/buf.h"
+#include "lib/fsutil.h"
 #include "lib/lines.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -111,6 +113,7 @@ struct imp_run {
 	FILE			*spool;
 	struct buf		 ids;		/* NUL-separated batch ids */
 	int64_t			*lineno;	/* per batch line */
+	int64_t			*offset;	/* its byte offset */
 	size_t			 nbatch;
 	size_t			 cap;
 	int64_t			 last_line;
@@ -272,7 +275,8 @@ imp_dedupe(struct imp_run *r, const char **idv, unsigned char *dup)
 			    (long long)r->lineno[i],
 			    (long long)r->lineno[table[slot]]);
 			if (imp_outcome(r, "warning", "duplicate",
-			    r->lineno[table[slot]], 0, msg) == -1)
+			    r->lineno[table[slot]], r->offset[table[slot]],
+			    msg) == -1)
 				rc = -1;
 		}
 		table[slot] = (ssize_t)i;
@@ -402,7 +406,7 @@ imp_flush(struct imp_run *r)
 /* Queues a valid line for the batch. */
 static int
 imp_queue(struct imp_run *r, const struct ndjson_resource *res,
-    const char *line, size_t len, int64_t lineno)
+    const char *line, size_t len, int64_t lineno, int64_t offset)
 {
 	int64_t	hdr[2] = { lineno, (int64_t)len };
 
@@ -410,6 +414,8 @@ imp_queue(struct imp_run *r, const struct ndjson_resource *res,
 		r->cap = r->cap ? r->cap * 2 : 1024;
 		r->lineno = xreallocarray(r->lineno, r->cap,
 		    sizeof(*r->lineno));
+		r->offset = xreallocarray(r->offset, r->cap,
+		    sizeof(*r->offset));
 	}
 	if (fwrite(hdr, sizeof(hdr), 1, r->spool) != 1 ||
 	    fwrite(line, 1, len, r->spool) != len) {
@@ -418,6 +424,7 @@ imp_queue(struct imp_run *r, const struct ndjson_resource *res,
 	}
 	(void)buf_append(&r->ids, res->nr_id, res->nr_id_len);
 	(void)buf_putc(&r->ids, '\0');
+	r->offset[r->nbatch] = offset;
 	r->lineno[r->nbatch++] = lineno;
 	r->last_line = lineno;
 	if ((int64_t)r->nbatch >= r->imp->cfg->import_batch_lines)
@@ -480,6 +487,7 @@ imp_thread(void *arg)
 	if ((r.conn = db_connect(imp->cfg->database_url, "worker import",
 	    r.err, sizeof(r.err))) == NULL)
 		goto out;
+	(void)throttle_conn(job_ctx_throttle(imp->ctx), r.conn);
 	(void)db_exec(r.conn, "SET synchronous_commit = off", 0, NULL, r.err,
 	    sizeof(r.err));
 	if ((r.spool = imp_spool(&r)) == NULL) {
@@ -563,7 +571,10 @@ imp_thread(void *arg)
 			pthread_mutex_unlock(&imp->lock);
 			continue;
 		}
-		if (imp_queue(&r, &res, line, len, lr.l_lineno) == -1)
+		if (throttle_take(job_ctx_throttle(imp->ctx), 1,
+		    (int64_t)len) == -1 ||
+		    imp_queue(&r, &res, line, len, lr.l_lineno,
+		    lr.l_offset) == -1)
 			goto out;
 	}
 	if (imp_flush(&r) == -1)
@@ -587,6 +598,7 @@ imp_thread(void *arg)
 	PQfinish(r.conn);
 	buf_free(&r.ids);
 	free(r.lineno);
+	free(r.offset);
 	pthread_mutex_lock(&imp->lock);
 	in->in_ok = ok;
 	if (!ok)
@@ -736,24 +748,6 @@ imp_resume(struct imp *x)
 	}
 }
 
-static int
-imp_mkdirs(const char *path)
-{
-	char	tmp[1024], *p;
-
-	if (str_lcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
-		return -1;
-	for (p = tmp + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0750) == -1 && errno != EEXIST ? -1 : 0;
-}
-
 static void
 imp_sleep_ms(int ms)
 {
@@ -811,7 +805,7 @@ job_import_run(struct job_ctx *ctx)
 	}
 	snprintf(x->reldir, sizeof(x->reldir), "jobs/%s", job_ctx_id(ctx));
 	snprintf(x->dir, sizeof(x->dir), "%s/%s", x->cfg->data_dir, x->reldir);
-	if (imp_mkdirs(x->dir) == -1) {
+	if (fs_mkdirs(x->dir) == -1) {
 		job_ctx_error(ctx, "import: cannot create %s: %s", x->dir,
 		    strerror(errno));
 		goto out;

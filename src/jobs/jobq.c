@@ -46,6 +46,24 @@
 	" WHERE id = $1 AND lease_owner = $2 AND attempts = $3::int" \
 	" AND state IN ('running', 'cancelling')"
 
+/* Whether a pause was requested, as the column named "pause". */
+#define JOBQ_PAUSE "coalesce(pause_requested, false) AS pause"
+
+/* Arbitrary constant: claims serialise on it while they count running
+ * jobs against the limits (migrate.c 7431001, scheduler.c 7431002). */
+#define JOBQ_CLAIM_LOCK_KEY "7431003"
+
+/*
+ * Per-kind limits of row j (jobs) from lim (limits, LEFT JOINed: a
+ * missing row means no limits): the effective max attempts, and the
+ * timeout in seconds (0: none).
+ */
+#define JOBQ_EFF_MAX(j) \
+	"least(" j ".max_attempts, coalesce((lim.kind_max_attempts ->> " \
+	j ".kind)::int, " j ".max_attempts))"
+#define JOBQ_TIMEOUT(j) \
+	"coalesce((lim.kind_timeout_s ->> " j ".kind)::int, 0)"
+
 /* Lease length as an interval, from parameter $4. */
 #define JOBQ_LEASE_UNTIL "now() + make_interval(secs => $4::int)"
 
@@ -204,7 +222,8 @@ jobq_submit(PGconn *conn, const struct jobq_spec *spec, char *id,
 	params[4] = spec->s_max_attempts > 0 ? maxa : NULL;
 	res = db_query(conn, "INSERT INTO jobs (kind, params, client, "
 	    "priority, max_attempts) VALUES ($1, $2::jsonb, $3, $4::int, "
-	    "coalesce($5::int, 5)) RETURNING id", 5, params, errbuf, errlen);
+	    "coalesce($5::int, (SELECT (kind_max_attempts ->> $1)::int "
+	    "FROM limits), 5)) RETURNING id", 5, params, errbuf, errlen);
 	if (res == NULL)
 		return -1;
 	str_lcpy(id, PQgetvalue(res, 0, 0), idlen);
@@ -219,10 +238,10 @@ jobq_claim(PGconn *conn, const char *owner, const char *const *kinds,
 {
 	struct buf	 kindlist;
 	const char	*params[3];
-	char		 secs[16];
+	char		 secs[16], ignore[256];
 	PGresult	*res = NULL;
 	size_t		 i;
-	int		 rc = -1;
+	int		 rc = -1, began = 0;
 
 	*job = NULL;
 	buf_init(&kindlist, JOBQ_KIND_MAX * 256);
@@ -240,22 +259,53 @@ jobq_claim(PGconn *conn, const char *owner, const char *const *kinds,
 	params[0] = owner;
 	params[1] = secs;
 	params[2] = nkinds > 0 ? kindlist.b_data : NULL;
-	res = db_query(conn, "UPDATE jobs j SET state = 'running', "
+	/*
+	 * The count of running jobs and the claim must be one decision:
+	 * two workers counting at once would both see room for one more.
+	 * So claims serialise on an advisory lock held to the end of their
+	 * transaction, and the UPDATE, a statement of its own, gets a
+	 * snapshot taken after the lock: it sees every earlier claim.  Only
+	 * live leases count; a job whose lease expired is not running any
+	 * more (taking it over adds one).
+	 */
+	if (db_exec(conn, "BEGIN", 0, NULL, errbuf, errlen) == -1)
+		goto out;
+	began = 1;
+	if (db_exec(conn, "SELECT pg_advisory_xact_lock(" JOBQ_CLAIM_LOCK_KEY
+	    ")", 0, NULL, errbuf, errlen) == -1)
+		goto out;
+	res = db_query(conn, "WITH live AS (SELECT kind, count(*) AS n "
+	    "FROM jobs WHERE state IN ('running', 'cancelling') "
+	    "AND lease_expires >= now() GROUP BY kind), "
+	    "total AS (SELECT coalesce(sum(n), 0) AS n FROM live) "
+	    "UPDATE jobs j SET state = 'running', "
 	    "lease_owner = $1, "
 	    "lease_expires = now() + make_interval(secs => $2::int), "
 	    "attempts = j.attempts + 1, started = coalesce(j.started, now()), "
+	    "claimed_at = now(), max_attempts = c.eff_max, "
 	    "heartbeat_at = now(), updated = now() "
-	    "FROM (SELECT id, lease_owner AS prev_owner FROM jobs "
-	    "WHERE ((state = 'queued' AND run_after <= now()) "
-	    "OR (state = 'running' AND lease_expires < now() "
-	    "AND attempts < max_attempts)) "
-	    "AND ($3::text IS NULL OR kind = ANY (string_to_array($3, ','))) "
-	    "ORDER BY priority DESC, created LIMIT 1 "
-	    "FOR UPDATE SKIP LOCKED) c "
+	    "FROM (SELECT q.id, q.lease_owner AS prev_owner, "
+	    JOBQ_EFF_MAX("q") " AS eff_max "
+	    "FROM jobs q LEFT JOIN limits lim ON true "
+	    "WHERE ((q.state = 'queued' AND q.run_after <= now()) "
+	    "OR (q.state = 'running' AND q.lease_expires < now() "
+	    "AND q.attempts < " JOBQ_EFF_MAX("q") ")) "
+	    "AND NOT coalesce(q.pause_requested, false) "
+	    "AND ($3::text IS NULL OR q.kind = ANY (string_to_array($3, ','))) "
+	    "AND (coalesce(lim.max_jobs_total, 0) = 0 "
+	    "OR (SELECT n FROM total) < lim.max_jobs_total) "
+	    "AND (NOT coalesce(lim.max_jobs_per_kind ? q.kind, false) "
+	    "OR coalesce((SELECT n FROM live WHERE live.kind = q.kind), 0) < "
+	    "(lim.max_jobs_per_kind ->> q.kind)::int) "
+	    "ORDER BY q.priority DESC, q.created LIMIT 1 "
+	    "FOR UPDATE OF q SKIP LOCKED) c "
 	    "WHERE j.id = c.id RETURNING " JOBQ_COLS ", c.prev_owner",
 	    3, params, errbuf, errlen);
 	if (res == NULL)
 		goto out;
+	if (db_exec(conn, "COMMIT", 0, NULL, errbuf, errlen) == -1)
+		goto out;
+	began = 0;
 	if (PQntuples(res) == 0) {
 		rc = 0;
 		goto out;
@@ -267,6 +317,9 @@ jobq_claim(PGconn *conn, const char *owner, const char *const *kinds,
 	lease->l_seconds = lease_seconds;
 	rc = 1;
  out:
+	if (began)
+		(void)db_exec(conn, "ROLLBACK", 0, NULL, ignore,
+		    sizeof(ignore));
 	PQclear(res);
 	buf_free(&kindlist);
 	return rc;
@@ -285,12 +338,13 @@ jobq_lease_params(const struct jobq_lease *l, char *attempt, size_t alen,
 	params[3] = secs;
 }
 
-/* Maps the result of a lease-checked "... RETURNING state" statement to
- * JOBQ_R_OK, JOBQ_R_CANCEL, JOBQ_R_LOST or -1, and clears it. */
+/* Maps the result of a lease-checked "... RETURNING state[, ... AS
+ * pause]" statement to JOBQ_R_OK, JOBQ_R_CANCEL, JOBQ_R_PAUSE,
+ * JOBQ_R_LOST or -1, and clears it. */
 static int
 jobq_lease_result(PGresult *res, PGconn *conn, char *errbuf, size_t errlen)
 {
-	int	rc;
+	int	rc, col;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		db_errmsg(conn, errbuf, errlen);
@@ -299,6 +353,9 @@ jobq_lease_result(PGresult *res, PGconn *conn, char *errbuf, size_t errlen)
 		rc = JOBQ_R_LOST;
 	else if (strcmp(PQgetvalue(res, 0, 0), "cancelling") == 0)
 		rc = JOBQ_R_CANCEL;
+	else if ((col = PQfnumber(res, "pause")) >= 0 &&
+	    strcmp(PQgetvalue(res, 0, col), "t") == 0)
+		rc = JOBQ_R_PAUSE;
 	else
 		rc = JOBQ_R_OK;
 	PQclear(res);
@@ -316,8 +373,8 @@ jobq_heartbeat(PGconn *conn, const struct jobq_lease *l, char *errbuf,
 	    params);
 	return jobq_lease_result(PQexecParams(conn, "UPDATE jobs SET "
 	    "lease_expires = " JOBQ_LEASE_UNTIL ", heartbeat_at = now()"
-	    JOBQ_LEASE_WHERE " RETURNING state", 4, NULL, params, NULL, NULL,
-	    0), conn, errbuf, errlen);
+	    JOBQ_LEASE_WHERE " RETURNING state, " JOBQ_PAUSE, 4, NULL, params,
+	    NULL, NULL, 0), conn, errbuf, errlen);
 }
 
 int
@@ -335,7 +392,8 @@ jobq_save(PGconn *conn, const struct jobq_lease *l, const char *progress,
 	    "progress = coalesce($5::jsonb, progress), "
 	    "checkpoint = coalesce($6::jsonb, checkpoint), "
 	    "lease_expires = " JOBQ_LEASE_UNTIL ", heartbeat_at = now(), "
-	    "updated = now()" JOBQ_LEASE_WHERE " RETURNING state", 6, NULL,
+	    "updated = now()" JOBQ_LEASE_WHERE " RETURNING state, " JOBQ_PAUSE,
+	    6, NULL,
 	    params, NULL, NULL, 0), conn, errbuf, errlen);
 }
 
@@ -380,12 +438,14 @@ jobq_output_add(PGconn *conn, const struct jobq_lease *l,
 	res = PQexecParams(conn, "WITH own AS (UPDATE jobs SET "
 	    "checkpoint = coalesce($5::jsonb, checkpoint), "
 	    "lease_expires = " JOBQ_LEASE_UNTIL ", heartbeat_at = now(), "
-	    "updated = now()" JOBQ_LEASE_WHERE " RETURNING id, state) "
+	    "updated = now()" JOBQ_LEASE_WHERE " RETURNING id, state, "
+	    JOBQ_PAUSE ") "
 	    "INSERT INTO job_outputs (job_id, seq, channel, type, file, url, "
 	    "count, bytes, checksum) SELECT own.id, coalesce((SELECT max(seq) "
 	    "FROM job_outputs WHERE job_id = $1), 0) + 1, "
 	    "coalesce($6, 'output'), $7, $8, $9, $10::bigint, $11::bigint, $12 "
-	    "FROM own RETURNING (SELECT state FROM own), seq", 12, NULL, params,
+	    "FROM own RETURNING (SELECT state FROM own), seq, "
+	    "(SELECT pause FROM own) AS pause", 12, NULL, params,
 	    NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 	    str_to_i64(PQgetvalue(res, 0, 1), 1, 2147483647, &seq,
@@ -407,6 +467,7 @@ jobq_complete(PGconn *conn, const struct jobq_lease *l, const char *result,
 	params[3] = result;
 	return jobq_lease_result(PQexecParams(conn, "UPDATE jobs SET "
 	    "state = 'completed', result = $4::jsonb, error = NULL, "
+	    "pause_requested = false, "
 	    "finished = now(), updated = now(), lease_owner = NULL, "
 	    "lease_expires = NULL" JOBQ_LEASE_WHERE " RETURNING state", 4,
 	    NULL, params, NULL, NULL, 0), conn, errbuf, errlen);
@@ -431,13 +492,17 @@ jobq_fail(PGconn *conn, const struct jobq_lease *l, const char *error,
 	params[3] = retryable ? "t" : "f";
 	params[4] = msg;
 	params[5] = cap;
-	/* retry: retryable, attempts left and no cancel requested. */
+	/* retry: retryable, attempts left and no cancel requested; a
+	 * retry with a pause requested parks the job paused instead. */
 	res = PQexecParams(conn, "WITH r AS (SELECT $4::boolean "
 	    "AND attempts < max_attempts AND state = 'running' AS retry, "
-	    "state = 'cancelling' AS cancel FROM jobs" JOBQ_LEASE_WHERE
-	    " FOR UPDATE) UPDATE jobs SET "
-	    "state = CASE WHEN r.retry THEN 'queued' WHEN r.cancel "
+	    "state = 'cancelling' AS cancel, "
+	    "coalesce(pause_requested, false) AS pause FROM jobs"
+	    JOBQ_LEASE_WHERE " FOR UPDATE) UPDATE jobs SET "
+	    "state = CASE WHEN r.retry AND r.pause THEN 'paused' "
+	    "WHEN r.retry THEN 'queued' WHEN r.cancel "
 	    "THEN 'cancelled' ELSE 'failed' END, "
+	    "pause_requested = false, "
 	    "run_after = CASE WHEN r.retry THEN now() + "
 	    "least(power(2, greatest(attempts - 1, 0)), $6::int) * "
 	    "interval '1 second' ELSE run_after END, "
@@ -465,14 +530,37 @@ jobq_release(PGconn *conn, const struct jobq_lease *l, char *errbuf,
 	    params);
 	rc = jobq_lease_result(PQexecParams(conn, "UPDATE jobs SET "
 	    "state = CASE WHEN state = 'cancelling' THEN 'cancelled' "
+	    "WHEN coalesce(pause_requested, false) THEN 'paused' "
 	    "ELSE 'queued' END, "
 	    "finished = CASE WHEN state = 'cancelling' THEN now() END, "
 	    "attempts = CASE WHEN state = 'cancelling' THEN attempts "
-	    "ELSE greatest(attempts - 1, 0) END, "
+	    "ELSE greatest(attempts - 1, 0) END, pause_requested = false, "
 	    "run_after = now(), updated = now(), lease_owner = NULL, "
 	    "lease_expires = NULL" JOBQ_LEASE_WHERE " RETURNING 'released'",
 	    3, NULL, params, NULL, NULL, 0), conn, errbuf, errlen);
 	return rc;
+}
+
+int
+jobq_paused(PGconn *conn, const struct jobq_lease *l, char *errbuf,
+    size_t errlen)
+{
+	const char	*params[4];
+	char		 attempt[16], secs[16];
+
+	jobq_lease_params(l, attempt, sizeof(attempt), secs, sizeof(secs),
+	    params);
+	/* Like a release, but parked: only a resume (paused -> queued)
+	 * makes it claimable again.  A cancel that came meanwhile wins. */
+	return jobq_lease_result(PQexecParams(conn, "UPDATE jobs SET "
+	    "state = CASE WHEN state = 'cancelling' THEN 'cancelled' "
+	    "ELSE 'paused' END, "
+	    "finished = CASE WHEN state = 'cancelling' THEN now() END, "
+	    "attempts = CASE WHEN state = 'cancelling' THEN attempts "
+	    "ELSE greatest(attempts - 1, 0) END, pause_requested = false, "
+	    "updated = now(), lease_owner = NULL, lease_expires = NULL"
+	    JOBQ_LEASE_WHERE " RETURNING 'paused'", 3, NULL, params, NULL,
+	    NULL, 0), conn, errbuf, errlen);
 }
 
 int
@@ -502,20 +590,41 @@ jobq_reap(PGconn *conn, int requeue, int *nfailed, int *nrequeued,
 	int		 i, nf = 0, nq = 0;
 
 	params[0] = requeue ? "t" : "f";
-	res = db_query(conn, "WITH d AS (SELECT id FROM jobs "
-	    "WHERE state IN ('running', 'cancelling') "
-	    "AND lease_expires < now() AND (state = 'cancelling' "
-	    "OR attempts >= max_attempts OR $1::boolean) "
-	    "FOR UPDATE SKIP LOCKED) "
+	/*
+	 * d: what to settle, and how.  A dead worker's job ends cancelled
+	 * (cancel requested), failed (its attempt outran the kind's
+	 * timeout, or it was the last attempt), paused (pause requested),
+	 * or, with requeue, queued again.  Queued jobs with a pause
+	 * requested are parked too, so that no claim starts them.
+	 */
+	res = db_query(conn, "WITH d AS (SELECT j.id, CASE "
+	    "WHEN j.state = 'cancelling' THEN 'cancelled' "
+	    "WHEN j.state = 'queued' THEN 'paused' "
+	    "WHEN " JOBQ_TIMEOUT("j") " > 0 AND j.claimed_at + "
+	    "make_interval(secs => " JOBQ_TIMEOUT("j") ") < now() "
+	    "THEN 'timeout' "
+	    "WHEN j.attempts >= " JOBQ_EFF_MAX("j") " THEN 'failed' "
+	    "WHEN coalesce(j.pause_requested, false) THEN 'paused' "
+	    "ELSE 'queued' END AS next, " JOBQ_TIMEOUT("j") " AS tmo "
+	    "FROM jobs j LEFT JOIN limits lim ON true "
+	    "WHERE (j.state = 'queued' AND coalesce(j.pause_requested, false)) "
+	    "OR (j.state IN ('running', 'cancelling') "
+	    "AND j.lease_expires < now() AND (j.state = 'cancelling' "
+	    "OR $1::boolean OR coalesce(j.pause_requested, false) "
+	    "OR j.attempts >= " JOBQ_EFF_MAX("j") " OR ("
+	    JOBQ_TIMEOUT("j") " > 0 AND j.claimed_at + "
+	    "make_interval(secs => " JOBQ_TIMEOUT("j") ") < now()))) "
+	    "FOR UPDATE OF j SKIP LOCKED) "
 	    "UPDATE jobs j SET "
-	    "state = CASE WHEN j.state = 'cancelling' THEN 'cancelled' "
-	    "WHEN j.attempts >= j.max_attempts THEN 'failed' "
-	    "ELSE 'queued' END, "
-	    "error = CASE WHEN j.state = 'running' AND "
-	    "j.attempts >= j.max_attempts THEN "
+	    "state = CASE WHEN d.next = 'timeout' THEN 'failed' "
+	    "ELSE d.next END, "
+	    "error = CASE WHEN d.next = 'timeout' THEN 'timed out: the ' || "
+	    "j.kind || ' attempt ran longer than its limit of ' || d.tmo || "
+	    "' s (limits.kind_timeout_s)' "
+	    "WHEN d.next = 'failed' THEN "
 	    "'worker lost ' || j.attempts || ' times' ELSE j.error END, "
-	    "finished = CASE WHEN j.state = 'cancelling' OR "
-	    "j.attempts >= j.max_attempts THEN now() END, "
+	    "finished = CASE WHEN d.next IN ('cancelled', 'failed', "
+	    "'timeout') THEN now() END, pause_requested = false, "
 	    "run_after = now(), updated = now(), lease_owner = NULL, "
 	    "lease_expires = NULL FROM d WHERE j.id = d.id "
 	    "RETURNING j.state", 1, params, errbuf, errlen);

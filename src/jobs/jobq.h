@@ -39,6 +39,7 @@ struct buf;
 #define JOBQ_R_OK		0	/* done; the job is still ours */
 #define JOBQ_R_LOST	1	/* not ours any more: stop */
 #define JOBQ_R_CANCEL	2	/* ours, but cancel was requested: stop */
+#define JOBQ_R_PAUSE	3	/* ours, but a pause was requested: stop */
 
 enum jobq_state {
 	JOBQ_QUEUED,
@@ -97,7 +98,9 @@ struct jobq_spec {
 	const char	*s_params;		/* JSON object, NULL = {} */
 	const char	*s_client;		/* may be NULL */
 	int		 s_priority;
-	int		 s_max_attempts;	/* 0: the column default */
+	int		 s_max_attempts;	/* 0: the kind's limit
+						   (kind_max_attempts), else
+						   the column default */
 };
 
 /* Identifies the holder of a running job; filled by jobq_claim. */
@@ -130,16 +133,21 @@ int	 jobq_submit(PGconn *, const struct jobq_spec *, char *id,
 /*
  * Claims the best claimable job of one of the kinds (all kinds if
  * nkinds == 0): queued with run_after passed, or running with an expired
- * lease and attempts left (a takeover: the checkpoint is kept).  Before
- * that, jobs whose lease expired on their last attempt are failed
- * ("worker lost N times").  Returns 1 and sets *job and *lease, 0 when
- * nothing is claimable, -1 on error.  Caller frees *job.
+ * lease and attempts left (a takeover: the checkpoint is kept), and no
+ * pause requested.  The limits row (schemas/006_limits.sql) is obeyed in
+ * the same transaction: no claim while max_jobs_total jobs hold live
+ * leases, none of a kind at its max_jobs_per_kind, and a kind's
+ * kind_max_attempts caps the job's max_attempts.  Before that, jobq_reap
+ * (without requeue) settles dead workers' jobs.  Returns 1 and sets *job
+ * and *lease, 0 when nothing is claimable, -1 on error.  Caller frees
+ * *job.  Uses a transaction: conn must not be in one.
  */
 int	 jobq_claim(PGconn *, const char *owner, const char *const *kinds,
 	    size_t nkinds, int lease_seconds, struct jobq_job **job,
 	    struct jobq_lease *lease, char *errbuf, size_t errlen);
 
-/* Extends the lease.  JOBQ_R_OK, JOBQ_R_CANCEL, JOBQ_R_LOST or -1. */
+/* Extends the lease.  JOBQ_R_OK, JOBQ_R_CANCEL, JOBQ_R_PAUSE (the job's
+ * pause_requested is set), JOBQ_R_LOST or -1. */
 int	 jobq_heartbeat(PGconn *, const struct jobq_lease *, char *errbuf,
 	    size_t errlen);
 /* Stores progress and/or checkpoint (NULL: unchanged) and extends the
@@ -163,28 +171,40 @@ int	 jobq_complete(PGconn *, const struct jobq_lease *,
 	    const char *result, char *errbuf, size_t errlen);
 /*
  * Records a failure.  retryable and attempts left: back to queued with
- * run_after = now() + 2^(attempts-1) s (capped at JOBQ_BACKOFF_MAX);
- * otherwise failed.  *final_state (may be NULL) says which.  JOBQ_R_OK,
+ * run_after = now() + 2^(attempts-1) s (capped at JOBQ_BACKOFF_MAX), or
+ * paused if a pause was requested; otherwise failed (cancelled if a
+ * cancel was requested).  *final_state (may be NULL) says which.  JOBQ_R_OK,
  * JOBQ_R_LOST or -1.
  */
 int	 jobq_fail(PGconn *, const struct jobq_lease *, const char *error,
 	    int retryable, enum jobq_state *final_state, char *errbuf,
 	    size_t errlen);
-/* Gives a job back unfinished (shutdown): queued at once, lease cleared,
- * checkpoint kept, the attempt not counted; a cancelling job becomes
- * cancelled instead.  JOBQ_R_OK, JOBQ_R_LOST or -1. */
+/* Gives a job back unfinished (shutdown): queued at once (paused if a
+ * pause was requested), lease cleared, checkpoint kept, the attempt not
+ * counted; a cancelling job becomes cancelled instead.  JOBQ_R_OK,
+ * JOBQ_R_LOST or -1. */
 int	 jobq_release(PGconn *, const struct jobq_lease *, char *errbuf,
+	    size_t errlen);
+/* Parks a job whose pause was requested: paused, lease cleared,
+ * checkpoint kept, the attempt not counted, pause_requested cleared; a
+ * resume (paused -> queued, by the admin API) continues from the
+ * checkpoint.  A cancelling job becomes cancelled instead.  JOBQ_R_OK,
+ * JOBQ_R_LOST or -1. */
+int	 jobq_paused(PGconn *, const struct jobq_lease *, char *errbuf,
 	    size_t errlen);
 /* Ends a job whose cancel was requested: cancelled. */
 int	 jobq_cancelled(PGconn *, const struct jobq_lease *, char *errbuf,
 	    size_t errlen);
 
 /*
- * House-keeping for leases nobody renews: jobs whose lease expired on
- * their last attempt fail ("worker lost N times"), cancelling ones become
- * cancelled, and with requeue the others go back to queued (checkpoint
- * kept; the NOTIFY wakes a worker).  Idempotent; safe beside claims.
- * The counts (may be NULL) say how many of each it changed.
+ * House-keeping for leases nobody renews: cancelling jobs become
+ * cancelled; jobs whose attempt outran their kind's timeout fail ("timed
+ * out: ..."), as do those whose lease expired on their last attempt
+ * ("worker lost N times"); jobs with a pause requested become paused; and
+ * with requeue the others go back to queued (checkpoint kept; the NOTIFY
+ * wakes a worker).  Queued jobs with a pause requested become paused.
+ * Idempotent; safe beside claims.  The counts (may be NULL) say how many
+ * it re-queued and how many it settled otherwise.
  */
 int	 jobq_reap(PGconn *, int requeue, int *nfailed, int *nrequeued,
 	    char *errbuf, size_t errlen);

@@ -1,169 +1,155 @@
 /*
- * jobs_cli.c — 'bulkhead jobs': submit, show, list and wait for jobs.
+ * jobs_cli.c — 'bulkhead jobs': list, show, pause, resume, cancel, retry
+ * and watch jobs through the admin API (admin/admin_client.h); submit,
+ * wait and kinds without it.
  *
- * Goes straight to the database for now (a later issue moves it onto the
- * admin HTTP API).  Input is checked before connecting: a bad command,
- * option, kind or parameter ends with one line on stderr and exit 2; a
- * database problem or an unknown job id with exit 1.  'wait' exits 0 when
- * the job completed, 1 when it failed or was cancelled, 2 on timeout.
+ * submit and wait go straight to the database, as before the admin API
+ * existed: they are the scripting primitives of deployments and tests
+ * that run workers without an API node, and submit is checked against
+ * the same job_kind_check the API would use.  Everything an operator
+ * changes goes through the API, so that it is authenticated and audited.
+ *
+ * Exit statuses: 0 success; 1 the API or database refused or failed (its
+ * message on stderr), or, for wait and watch, the job ended other than
+ * completed; 2 usage errors (found before any request) and, for wait, a
+ * timeout.
  */
-#include <cjson/cJSON.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "admin/admin_client.h"
 #include "core/cfg.h"
 #include "jobs/job_kinds.h"
 #include "jobs/jobq.h"
 #include "jobs/jobs_cli.h"
 #include "lib/buf.h"
-#include "lib/log.h"
 #include "lib/str.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
-#define CLI_MAX_POS	4		/* positional arguments */
-#define CLI_OUT_MAX	(256u << 20)	/* largest JSON we print */
-#define CLI_WAIT_MS_MAX	1000		/* wait polls at most this often */
+#define CLI_MAX_POS		2	/* positional arguments */
+#define CLI_PROG_MAX		64
+#define CLI_WAIT_MS_MAX		1000	/* wait polls at most this often */
+#define CLI_WATCH_MS		500	/* watch polls this often */
+#define CLI_WATCH_RETRIES	10	/* unreachable polls before giving up */
+#define CLI_BAR_WIDTH		30	/* progress bar cells */
+#define CLI_LINE_MAX		160	/* one watch line */
+#define CLI_LIST_DEFAULT	"50"
 
-/* Options; each subcommand accepts a subset (bit mask). */
-enum {
-	OPT_PRIORITY = 1 << 0,
-	OPT_MAX_ATTEMPTS = 1 << 1,
-	OPT_CLIENT = 1 << 2,
-	OPT_STATE = 1 << 3,
-	OPT_KIND = 1 << 4,
-	OPT_LIMIT = 1 << 5,
-	OPT_TIMEOUT = 1 << 6,
-	OPT_JSON = 1 << 7,
+static struct admin_opt cli_opts[] = {
+	{ "priority", 0, NULL },
+	{ "max-attempts", 0, NULL },
+	{ "client", 0, NULL },
+	{ "state", 0, NULL },
+	{ "kind", 0, NULL },
+	{ "limit", 0, NULL },
+	{ "timeout", 0, NULL },
+	{ "json", 1, NULL },
+	{ "api", 0, NULL },
+};
+#define CLI_NOPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
+
+/* A subcommand: its options (names, comma-separated) and positionals. */
+struct cli_cmd {
+	const char	*c_name;
+	const char	*c_opts;
+	int		 c_minpos;
+	int		 c_maxpos;
+	int		(*c_run)(struct cfg *, const char *, const char **,
+			    int);
 };
 
-struct cli_opts {
-	const char	*o_pos[CLI_MAX_POS];
-	int		 o_npos;
-	const char	*o_val[8];	/* by option bit index */
-	int		 o_json;
-};
+static void	 cli_usage(FILE *);
+static const char *cli_opt(const char *);
+static int	 cli_num(const char *, const char *, const char *, int64_t,
+		    int64_t, int64_t *);
+static PGconn	*cli_connect(struct cfg *, const char *);
+static int	 cli_submit(struct cfg *, const char *, const char **, int);
+static int	 cli_wait(struct cfg *, const char *, const char **, int);
+static int	 cli_kinds(struct cfg *, const char *, const char **, int);
+static int	 cli_list(struct cfg *, const char *, const char **, int);
+static int	 cli_show(struct cfg *, const char *, const char **, int);
+static int	 cli_action(struct cfg *, const char *, const char **, int);
+static int	 cli_watch(struct cfg *, const char *, const char **, int);
+static int	 cli_job_path(struct buf *, const char *, const char *);
+static void	 cli_progress(const cJSON *, char *, size_t, double *);
+static void	 cli_field(const char *, const cJSON *, const char *);
+static const char *cli_state(const cJSON *);
+static int	 cli_int(const cJSON *, const char *);
 
-static const char *cli_opt_names[8] = {
-	"priority", "max-attempts", "client", "state", "kind", "limit",
-	"timeout", "json",
+static const struct cli_cmd cli_cmds[] = {
+	{ "submit", "priority,max-attempts,client", 1, 2, cli_submit },
+	{ "wait", "timeout", 1, 1, cli_wait },
+	{ "kinds", "", 0, 0, cli_kinds },
+	{ "list", "state,kind,client,limit,json,api", 0, 0, cli_list },
+	{ "show", "json,api", 1, 1, cli_show },
+	{ "pause", "json,api", 1, 1, cli_action },
+	{ "resume", "json,api", 1, 1, cli_action },
+	{ "cancel", "json,api", 1, 1, cli_action },
+	{ "retry", "json,api", 1, 1, cli_action },
+	{ "watch", "api", 1, 1, cli_watch },
 };
-
-static void	cli_usage(FILE *);
-static int	cli_parse(int, char **, int, int, struct cli_opts *);
-static int	cli_num(const char *, const char *, int64_t, int64_t,
-		    int64_t *);
-static PGconn	*cli_connect(struct cfg *);
-static int	cli_submit(struct cfg *, struct cli_opts *);
-static int	cli_show(struct cfg *, struct cli_opts *);
-static int	cli_list(struct cfg *, struct cli_opts *);
-static int	cli_wait(struct cfg *, struct cli_opts *);
-static int	cli_kinds(void);
-static void	cli_progress(const char *, char *, size_t);
-static void	cli_field(const char *, const char *);
+#define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
 static void
 cli_usage(FILE *fp)
 {
-	fprintf(fp, "usage: bulkhead jobs submit KIND [JSON-PARAMS] "
-	    "[--priority N] [--max-attempts N] [--client ID]\n"
+	fprintf(fp, "usage: bulkhead jobs list [--state S] [--kind K] "
+	    "[--client C] [--limit N] [--json]\n"
 	    "       bulkhead jobs show ID [--json]\n"
-	    "       bulkhead jobs list [--state S] [--kind K] [--limit N] "
-	    "[--json]\n"
+	    "       bulkhead jobs pause|resume|cancel ID [--json]\n"
+	    "       bulkhead jobs retry ID [--json]\n"
+	    "       bulkhead jobs watch ID\n"
+	    "       bulkhead jobs submit KIND [JSON-PARAMS] [--priority N] "
+	    "[--max-attempts N] [--client ID]\n"
 	    "       bulkhead jobs wait ID [--timeout SECONDS]\n"
-	    "       bulkhead jobs kinds\n");
+	    "       bulkhead jobs kinds\n"
+	    "\nlist, show, pause, resume, cancel, retry and watch use the "
+	    "admin API: --api URL\nor BULKHEAD_API_URL (default "
+	    "http://<listen>), token BULKHEAD_ADMIN_TOKEN.\n");
 }
 
-/*
- * Splits argv (after the subcommand) into positionals and the options in
- * mask; "--opt value" and "--opt=value" both work.  Prints the reason
- * and returns -1 on anything else.
- */
-static int
-cli_parse(int argc, char **argv, int mask, int maxpos, struct cli_opts *o)
+static const char *
+cli_opt(const char *name)
 {
-	const char	*name, *eq;
-	size_t		 nlen;
-	int		 i, b, found;
-
-	memset(o, 0, sizeof(*o));
-	for (i = 0; i < argc; i++) {
-		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
-			if (o->o_npos >= maxpos) {
-				fprintf(stderr, "bulkhead jobs: unexpected "
-				    "argument \"%s\"\n", argv[i]);
-				return -1;
-			}
-			o->o_pos[o->o_npos++] = argv[i];
-			continue;
-		}
-		name = argv[i] + 2;
-		eq = strchr(name, '=');
-		nlen = eq ? (size_t)(eq - name) : strlen(name);
-		found = 0;
-		for (b = 0; b < 8; b++) {
-			if (!(mask & (1 << b)) ||
-			    strlen(cli_opt_names[b]) != nlen ||
-			    strncmp(cli_opt_names[b], name, nlen) != 0)
-				continue;
-			found = 1;
-			if ((1 << b) == OPT_JSON) {
-				if (eq != NULL)
-					break;
-				o->o_json = 1;
-			} else if (eq != NULL)
-				o->o_val[b] = eq + 1;
-			else if (i + 1 < argc)
-				o->o_val[b] = argv[++i];
-			else {
-				fprintf(stderr, "bulkhead jobs: --%s needs a "
-				    "value\n", cli_opt_names[b]);
-				return -1;
-			}
-			break;
-		}
-		if (!found || (eq != NULL && (1 << b) == OPT_JSON)) {
-			fprintf(stderr, "bulkhead jobs: unknown option "
-			    "\"%s\"\n", argv[i]);
-			return -1;
-		}
-	}
-	return 0;
+	return admin_client_opt(cli_opts, CLI_NOPTS, name);
 }
 
 static int
-cli_num(const char *what, const char *s, int64_t min, int64_t max,
-    int64_t *out)
+cli_num(const char *prog, const char *what, const char *s, int64_t min,
+    int64_t max, int64_t *out)
 {
 	const char	*errstr;
 
 	if (str_to_i64(s, min, max, out, &errstr) == -1) {
-		fprintf(stderr, "bulkhead jobs: %s \"%s\" is %s (expected "
-		    "%lld to %lld)\n", what, s, errstr, (long long)min,
-		    (long long)max);
+		fprintf(stderr, "%s: %s \"%s\" is %s (expected %lld to %lld)\n",
+		    prog, what, s, errstr, (long long)min, (long long)max);
 		return -1;
 	}
 	return 0;
 }
 
+/* ---- without the API: submit, wait, kinds ------------------------------ */
+
 /* Connects and applies migrations; NULL after printing the reason. */
 static PGconn *
-cli_connect(struct cfg *cfg)
+cli_connect(struct cfg *cfg, const char *prog)
 {
 	PGconn	*conn;
 	char	 err[1024];
 
 	if ((conn = db_connect(cfg->database_url, "jobs", err,
 	    sizeof(err))) == NULL) {
-		fprintf(stderr, "bulkhead jobs: database unreachable: %s\n",
-		    err);
+		fprintf(stderr, "%s: database unreachable: %s\n", prog, err);
 		return NULL;
 	}
 	if (migrate_apply(conn, err, sizeof(err)) == -1) {
-		fprintf(stderr, "bulkhead jobs: migration failed: %s\n", err);
+		fprintf(stderr, "%s: migration failed: %s\n", prog, err);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -171,7 +157,7 @@ cli_connect(struct cfg *cfg)
 }
 
 static int
-cli_submit(struct cfg *cfg, struct cli_opts *o)
+cli_submit(struct cfg *cfg, const char *prog, const char **pos, int npos)
 {
 	struct jobq_spec	 spec;
 	PGconn			*conn;
@@ -179,224 +165,42 @@ cli_submit(struct cfg *cfg, struct cli_opts *o)
 	int64_t			 v;
 	int			 rc;
 
-	if (o->o_npos < 1) {
-		fprintf(stderr, "bulkhead jobs submit: missing KIND\n");
-		return 2;
-	}
 	memset(&spec, 0, sizeof(spec));
-	spec.s_kind = o->o_pos[0];
-	spec.s_params = o->o_npos > 1 ? o->o_pos[1] : "{}";
-	spec.s_client = o->o_val[2];
+	spec.s_kind = pos[0];
+	spec.s_params = npos > 1 ? pos[1] : "{}";
+	spec.s_client = cli_opt("client");
 	spec.s_max_attempts = cfg->job_max_attempts;
 	if (job_kind_check(spec.s_kind, spec.s_params, err, sizeof(err)) ==
 	    -1) {
-		fprintf(stderr, "bulkhead jobs submit: %s\n", err);
+		fprintf(stderr, "%s: %s\n", prog, err);
 		return 2;
 	}
-	if (o->o_val[0] != NULL) {
-		if (cli_num("--priority", o->o_val[0], -32768, 32767, &v) == -1)
+	if (cli_opt("priority") != NULL) {
+		if (cli_num(prog, "--priority", cli_opt("priority"), -32768,
+		    32767, &v) == -1)
 			return 2;
 		spec.s_priority = (int)v;
 	}
-	if (o->o_val[1] != NULL) {
-		if (cli_num("--max-attempts", o->o_val[1], 1, 100, &v) == -1)
+	if (cli_opt("max-attempts") != NULL) {
+		if (cli_num(prog, "--max-attempts", cli_opt("max-attempts"), 1,
+		    100, &v) == -1)
 			return 2;
 		spec.s_max_attempts = (int)v;
 	}
-	if ((conn = cli_connect(cfg)) == NULL)
+	if ((conn = cli_connect(cfg, prog)) == NULL)
 		return 1;
 	rc = jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err));
 	PQfinish(conn);
 	if (rc == -1) {
-		fprintf(stderr, "bulkhead jobs submit: %s\n", err);
+		fprintf(stderr, "%s: %s\n", prog, err);
 		return 1;
 	}
 	printf("%s\n", id);
 	return 0;
 }
 
-/* "done/total" from a progress object, or "-". */
-static void
-cli_progress(const char *json, char *out, size_t len)
-{
-	cJSON		*p;
-	const cJSON	*d, *t;
-
-	str_lcpy(out, "-", len);
-	if (json == NULL || (p = cJSON_Parse(json)) == NULL)
-		return;
-	d = cJSON_GetObjectItemCaseSensitive(p, "done");
-	t = cJSON_GetObjectItemCaseSensitive(p, "total");
-	if (cJSON_IsNumber(d) && cJSON_IsNumber(t))
-		snprintf(out, len, "%.0f/%.0f", d->valuedouble,
-		    t->valuedouble);
-	else if (cJSON_IsNumber(d))
-		snprintf(out, len, "%.0f", d->valuedouble);
-	cJSON_Delete(p);
-}
-
-static void
-cli_field(const char *name, const char *value)
-{
-	printf("%-17s %s\n", name, value != NULL ? value : "-");
-}
-
 static int
-cli_show(struct cfg *cfg, struct cli_opts *o)
-{
-	struct jobq_job	*j = NULL;
-	struct buf	 b;
-	PGconn		*conn;
-	char		 err[1024], num[64];
-	int		 r, rc = 1;
-
-	if (o->o_npos != 1) {
-		fprintf(stderr, "bulkhead jobs show: expected one job ID\n");
-		return 2;
-	}
-	buf_init(&b, CLI_OUT_MAX);
-	if ((conn = cli_connect(cfg)) == NULL)
-		return 1;
-	if ((r = jobq_get(conn, o->o_pos[0], &j, err, sizeof(err))) == -1) {
-		fprintf(stderr, "bulkhead jobs show: %s\n", err);
-		goto out;
-	}
-	if (r == 0) {
-		fprintf(stderr, "bulkhead jobs show: no such job \"%s\"\n",
-		    o->o_pos[0]);
-		goto out;
-	}
-	if (o->o_json) {
-		/* The job object, with its outputs added as one more key. */
-		if (jobq_job_json(j, &b) == -1) {
-			fprintf(stderr, "bulkhead jobs show: too large\n");
-			goto out;
-		}
-		b.b_data[--b.b_len] = '\0';		/* drop the '}' */
-		if (buf_puts(&b, ",\"outputs\":") == -1 ||
-		    jobq_outputs_json(conn, j->j_id, &b, err, sizeof(err)) ==
-		    -1 || buf_putc(&b, '}') == -1) {
-			fprintf(stderr, "bulkhead jobs show: outputs: %s\n",
-			    err);
-			goto out;
-		}
-		printf("%s\n", b.b_data);
-		rc = 0;
-		goto out;
-	}
-	cli_field("id", j->j_id);
-	cli_field("kind", j->j_kind);
-	cli_field("state", jobq_state_name(j->j_state));
-	snprintf(num, sizeof(num), "%d", j->j_priority);
-	cli_field("priority", num);
-	snprintf(num, sizeof(num), "%d of %d", j->j_attempts,
-	    j->j_max_attempts);
-	cli_field("attempts", num);
-	cli_field("client", j->j_client);
-	cli_field("params", j->j_params);
-	cli_field("progress", j->j_progress);
-	cli_field("checkpoint", j->j_checkpoint);
-	cli_field("created", j->j_created);
-	cli_field("started", j->j_started);
-	cli_field("finished", j->j_finished);
-	cli_field("run after", j->j_run_after);
-	cli_field("lease owner", j->j_lease_owner);
-	cli_field("lease expires", j->j_lease_expires);
-	cli_field("heartbeat", j->j_heartbeat_at);
-	cli_field("transaction time", j->j_transaction_time);
-	cli_field("error", j->j_error);
-	cli_field("result", j->j_result);
-	if (jobq_outputs_json(conn, j->j_id, &b, err, sizeof(err)) == 0)
-		cli_field("outputs", b.b_data);
-	rc = 0;
- out:
-	jobq_job_free(j);
-	buf_free(&b);
-	PQfinish(conn);
-	return rc;
-}
-
-static int
-cli_list(struct cfg *cfg, struct cli_opts *o)
-{
-	struct jobq_filter	  f;
-	struct jobq_job		**jobs = NULL;
-	struct buf		  b;
-	enum jobq_state		  st;
-	PGconn			 *conn;
-	char			  err[1024], prog[48];
-	size_t			  i, n = 0;
-	int64_t			  v;
-	int			  rc = 1;
-
-	if (o->o_npos != 0) {
-		fprintf(stderr, "bulkhead jobs list: unexpected argument "
-		    "\"%s\"\n", o->o_pos[0]);
-		return 2;
-	}
-	memset(&f, 0, sizeof(f));
-	f.f_state = -1;
-	f.f_kind = o->o_val[4];
-	f.f_limit = 50;
-	if (o->o_val[3] != NULL) {
-		if (jobq_state_parse(o->o_val[3], &st) == -1) {
-			fprintf(stderr, "bulkhead jobs list: unknown state "
-			    "\"%s\"\n", o->o_val[3]);
-			return 2;
-		}
-		f.f_state = (int)st;
-	}
-	if (o->o_val[5] != NULL) {
-		if (cli_num("--limit", o->o_val[5], 1, JOBQ_LIST_MAX, &v) == -1)
-			return 2;
-		f.f_limit = (int)v;
-	}
-	buf_init(&b, CLI_OUT_MAX);
-	if ((conn = cli_connect(cfg)) == NULL)
-		return 1;
-	if (jobq_list(conn, &f, &jobs, &n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "bulkhead jobs list: %s\n", err);
-		goto out;
-	}
-	if (o->o_json) {
-		if (buf_putc(&b, '[') == -1)
-			goto toobig;
-		for (i = 0; i < n; i++)
-			if ((i > 0 && buf_putc(&b, ',') == -1) ||
-			    jobq_job_json(jobs[i], &b) == -1)
-				goto toobig;
-		if (buf_putc(&b, ']') == -1)
-			goto toobig;
-		printf("%s\n", b.b_data);
-		rc = 0;
-		goto out;
-	}
-	printf("%-32s  %-10s  %-10s  %5s  %7s  %-12s  %s\n", "ID", "KIND",
-	    "STATE", "PRIO", "TRIES", "PROGRESS", "CREATED");
-	for (i = 0; i < n; i++) {
-		char tries[24];
-
-		cli_progress(jobs[i]->j_progress, prog, sizeof(prog));
-		snprintf(tries, sizeof(tries), "%d/%d", jobs[i]->j_attempts,
-		    jobs[i]->j_max_attempts);
-		printf("%-32s  %-10s  %-10s  %5d  %7s  %-12s  %s\n",
-		    jobs[i]->j_id, jobs[i]->j_kind,
-		    jobq_state_name(jobs[i]->j_state), jobs[i]->j_priority,
-		    tries, prog, jobs[i]->j_created);
-	}
-	rc = 0;
-	goto out;
- toobig:
-	fprintf(stderr, "bulkhead jobs list: output too large; use --limit\n");
- out:
-	jobq_jobs_free(jobs, n);
-	buf_free(&b);
-	PQfinish(conn);
-	return rc;
-}
-
-static int
-cli_wait(struct cfg *cfg, struct cli_opts *o)
+cli_wait(struct cfg *cfg, const char *prog, const char **pos, int npos)
 {
 	struct jobq_job	*j = NULL;
 	struct timespec	 ts, now, nap;
@@ -406,42 +210,37 @@ cli_wait(struct cfg *cfg, struct cli_opts *o)
 	long		 ms = 100;
 	int		 r, rc = 1;
 
-	if (o->o_npos != 1) {
-		fprintf(stderr, "bulkhead jobs wait: expected one job ID\n");
+	(void)npos;
+	if (cli_opt("timeout") != NULL && cli_num(prog, "--timeout",
+	    cli_opt("timeout"), 0, 86400 * 365, &timeout) == -1)
 		return 2;
-	}
-	if (o->o_val[6] != NULL &&
-	    cli_num("--timeout", o->o_val[6], 0, 86400 * 365, &timeout) == -1)
-		return 2;
-	if ((conn = cli_connect(cfg)) == NULL)
+	if ((conn = cli_connect(cfg, prog)) == NULL)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	for (;;) {
 		jobq_job_free(j);
 		j = NULL;
-		if ((r = jobq_get(conn, o->o_pos[0], &j, err,
-		    sizeof(err))) == -1) {
+		if ((r = jobq_get(conn, pos[0], &j, err, sizeof(err))) == -1) {
 			/* Only a broken connection is worth another try. */
 			if (PQstatus(conn) == CONNECTION_OK ||
 			    !db_ensure(conn)) {
-				fprintf(stderr, "bulkhead jobs wait: %s\n",
-				    err);
+				fprintf(stderr, "%s: %s\n", prog, err);
 				goto out;
 			}
 			continue;
 		}
 		if (r == 0) {
-			fprintf(stderr, "bulkhead jobs wait: no such job "
-			    "\"%s\"\n", o->o_pos[0]);
+			fprintf(stderr, "%s: no such job \"%s\"\n", prog,
+			    pos[0]);
 			goto out;
 		}
 		if (jobq_state_is_final(j->j_state))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (timeout > 0 && now.tv_sec - ts.tv_sec >= timeout) {
-			fprintf(stderr, "bulkhead jobs wait: timed out after "
-			    "%lld s; job %s is %s\n", (long long)timeout,
-			    j->j_id, jobq_state_name(j->j_state));
+			fprintf(stderr, "%s: timed out after %lld s; job %s is "
+			    "%s\n", prog, (long long)timeout, j->j_id,
+			    jobq_state_name(j->j_state));
 			rc = 2;
 			goto out;
 		}
@@ -454,9 +253,9 @@ cli_wait(struct cfg *cfg, struct cli_opts *o)
 		printf("%s completed\n", j->j_id);
 		rc = 0;
 	} else
-		fprintf(stderr, "bulkhead jobs wait: job %s %s%s%s\n",
-		    j->j_id, jobq_state_name(j->j_state),
-		    j->j_error ? ": " : "", j->j_error ? j->j_error : "");
+		fprintf(stderr, "%s: job %s %s%s%s\n", prog, j->j_id,
+		    jobq_state_name(j->j_state), j->j_error ? ": " : "",
+		    j->j_error ? j->j_error : "");
  out:
 	jobq_job_free(j);
 	PQfinish(conn);
@@ -464,63 +263,500 @@ cli_wait(struct cfg *cfg, struct cli_opts *o)
 }
 
 static int
-cli_kinds(void)
+cli_kinds(struct cfg *cfg, const char *prog, const char **pos, int npos)
 {
 	const struct job_kind	*k;
 	size_t			 i, n;
 
+	(void)cfg;
+	(void)prog;
+	(void)pos;
+	(void)npos;
 	k = job_kind_all(&n);
 	for (i = 0; i < n; i++)
-		printf("%-12s %s\n", k[i].k_name, k[i].k_help);
+		printf("%-14s %s\n", k[i].k_name, k[i].k_help);
 	return 0;
+}
+
+/* ---- through the API --------------------------------------------------- */
+
+/* "/admin/api/jobs/<id>[/<action>]" into b.  0 or -1. */
+static int
+cli_job_path(struct buf *b, const char *id, const char *action)
+{
+	if (buf_puts(b, "/admin/api/jobs/") == -1 ||
+	    admin_client_escape(b, id) == -1)
+		return -1;
+	if (action != NULL && buf_printf(b, "/%s", action) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * "done/total" (or "done") from a progress object into out, and the
+ * fraction done in *fraction (-1 if unknown).  Export progress counts
+ * per type with step/steps: the fraction spans all steps.
+ */
+static void
+cli_progress(const cJSON *p, char *out, size_t len, double *fraction)
+{
+	const cJSON	*d, *t, *step, *steps, *type;
+	double		 f = -1;
+
+	str_lcpy(out, "-", len);
+	d = cJSON_GetObjectItemCaseSensitive(p, "done");
+	t = cJSON_GetObjectItemCaseSensitive(p, "total");
+	step = cJSON_GetObjectItemCaseSensitive(p, "step");
+	steps = cJSON_GetObjectItemCaseSensitive(p, "steps");
+	type = cJSON_GetObjectItemCaseSensitive(p, "type");
+	if (cJSON_IsNumber(d) && cJSON_IsNumber(t)) {
+		snprintf(out, len, "%s%s%.0f/%.0f", cJSON_IsString(type) ?
+		    type->valuestring : "", cJSON_IsString(type) ? " " : "",
+		    d->valuedouble, t->valuedouble);
+		if (t->valuedouble > 0)
+			f = d->valuedouble / t->valuedouble;
+	} else if (cJSON_IsNumber(d))
+		snprintf(out, len, "%s%s%.0f", cJSON_IsString(type) ?
+		    type->valuestring : "", cJSON_IsString(type) ? " " : "",
+		    d->valuedouble);
+	if (cJSON_IsNumber(step) && cJSON_IsNumber(steps) &&
+	    steps->valuedouble > 0)
+		f = (step->valuedouble - 1 + (f >= 0 ? f : 0)) /
+		    steps->valuedouble;
+	if (f > 1)
+		f = 1;
+	if (fraction != NULL)
+		*fraction = f;
+}
+
+/* The integer member name of o, 0 if absent or not a number. */
+static int
+cli_int(const cJSON *o, const char *name)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valueint : 0;
+}
+
+/* The state as shown: "pausing" for a running job asked to pause. */
+static const char *
+cli_state(const cJSON *job)
+{
+	const char	*st = admin_client_str(job, "state");
+
+	if (st != NULL && strcmp(st, "running") == 0 && cJSON_IsTrue(
+	    cJSON_GetObjectItemCaseSensitive(job, "pause_requested")))
+		return "pausing";
+	return st != NULL ? st : "?";
+}
+
+static int
+cli_list(struct cfg *cfg, const char *prog, const char **pos, int npos)
+{
+	struct admin_client	 ac;
+	struct admin_table	 t;
+	struct buf		 path, body;
+	enum jobq_state		 st;
+	const cJSON		*job;
+	cJSON			*j = NULL;
+	const char		*head[] = { "ID", "KIND", "STATE", "PRIO",
+				    "TRIES", "PROGRESS", "CREATED" };
+	const char		*row[7];
+	char			 prio[16], tries[32], prog_s[48];
+	int64_t			 v;
+	long			 status;
+	int			 rc;
+
+	(void)pos;
+	(void)npos;
+	if (cli_opt("state") != NULL && jobq_state_parse(cli_opt("state"),
+	    &st) == -1) {
+		fprintf(stderr, "%s: unknown state \"%s\" (queued, running, "
+		    "paused, cancelling, cancelled, failed, completed)\n", prog,
+		    cli_opt("state"));
+		return 2;
+	}
+	if (cli_opt("kind") != NULL && job_kind_find(cli_opt("kind")) ==
+	    NULL) {
+		fprintf(stderr, "%s: unknown job kind \"%s\" (see 'bulkhead "
+		    "jobs kinds')\n", prog, cli_opt("kind"));
+		return 2;
+	}
+	if (cli_opt("limit") != NULL && cli_num(prog, "--limit",
+	    cli_opt("limit"), 1, JOBQ_LIST_MAX, &v) == -1)
+		return 2;
+	if ((rc = admin_client_open(&ac, cfg, cli_opt("api"), prog)) != 0)
+		return rc;
+	buf_init(&path, ADMIN_CLIENT_URL_MAX);
+	buf_init(&body, ADMIN_CLIENT_BODY_MAX);
+	admin_table_init(&t, 7, head);
+	rc = 1;
+	(void)buf_puts(&path, "/admin/api/jobs?limit=");
+	(void)admin_client_escape(&path, cli_opt("limit") != NULL ?
+	    cli_opt("limit") : CLI_LIST_DEFAULT);
+	if (cli_opt("state") != NULL && (buf_puts(&path, "&state=") == -1 ||
+	    admin_client_escape(&path, cli_opt("state")) == -1))
+		goto toolong;
+	if (cli_opt("kind") != NULL && (buf_puts(&path, "&kind=") == -1 ||
+	    admin_client_escape(&path, cli_opt("kind")) == -1))
+		goto toolong;
+	if (cli_opt("client") != NULL && (buf_puts(&path, "&client=") == -1 ||
+	    admin_client_escape(&path, cli_opt("client")) == -1))
+		goto toolong;
+	if ((status = admin_client_call(&ac, "GET", path.b_data, NULL,
+	    &body)) == -1)
+		goto out;
+	if (status != 200) {
+		rc = admin_client_error(&ac, status, &body);
+		goto out;
+	}
+	if (cli_opt("json") != NULL) {
+		printf("%s\n", body.b_data);
+		rc = 0;
+		goto out;
+	}
+	if ((j = admin_client_json(&ac, &body)) == NULL)
+		goto out;
+	cJSON_ArrayForEach(job, cJSON_GetObjectItemCaseSensitive(j, "jobs")) {
+		snprintf(prio, sizeof(prio), "%d", cli_int(job, "priority"));
+		snprintf(tries, sizeof(tries), "%d/%d",
+		    cli_int(job, "attempts"), cli_int(job, "max_attempts"));
+		cli_progress(cJSON_GetObjectItemCaseSensitive(job, "progress"),
+		    prog_s, sizeof(prog_s), NULL);
+		row[0] = admin_client_str(job, "id");
+		row[1] = admin_client_str(job, "kind");
+		row[2] = cli_state(job);
+		row[3] = prio;
+		row[4] = tries;
+		row[5] = prog_s;
+		row[6] = admin_client_str(job, "created");
+		admin_table_add(&t, row);
+	}
+	admin_table_print(&t, stdout);
+	rc = 0;
+	goto out;
+ toolong:
+	fprintf(stderr, "%s: filter too long\n", prog);
+	rc = 2;
+ out:
+	cJSON_Delete(j);
+	admin_table_free(&t);
+	buf_free(&path);
+	buf_free(&body);
+	admin_client_close(&ac);
+	return rc;
+}
+
+/* One "name  value" line; raw JSON members print compactly. */
+static void
+cli_field(const char *name, const cJSON *job, const char *member)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(job, member);
+	char		*text = NULL;
+
+	if (v == NULL || cJSON_IsNull(v))
+		printf("%-17s -\n", name);
+	else if (cJSON_IsString(v))
+		printf("%-17s %s\n", name, v->valuestring);
+	else {
+		text = cJSON_PrintUnformatted(v);
+		printf("%-17s %s\n", name, text != NULL ? text : "?");
+		cJSON_free(text);
+	}
+}
+
+static int
+cli_show(struct cfg *cfg, const char *prog, const char **pos, int npos)
+{
+	struct admin_client	 ac;
+	struct buf		 path, body;
+	const cJSON		*o;
+	cJSON			*j = NULL;
+	char			 num[64];
+	long			 status;
+	int			 rc;
+
+	(void)npos;
+	if ((rc = admin_client_open(&ac, cfg, cli_opt("api"), prog)) != 0)
+		return rc;
+	buf_init(&path, ADMIN_CLIENT_URL_MAX);
+	buf_init(&body, ADMIN_CLIENT_BODY_MAX);
+	rc = 1;
+	if (cli_job_path(&path, pos[0], NULL) == -1) {
+		fprintf(stderr, "%s: job id too long\n", prog);
+		rc = 2;
+		goto out;
+	}
+	if ((status = admin_client_call(&ac, "GET", path.b_data, NULL,
+	    &body)) == -1)
+		goto out;
+	if (status != 200) {
+		rc = admin_client_error(&ac, status, &body);
+		goto out;
+	}
+	if (cli_opt("json") != NULL) {
+		printf("%s\n", body.b_data);
+		rc = 0;
+		goto out;
+	}
+	if ((j = admin_client_json(&ac, &body)) == NULL)
+		goto out;
+	cli_field("id", j, "id");
+	cli_field("kind", j, "kind");
+	printf("%-17s %s\n", "state", cli_state(j));
+	cli_field("priority", j, "priority");
+	snprintf(num, sizeof(num), "%d of %d", cli_int(j, "attempts"),
+	    cli_int(j, "max_attempts"));
+	printf("%-17s %s\n", "attempts", num);
+	cli_field("client", j, "client");
+	cli_field("params", j, "params");
+	cli_field("progress", j, "progress");
+	cli_field("checkpoint", j, "checkpoint");
+	cli_field("created", j, "created");
+	cli_field("started", j, "started");
+	cli_field("finished", j, "finished");
+	cli_field("run after", j, "run_after");
+	cli_field("lease owner", j, "lease_owner");
+	cli_field("lease expires", j, "lease_expires");
+	cli_field("heartbeat", j, "heartbeat_at");
+	cli_field("transaction time", j, "transaction_time");
+	cli_field("error", j, "error");
+	cli_field("result", j, "result");
+	cli_field("retry of", j, "retry_of");
+	cli_field("status url", j, "status_url");
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j,
+	    "outputs")) == 0)
+		printf("%-17s -\n", "outputs");
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(j, "outputs")) {
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "count");
+
+		printf("%-17s %s %s %.0f %s\n", "output",
+		    admin_client_str(o, "channel") ? admin_client_str(o,
+		    "channel") : "-", admin_client_str(o, "type") ?
+		    admin_client_str(o, "type") : "-", cJSON_IsNumber(c) ?
+		    c->valuedouble : 0, admin_client_str(o, "url") ?
+		    admin_client_str(o, "url") : "-");
+	}
+	rc = 0;
+ out:
+	cJSON_Delete(j);
+	buf_free(&path);
+	buf_free(&body);
+	admin_client_close(&ac);
+	return rc;
+}
+
+/* pause, resume, cancel, retry: the subcommand is the action. */
+static int
+cli_action(struct cfg *cfg, const char *prog, const char **pos, int npos)
+{
+	struct admin_client	 ac;
+	struct buf		 path, body;
+	const char		*action, *id;
+	cJSON			*j = NULL;
+	long			 status;
+	int			 rc;
+
+	(void)npos;
+	action = strrchr(prog, ' ') + 1;	/* "bulkhead jobs pause" */
+	if ((rc = admin_client_open(&ac, cfg, cli_opt("api"), prog)) != 0)
+		return rc;
+	buf_init(&path, ADMIN_CLIENT_URL_MAX);
+	buf_init(&body, ADMIN_CLIENT_BODY_MAX);
+	rc = 1;
+	if (cli_job_path(&path, pos[0], action) == -1) {
+		fprintf(stderr, "%s: job id too long\n", prog);
+		rc = 2;
+		goto out;
+	}
+	if ((status = admin_client_call(&ac, "POST", path.b_data, NULL,
+	    &body)) == -1)
+		goto out;
+	if (status < 200 || status > 299) {
+		rc = admin_client_error(&ac, status, &body);
+		goto out;
+	}
+	if (cli_opt("json") != NULL) {
+		printf("%s\n", body.b_data);
+		rc = 0;
+		goto out;
+	}
+	if ((j = admin_client_json(&ac, &body)) == NULL)
+		goto out;
+	id = admin_client_str(j, "id");
+	if (strcmp(action, "retry") == 0)
+		/* The new job's id alone, as 'jobs submit' prints it. */
+		printf("%s\n", id != NULL ? id : "?");
+	else if (strcmp(cli_state(j), "pausing") == 0)
+		printf("job %s: pause requested; it stops at its next batch "
+		    "boundary\n", pos[0]);
+	else if (strcmp(cli_state(j), "cancelling") == 0)
+		printf("job %s: cancel requested; its worker stops it\n",
+		    pos[0]);
+	else
+		printf("job %s: %s\n", pos[0], cli_state(j));
+	rc = 0;
+ out:
+	cJSON_Delete(j);
+	buf_free(&path);
+	buf_free(&body);
+	admin_client_close(&ac);
+	return rc;
+}
+
+/*
+ * Polls the job and draws its progress until it ends: one redrawn line
+ * on a terminal, one line per change otherwise.  0 if it completed.
+ */
+static int
+cli_watch(struct cfg *cfg, const char *prog, const char **pos, int npos)
+{
+	struct admin_client	 ac;
+	struct buf		 path, body;
+	struct timespec		 nap;
+	cJSON			*j = NULL;
+	const char		*st = "?";
+	char			 line[CLI_LINE_MAX], last[CLI_LINE_MAX];
+	char			 bar[CLI_BAR_WIDTH + 1], prog_s[48];
+	double			 f;
+	long			 status;
+	int			 tty, rc, i, fails = 0, drawn = 0;
+
+	(void)npos;
+	if ((rc = admin_client_open(&ac, cfg, cli_opt("api"), prog)) != 0)
+		return rc;
+	tty = isatty(STDOUT_FILENO);
+	buf_init(&path, ADMIN_CLIENT_URL_MAX);
+	buf_init(&body, ADMIN_CLIENT_BODY_MAX);
+	last[0] = '\0';
+	rc = 1;
+	if (cli_job_path(&path, pos[0], NULL) == -1) {
+		fprintf(stderr, "%s: job id too long\n", prog);
+		rc = 2;
+		goto out;
+	}
+	nap.tv_sec = CLI_WATCH_MS / 1000;
+	nap.tv_nsec = (CLI_WATCH_MS % 1000) * 1000000L;
+	for (;;) {
+		buf_reset(&body);
+		if ((status = admin_client_call(&ac, "GET", path.b_data, NULL,
+		    &body)) == -1) {
+			if (++fails >= CLI_WATCH_RETRIES)
+				goto out;
+			nanosleep(&nap, NULL);
+			continue;
+		}
+		fails = 0;
+		if (status != 200) {
+			if (drawn && tty)
+				putchar('\n');
+			rc = admin_client_error(&ac, status, &body);
+			goto out;
+		}
+		cJSON_Delete(j);
+		if ((j = admin_client_json(&ac, &body)) == NULL)
+			goto out;
+		st = cli_state(j);
+		cli_progress(cJSON_GetObjectItemCaseSensitive(j, "progress"),
+		    prog_s, sizeof(prog_s), &f);
+		if (strcmp(st, "completed") == 0)
+			f = 1;
+		for (i = 0; i < CLI_BAR_WIDTH; i++)
+			bar[i] = f >= 0 && i < (int)(f * CLI_BAR_WIDTH + 0.5) ?
+			    '#' : '.';
+		bar[CLI_BAR_WIDTH] = '\0';
+		if (f >= 0)
+			snprintf(line, sizeof(line), "[%s] %3d%%  %-10s %s",
+			    bar, (int)(f * 100 + 0.5), st, prog_s);
+		else
+			snprintf(line, sizeof(line), "[%s]   ?%%  %-10s %s",
+			    bar, st, prog_s);
+		if (tty) {
+			printf("\r%-*s", (int)strlen(last) > (int)strlen(line) ?
+			    (int)strlen(last) : (int)strlen(line), line);
+			fflush(stdout);
+			drawn = 1;
+		} else if (strcmp(line, last) != 0) {
+			printf("%s\n", line);
+			fflush(stdout);
+		}
+		str_lcpy(last, line, sizeof(last));
+		if (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 ||
+		    strcmp(st, "cancelled") == 0)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	if (drawn)
+		putchar('\n');
+	if (strcmp(st, "completed") == 0) {
+		printf("job %s completed\n", pos[0]);
+		rc = 0;
+	} else
+		fprintf(stderr, "%s: job %s %s%s%s\n", prog, pos[0], st,
+		    admin_client_str(j, "error") ? ": " : "",
+		    admin_client_str(j, "error") ? admin_client_str(j,
+		    "error") : "");
+ out:
+	cJSON_Delete(j);
+	buf_free(&path);
+	buf_free(&body);
+	admin_client_close(&ac);
+	return rc;
 }
 
 int
 jobs_cli_main(struct cfg *cfg, int argc, char **argv)
 {
-	struct cli_opts	 o;
-	const char	*sub;
+	const struct cli_cmd	*c = NULL;
+	const char		*pos[CLI_MAX_POS];
+	char			 prog[CLI_PROG_MAX];
+	size_t			 i, k;
+	int			 npos;
 
 	if (argc < 2) {
 		cli_usage(stderr);
 		return 2;
 	}
-	sub = argv[1];
-	argc -= 2;
-	argv += 2;
-	if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 ||
-	    strcmp(sub, "-h") == 0) {
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
 		cli_usage(stdout);
 		return 0;
 	}
-	if (strcmp(sub, "submit") == 0) {
-		if (cli_parse(argc, argv, OPT_PRIORITY | OPT_MAX_ATTEMPTS |
-		    OPT_CLIENT, 2, &o) == -1)
-			return 2;
-		return cli_submit(cfg, &o);
+	for (i = 0; i < CLI_NCMDS; i++)
+		if (strcmp(argv[1], cli_cmds[i].c_name) == 0)
+			c = &cli_cmds[i];
+	if (c == NULL) {
+		fprintf(stderr, "bulkhead jobs: unknown subcommand \"%s\"\n",
+		    argv[1]);
+		cli_usage(stderr);
+		return 2;
 	}
-	if (strcmp(sub, "show") == 0) {
-		if (cli_parse(argc, argv, OPT_JSON, 1, &o) == -1)
+	snprintf(prog, sizeof(prog), "bulkhead jobs %s", c->c_name);
+	if (admin_client_args(prog, argc - 2, argv + 2, cli_opts, CLI_NOPTS,
+	    pos, c->c_maxpos, &npos) == -1)
+		return 2;
+	/* Options of other subcommands are errors here. */
+	for (k = 0; k < CLI_NOPTS; k++) {
+		const char	*names = c->c_opts, *hit;
+		size_t		 n = strlen(cli_opts[k].ao_name);
+
+		if (cli_opts[k].ao_val == NULL)
+			continue;
+		for (hit = strstr(names, cli_opts[k].ao_name); hit != NULL;
+		    hit = strstr(hit + 1, cli_opts[k].ao_name))
+			if ((hit == names || hit[-1] == ',') &&
+			    (hit[n] == '\0' || hit[n] == ','))
+				break;
+		if (hit == NULL) {
+			fprintf(stderr, "%s: unknown option \"--%s\"\n", prog,
+			    cli_opts[k].ao_name);
 			return 2;
-		return cli_show(cfg, &o);
+		}
 	}
-	if (strcmp(sub, "list") == 0) {
-		if (cli_parse(argc, argv, OPT_STATE | OPT_KIND | OPT_LIMIT |
-		    OPT_JSON, 0, &o) == -1)
-			return 2;
-		return cli_list(cfg, &o);
+	if (npos < c->c_minpos) {
+		fprintf(stderr, "%s: missing %s\n", prog, c->c_minpos == 1 &&
+		    strcmp(c->c_name, "submit") == 0 ? "KIND" : "job ID");
+		return 2;
 	}
-	if (strcmp(sub, "wait") == 0) {
-		if (cli_parse(argc, argv, OPT_TIMEOUT, 1, &o) == -1)
-			return 2;
-		return cli_wait(cfg, &o);
-	}
-	if (strcmp(sub, "kinds") == 0) {
-		if (cli_parse(argc, argv, 0, 0, &o) == -1)
-			return 2;
-		return cli_kinds();
-	}
-	fprintf(stderr, "bulkhead jobs: unknown subcommand \"%s\"\n", sub);
-	cli_usage(stderr);
-	return 2;
+	return c->c_run(cfg, prog, pos, npos);
 }

@@ -1,6 +1,8 @@
 /*
- * jobs_cli.h — 'bulkhead jobs ...': submit, list and show jobs.
- * argv[0] == "jobs".  Returns the process exit status.
+ * jobs_cli.h — 'bulkhead jobs ...': list, show, pause, resume, cancel,
+ * retry and watch jobs through the admin API; submit, wait and kinds
+ * without it (see jobs_cli.c).  argv[0] == "jobs".  Returns the process
+ * exit status.
  */
 #ifndef JOBS_CLI_H
 #define JOBS_CLI_H

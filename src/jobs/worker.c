@@ -17,6 +17,12 @@
  * kept, attempt not counted) and the process exits 0.  A worker that dies
  * instead simply stops renewing its lease: another worker takes the job
  * over when the lease expires.
+ *
+ * Limits (schemas/006_limits.sql): the claim statement itself enforces
+ * the job-count limits.  The worker keeps a copy of the row, re-read
+ * every LIMITS_RELOAD_S, on NOTIFY bulkhead_limits and before each job,
+ * applies worker_nice to itself, and hands the copy to the job's context,
+ * which throttles the kind and sets up its bulk sessions (throttle.h).
  */
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -36,12 +42,14 @@
 #include "jobs/job_ctx.h"
 #include "jobs/job_kinds.h"
 #include "jobs/jobq.h"
+#include "jobs/limits.h"
 #include "jobs/worker.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "store/db.h"
 
 #define WORKER_POLL_MS		2000	/* fallback poll when idle */
+#define WORKER_CLAIM_GAP_MS	100	/* after an empty claim */
 #define WORKER_NICE		10
 #define WORKER_IOPRIO_LEVEL	7	/* best-effort class, lowest */
 #define WORKER_MAX_KINDS	64
@@ -62,6 +70,10 @@ struct worker {
 	PGconn		*w_work;		/* for kinds, lazily */
 	const char	*w_kinds[WORKER_MAX_KINDS];
 	size_t		 w_nkinds;
+	struct limits	 w_limits;		/* last read */
+	double		 w_limits_at;		/* when, monotonic; 0: due */
+	int		 w_nice;		/* applied to us */
+	int		 w_nice_warned;
 };
 
 /* Signal state: the only globals, written by the handler alone. */
@@ -71,6 +83,8 @@ static int			worker_pipe[2] = { -1, -1 };
 static void	worker_on_signal(int);
 static int	worker_signals(void);
 static void	worker_lower_priority(void);
+static double	worker_now(void);
+static void	worker_limits(struct worker *, int);
 static void	worker_make_id(char *, size_t);
 static void	worker_drain_pipe(void);
 static void	worker_pause(int);
@@ -151,6 +165,52 @@ worker_lower_priority(void)
 		log_warn("ioprio_set");
 }
 
+static double
+worker_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Re-reads the limits when due (or now, with force) and applies
+ * worker_nice to this process.  On Linux, nice is per thread: the threads
+ * a kind starts afterwards inherit it.  Raising priority again needs root
+ * (CAP_SYS_NICE); without it the lower priority stays, which errs on the
+ * side of the interactive users.
+ */
+static void
+worker_limits(struct worker *w, int force)
+{
+	char	err[512];
+	double	now = worker_now();
+
+	if (!force && w->w_limits_at != 0 &&
+	    now - w->w_limits_at < (double)LIMITS_RELOAD_S)
+		return;
+	if (w->w_ctl == NULL || PQstatus(w->w_ctl) != CONNECTION_OK)
+		return;
+	w->w_limits_at = now;
+	if (limits_load(w->w_ctl, &w->w_limits, err, sizeof(err)) == -1) {
+		log_warnx("reading limits: %s (keeping the previous ones)",
+		    err);
+		return;
+	}
+	if (w->w_limits.lim_worker_nice == w->w_nice)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, w->w_limits.lim_worker_nice) == -1) {
+		if (!w->w_nice_warned)
+			log_warn("setpriority(%d)",
+			    w->w_limits.lim_worker_nice);
+		w->w_nice_warned = 1;
+		return;
+	}
+	log_debug("nice %d", w->w_limits.lim_worker_nice);
+	w->w_nice = w->w_limits.lim_worker_nice;
+}
+
 /* "host:pid:nonce": unique even when a container reuses pids. */
 static void
 worker_make_id(char *id, size_t len)
@@ -223,7 +283,8 @@ worker_ensure(struct worker *w)
 		if (worker_connect(w, &w->w_listen, "worker listen") == -1)
 			return -1;
 		if (db_exec(w->w_listen, "LISTEN " JOBQ_CHANNEL, 0, NULL, err,
-		    sizeof(err)) == -1) {
+		    sizeof(err)) == -1 || db_exec(w->w_listen, "LISTEN "
+		    LIMITS_CHANNEL, 0, NULL, err, sizeof(err)) == -1) {
 			log_warnx("LISTEN failed, polling only: %s", err);
 			PQfinish(w->w_listen);
 			w->w_listen = NULL;
@@ -269,7 +330,9 @@ worker_wait(struct worker *w, int ms)
 			return;
 		}
 		while ((n = PQnotifies(w->w_listen)) != NULL) {
-			log_debug("notified: %s", n->extra);
+			log_debug("notified: %s %s", n->relname, n->extra);
+			if (strcmp(n->relname, LIMITS_CHANNEL) == 0)
+				w->w_limits_at = 0;	/* re-read now */
 			PQfreemem(n);
 		}
 	}
@@ -294,6 +357,18 @@ worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
 		if (*err == '\0')
 			err = "stopped without a reason";
 	}
+	/* A kind that reported a symptom of being stopped (an aborted COPY,
+	 * a thread that gave up) was still stopped as asked. */
+	if (st == JOB_RETRY && (job_ctx_stop_reason(ctx) == JOB_STOP_PAUSE ||
+	    job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL ||
+	    job_ctx_stop_reason(ctx) == JOB_STOP_TIMEOUT))
+		st = JOB_STOPPED;
+	/* Past its timeout a job fails for good, with the reason. */
+	if (st == JOB_STOPPED &&
+	    job_ctx_stop_reason(ctx) == JOB_STOP_TIMEOUT) {
+		st = JOB_FAIL;
+		err = job_ctx_error_text(ctx);
+	}
 	for (tries = 0; tries < 2; tries++) {
 		switch (st) {
 		case JOB_DONE:
@@ -308,6 +383,9 @@ worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
 		case JOB_STOPPED:
 			if (job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL)
 				rc = jobq_cancelled(w->w_ctl, l, dberr,
+				    sizeof(dberr));
+			else if (job_ctx_stop_reason(ctx) == JOB_STOP_PAUSE)
+				rc = jobq_paused(w->w_ctl, l, dberr,
 				    sizeof(dberr));
 			else
 				rc = jobq_release(w->w_ctl, l, dberr,
@@ -343,6 +421,8 @@ worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
 	case JOB_STOPPED:
 		log_info("job %s: %s", l->l_id,
 		    job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL ? "cancelled" :
+		    job_ctx_stop_reason(ctx) == JOB_STOP_PAUSE ?
+		    "paused (checkpoint kept)" :
 		    "released back to the queue (shutting down)");
 		break;
 	}
@@ -398,8 +478,10 @@ worker_run(struct worker *w, struct jobq_job *job,
 		    err, sizeof(err));
 		return;
 	}
-	ctx = job_ctx_new(w->w_cfg, w->w_ctl, &w->w_work, job, lease,
-	    &worker_stop, worker_pipe[0], err, sizeof(err));
+	/* The job runs under the limits as of now, re-read while it runs. */
+	worker_limits(w, 1);
+	ctx = job_ctx_new(w->w_cfg, &w->w_limits, w->w_ctl, &w->w_work, job,
+	    lease, &worker_stop, worker_pipe[0], err, sizeof(err));
 	if (ctx == NULL) {
 		char msg[600];
 
@@ -431,6 +513,8 @@ worker_main(struct cfg *cfg)
 
 	memset(&w, 0, sizeof(w));
 	w.w_cfg = cfg;
+	limits_defaults(&w.w_limits);
+	w.w_nice = WORKER_NICE;
 	worker_stop = 0;
 	if (worker_signals() == -1)
 		return 1;
@@ -445,6 +529,7 @@ worker_main(struct cfg *cfg)
 	while (!worker_stop) {
 		if (worker_ensure(&w) == -1)
 			break;
+		worker_limits(&w, 0);
 		r = jobq_claim(w.w_ctl, w.w_id, w.w_kinds, w.w_nkinds,
 		    cfg->job_lease, &job, &lease, err, sizeof(err));
 		if (r == 1) {
@@ -458,6 +543,14 @@ worker_main(struct cfg *cfg)
 				continue;	/* reconnect at once */
 		}
 		worker_wait(&w, WORKER_POLL_MS);
+		/*
+		 * A burst of kick-offs is a burst of NOTIFYs, and each would
+		 * be a claim; while nothing was claimable (say every slot is
+		 * taken) that is work for the database and nothing else.
+		 * So claims follow an empty one no sooner than
+		 * WORKER_CLAIM_GAP_MS later; the NOTIFYs meanwhile merge.
+		 */
+		worker_pause(WORKER_CLAIM_GAP_MS);
 	}
 
 	PQfinish(w.w_listen);

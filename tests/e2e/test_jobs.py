@@ -17,6 +17,13 @@ from jobhelp import (assert_clean_log, cli, job, log_text, submit,
 SHORT_LEASE = {"BULKHEAD_JOB_LEASE": "5", "BULKHEAD_JOB_HEARTBEAT": "1"}
 
 
+def api_env(api):
+    """'jobs list' and 'jobs show' go through the admin API of a 'serve'
+    process (submit and wait need only the database)."""
+    return {"BULKHEAD_API_URL": api.base,
+            "BULKHEAD_ADMIN_TOKEN": "test-admin-token"}
+
+
 def start_worker(start_server, db, env=None):
     w = start_server(db, role="worker", extra_env=env, wait=False)
     wait_log(w, "started (lease")
@@ -32,6 +39,7 @@ def stop_clean(w):
 def test_noop_completes_with_progress_and_result(bulkhead_bin, db,
                                                  start_server):
     w = start_worker(start_server, db)
+    env = api_env(start_server(db, role="serve"))
     jid = submit(bulkhead_bin, db, "noop", {"steps": 5, "step_ms": 50})
     r = cli(bulkhead_bin, db, "jobs", "wait", jid, "--timeout", "60")
     assert r.returncode == 0, r.stderr.decode() + log_text(w)
@@ -47,19 +55,19 @@ def test_noop_completes_with_progress_and_result(bulkhead_bin, db,
     assert j["started"] is not None and j["finished"] >= j["started"]
     assert j["error"] is None
 
-    r = cli(bulkhead_bin, db, "jobs", "show", jid, "--json")
+    r = cli(bulkhead_bin, db, "jobs", "show", jid, "--json", env=env)
     assert r.returncode == 0, r.stderr.decode()
     shown = json.loads(r.stdout)
     assert shown["id"] == jid and shown["state"] == "completed"
     assert shown["result"] == {"steps": 5, "resumed_from": 0}
     assert shown["params"] == {"steps": 5, "step_ms": 50}
     assert shown["outputs"] == []
-    r = cli(bulkhead_bin, db, "jobs", "show", jid)
+    r = cli(bulkhead_bin, db, "jobs", "show", jid, env=env)
     assert r.returncode == 0 and b"completed" in r.stdout
     r = cli(bulkhead_bin, db, "jobs", "list", "--json", "--state",
-            "completed", "--kind", "noop")
-    assert [x["id"] for x in json.loads(r.stdout)] == [jid]
-    r = cli(bulkhead_bin, db, "jobs", "list")
+            "completed", "--kind", "noop", env=env)
+    assert [x["id"] for x in json.loads(r.stdout)["jobs"]] == [jid]
+    r = cli(bulkhead_bin, db, "jobs", "list", env=env)
     assert r.returncode == 0 and jid.encode() in r.stdout
     assert b"5/5" in r.stdout
     stop_clean(w)
@@ -67,6 +75,7 @@ def test_noop_completes_with_progress_and_result(bulkhead_bin, db,
 
 def test_outputs_are_recorded(bulkhead_bin, db, start_server):
     w = start_worker(start_server, db)
+    env = api_env(start_server(db, role="serve"))
     jid = submit(bulkhead_bin, db, "noop", {"steps": 1, "step_ms": 0,
                                             "outputs": 3})
     assert wait_final(db, jid)["state"] == "completed"
@@ -76,7 +85,7 @@ def test_outputs_are_recorded(bulkhead_bin, db, start_server):
     assert rows == [(i, "output", "Basic", i, 0, None, None)
                     for i in (1, 2, 3)]
     assert job(db, jid)["checkpoint"] == {"step": 1, "outputs": 3}
-    r = cli(bulkhead_bin, db, "jobs", "show", jid, "--json")
+    r = cli(bulkhead_bin, db, "jobs", "show", jid, "--json", env=env)
     outs = json.loads(r.stdout)["outputs"]
     assert [(o["seq"], o["type"], o["count"]) for o in outs] == \
         [(1, "Basic", 1), (2, "Basic", 2), (3, "Basic", 3)]
@@ -100,9 +109,11 @@ def test_defaults_and_priority(bulkhead_bin, db, start_server):
     stop_clean(w)
 
 
-def test_cli_rejects_bad_input(bulkhead_bin, db):
+def test_cli_rejects_bad_input(bulkhead_bin, db, start_server):
+    env = api_env(start_server(db, role="serve"))
+
     def rc(*args):
-        r = cli(bulkhead_bin, db, *args)
+        r = cli(bulkhead_bin, db, *args, env=env)
         err = r.stderr.decode()
         assert r.returncode in (1, 2), err
         # One line with the reason (migration notices aside).

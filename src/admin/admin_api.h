@@ -1,0 +1,71 @@
+/*
+ * admin_api.h — the operator API under /admin/api: jobs, schedules and
+ * limits as JSON over HTTP (rows in http_route.c's table).
+ *
+ * AUTHENTICATION: every route wants "Authorization: Bearer <token>" with
+ * the configured admin_token (BULKHEAD_ADMIN_TOKEN), compared in constant
+ * time.  No or a wrong token: 401 with WWW-Authenticate: Bearer.  No
+ * admin_token configured: 401 for everything, saying to configure one.
+ *
+ * ERRORS are OperationOutcome bodies, as everywhere else in the service
+ * (the router answers 404/405/413/415 on these paths with one before a
+ * handler runs, so the admin handlers use the same shape rather than a
+ * second one); the message is in issue[0].diagnostics.  400: bad input,
+ * nothing changed; 404: no such job or schedule; 409: the action makes no
+ * sense in the job's current state, nothing changed.
+ *
+ * ROUTES:
+ *   GET    /admin/api/jobs?state=&kind=&client=&limit=   {"jobs":[job]}
+ *   GET    /admin/api/jobs/{id}                          job + outputs
+ *   POST   /admin/api/jobs/{id}/pause|resume|cancel      job
+ *   POST   /admin/api/jobs/{id}/retry                    201, new job
+ *   GET    /admin/api/schedules                          {"schedules":[]}
+ *   GET    /admin/api/schedules/{name}                   schedule
+ *   PUT    /admin/api/schedules/{name}                   200/201 schedule
+ *   DELETE /admin/api/schedules/{name}                   204
+ *   POST   /admin/api/schedules/{name}/run               202, new job
+ *   POST   /admin/api/schedules/{name}/pause|resume      schedule
+ *   GET    /admin/api/limits                             limits
+ *   PUT    /admin/api/limits                             limits
+ *
+ * JOB STATE RULES (a refused action answers 409 and changes nothing):
+ *   pause   queued -> paused at once; running -> stays running with
+ *           pause_requested = true (202): the worker stops at its next
+ *           batch boundary and parks the job as paused, checkpoint kept.
+ *   resume  paused -> queued (run_after now, checkpoint kept: it goes on
+ *           where it stopped); running with a pause requested -> the
+ *           request is withdrawn.
+ *   cancel  queued or paused -> cancelled at once, its files removed;
+ *           running -> cancelling (202): the worker stops, removes the
+ *           partial files and marks it cancelled.
+ *   retry   failed or cancelled -> a NEW queued job with the same kind,
+ *           params, client, priority and max_attempts, retry_of = the old
+ *           id; the old row stays as history.
+ *
+ * AUDIT: each change writes audit rows (admin/audit.h) in its own
+ * transaction; refused or failed requests write none.
+ */
+#ifndef ADMIN_ADMIN_API_H
+#define ADMIN_ADMIN_API_H
+
+struct http_req;
+
+void	admin_api_jobs_list(struct http_req *);
+void	admin_api_job_get(struct http_req *);
+void	admin_api_job_pause(struct http_req *);
+void	admin_api_job_resume(struct http_req *);
+void	admin_api_job_cancel(struct http_req *);
+void	admin_api_job_retry(struct http_req *);
+
+void	admin_api_schedules_list(struct http_req *);
+void	admin_api_schedule_get(struct http_req *);
+void	admin_api_schedule_put(struct http_req *);
+void	admin_api_schedule_delete(struct http_req *);
+void	admin_api_schedule_run(struct http_req *);
+void	admin_api_schedule_pause(struct http_req *);
+void	admin_api_schedule_resume(struct http_req *);
+
+void	admin_api_limits_get(struct http_req *);
+void	admin_api_limits_put(struct http_req *);
+
+#endif

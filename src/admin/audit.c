@@ -1,0 +1,89 @@
+/*
+ * audit.c — arms and disarms the audit triggers of 005_audit.sql.
+ *
+ * The context travels as session settings (set_config(..., false)): the
+ * change itself may run in a transaction this module does not see
+ * (schedule_put, limits_put_json), and a transaction-local setting made
+ * before that transaction began would be gone inside it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "admin/audit.h"
+#include "lib/str.h"
+#include "store/db.h"
+
+#define AUDIT_HASH_BYTES	8	/* of the SHA-256, shown as hex */
+
+/* One statement, so that a half-armed session cannot happen. */
+#define AUDIT_SET \
+	"SELECT set_config('bulkhead.audit_actor', $1, false), " \
+	"set_config('bulkhead.audit_client', $2, false), " \
+	"set_config('bulkhead.audit_request', $3, false), " \
+	"set_config('bulkhead.audit_action', $4, false), " \
+	"set_config('bulkhead.audit_target', $5, false), " \
+	"set_config('bulkhead.audit_table', $6, false)"
+
+void
+audit_actor_init(struct audit_actor *who, const char *token, size_t toklen,
+    const char *addr, const char *request)
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0, i;
+	size_t		n;
+
+	memset(who, 0, sizeof(*who));
+	n = (size_t)snprintf(who->aa_actor, sizeof(who->aa_actor), "token:");
+	if (token != NULL && EVP_Digest(token, toklen, md, &mdlen,
+	    EVP_sha256(), NULL) == 1 && mdlen >= AUDIT_HASH_BYTES) {
+		for (i = 0; i < AUDIT_HASH_BYTES; i++, n += 2)
+			snprintf(who->aa_actor + n, sizeof(who->aa_actor) - n,
+			    "%02x", md[i]);
+	} else
+		str_lcpy(who->aa_actor + n, "unknown",
+		    sizeof(who->aa_actor) - n);
+	str_lcpy(who->aa_addr, addr != NULL ? addr : "", sizeof(who->aa_addr));
+	str_lcpy(who->aa_request, request != NULL ? request : "",
+	    sizeof(who->aa_request));
+}
+
+static int
+audit_set(PGconn *conn, const char *const *p, char *errbuf, size_t errlen)
+{
+	PGresult	*res;
+
+	if ((res = db_query(conn, AUDIT_SET, 6, p, errbuf, errlen)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+audit_begin(PGconn *conn, const struct audit_actor *who, const char *action,
+    const char *table, const char *target, char *errbuf, size_t errlen)
+{
+	const char	*p[6];
+
+	p[0] = who->aa_actor;
+	p[1] = who->aa_addr;
+	p[2] = who->aa_request;
+	p[3] = action;
+	p[4] = target;
+	p[5] = table;
+	return audit_set(conn, p, errbuf, errlen);
+}
+
+int
+audit_end(PGconn *conn, char *errbuf, size_t errlen)
+{
+	const char	*p[6] = { "", "", "", "", "", "" };
+
+	/* A transaction left open by a failed change would roll the reset
+	 * back with it: end it first. */
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE &&
+	    db_exec(conn, "ROLLBACK", 0, NULL, errbuf, errlen) == -1)
+		return -1;
+	return audit_set(conn, p, errbuf, errlen);
+}

@@ -1,0 +1,57 @@
+/*
+ * audit.h — the audit trail of operator changes (schemas/005_audit.sql).
+ *
+ * Rows are written by triggers on the changed tables, in the same
+ * transaction as the change, so that no code path (ours, or the
+ * transaction-owning schedule_* and limits_put_json) can change a row
+ * without its audit row or leave an audit row for a change that rolled
+ * back.  This module arms those triggers on one connection:
+ *
+ *	audit_begin(conn, &who, "job.pause", "jobs", id, ...);
+ *	... the statement(s) that change the row ...
+ *	audit_end(conn, ...);
+ *
+ * Between the two, every row changed in 'table' through conn is recorded
+ * with the action, target and actor given; changes to other tables are
+ * not.  The settings are per session: audit_end must run on every path,
+ * and a connection whose audit_end failed must be discarded (it could
+ * record someone else's change later).
+ *
+ * Errors: -1 with the reason (libpq's) in a caller-supplied errbuf.
+ */
+#ifndef ADMIN_AUDIT_H
+#define ADMIN_AUDIT_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#define AUDIT_ACTOR_MAX		32	/* "token:" + 16 hex digits */
+#define AUDIT_ADDR_MAX		64	/* an IPv6 address fits */
+#define AUDIT_REQUEST_MAX	24	/* a request id (16 hex digits) */
+#define AUDIT_ACTION_MAX	32	/* "schedule.resume" */
+#define AUDIT_TARGET_MAX	128	/* a job id or schedule name */
+
+/* Who made a change.  Plain data; no heap. */
+struct audit_actor {
+	char	aa_actor[AUDIT_ACTOR_MAX];	/* hash of the token */
+	char	aa_addr[AUDIT_ADDR_MAX];	/* client address, or "" */
+	char	aa_request[AUDIT_REQUEST_MAX];	/* request id, or "" */
+};
+
+/*
+ * Fills *who: the actor is "token:" and the first 8 bytes of the SHA-256
+ * of the toklen bytes at token, in hex, so that audit rows tell tokens
+ * apart without storing one.  addr and request (may be NULL) are copied,
+ * truncated to fit.
+ */
+void	audit_actor_init(struct audit_actor *who, const char *token,
+	    size_t toklen, const char *addr, const char *request);
+
+/* Arms the audit trigger of table for conn (see above).  0 or -1. */
+int	audit_begin(PGconn *conn, const struct audit_actor *who,
+	    const char *action, const char *table, const char *target,
+	    char *errbuf, size_t errlen);
+/* Disarms it.  0, or -1: discard the connection. */
+int	audit_end(PGconn *conn, char *errbuf, size_t errlen);
+
+#endif

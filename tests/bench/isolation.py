@@ -1,0 +1,486 @@
+"""tests/bench/isolation — the bulkhead principle, measured: interactive
+latency on an idle server and beside a full-speed $import, side by side.
+
+  1. the data: BENCH_CLAIMS Claims (default 1,000,000) from 'bulkhead
+     generate', cut to exactly that many lines, kept in
+     var/bench/isolation/ for the next run;
+  2. the service: 'bulkhead run' (API, scheduler, BULKHEAD_WORKERS=2
+     workers) with the default limits, except that export jobs may not
+     run (max_jobs_per_kind {"export": 0}): the kick-offs of the
+     interactive mix then stay queued in every phase and are cancelled
+     right away, so the only bulk work is the import;
+  3. the interactive side: BENCH_CLIENTS (50) keep-alive connections
+     (wrk, one process per kind of request), each looping with
+     BENCH_THINK_MS (default 50) of think time after every response: 2/5
+     of them poll the status of queued export jobs (GET /fhir/_jobs/ID),
+     2/5 GET /fhir/metadata, 1/5 kick off exports (GET /fhir/$export, a
+     client id of their own each) and DELETE them; the kinds' histograms
+     are merged for the overall figures;
+  4. phases: A) the clients alone for BENCH_IDLE_S seconds (idle); B) a
+     file:// $import of the Claims alone (its unloaded rate); C) the
+     store emptied, the same import again with the clients running for
+     as long as it takes (the loaded figures); then A again (idle after,
+     to see how much the machine itself drifted: other users share it).
+
+Prints p50 / p90 / p99 / p99.9 of the interactive requests in each phase,
+overall and per kind, the ratio loaded : idle (the goal: p99 at most 3x idle
+and under 20 ms), and the import rate unloaded vs loaded (the goal: at
+least half), with the load average of the machine before and after.
+Asserts nothing about time.
+
+Environment: BENCH_CLAIMS, BENCH_CLIENTS, BENCH_THINK_MS, BENCH_IDLE_S
+(default 20), BENCH_SPLIT (default 1: the Claims in that many files,
+which one import reads BULKHEAD_IMPORT_CONCURRENCY at a time), BENCH_JOBS
+(default 1: that many import jobs share the files), BENCH_LIMITS (a JSON object of limits to set instead of
+the defaults, e.g. '{"worker_nice": 19}'), BENCH_KEEP_DATA=0 (remove the
+generated Claims after the run), BULKHEAD_DATABASE_URL (the cluster;
+scripts/bench.sh sets it), BULKHEAD_BIN (default build/bulkhead).
+"""
+import http.client
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from common import (BIN, ROOT, free_port, fresh_db, loadavg, sql)
+
+DBNAME = "bulkhead_bench_isolation"
+CLAIMS = int(os.environ.get("BENCH_CLAIMS", "1000000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "50"))
+THINK = float(os.environ.get("BENCH_THINK_MS", "50")) / 1000.0
+IDLE_S = float(os.environ.get("BENCH_IDLE_S", "20"))
+LIMITS = json.loads(os.environ.get("BENCH_LIMITS", "{}"))
+SPLIT = int(os.environ.get("BENCH_SPLIT", "1"))
+JOBS = int(os.environ.get("BENCH_JOBS", "1"))
+WORK = os.path.join(ROOT, "var", "bench", "isolation")
+CLAIMS_PER_FAMILY = 4.5      # a little under generate's average (~4.6)
+MIX = ["status", "metadata", "status", "metadata", "kickoff"]
+
+
+# ---- data ---------------------------------------------------------------------
+
+def claims_file():
+    """var/bench/isolation/import/Claim.ndjson with exactly CLAIMS lines."""
+    imp = os.path.join(WORK, "import")
+    path = os.path.join(imp, "Claim.ndjson")
+    stamp = path + ".lines"
+    if os.path.exists(stamp) and open(stamp).read().strip() == str(CLAIMS):
+        return imp, path
+    os.makedirs(imp, exist_ok=True)
+    gen = os.path.join(WORK, "gen")
+    shutil.rmtree(gen, ignore_errors=True)
+    families = int(math.ceil(CLAIMS / CLAIMS_PER_FAMILY))
+    print("generating %d families for %d claims ..." % (families, CLAIMS))
+    subprocess.run([BIN, "generate", "--families", str(families), "--seed",
+                    "11", "--today", "2026-06-01", "--out", gen],
+                   check=True, stdout=subprocess.DEVNULL)
+    n = 0
+    with open(os.path.join(gen, "Claim.ndjson"), "rb") as src, \
+            open(path, "wb") as dst:
+        for line in src:
+            if n == CLAIMS:
+                break
+            dst.write(line)
+            n += 1
+    shutil.rmtree(gen, ignore_errors=True)
+    assert n == CLAIMS, "generated only %d claims" % n
+    with open(stamp, "w") as f:
+        f.write(str(CLAIMS))
+    return imp, path
+
+
+# ---- the interactive clients --------------------------------------------------
+
+# wrk's Lua side: one kind of request per wrk process (KIND), think time
+# after each response (delay()), the DELETE of every kick-off sent as the
+# thread's next request, and a quantile table printed by done() so that
+# the kinds' histograms can be merged into one.  wrk (C) keeps the client's
+# own CPU use small: on two cores a Python client would compete with the
+# server and with the import it measures.
+WRK_LUA = r"""
+local think = tonumber(os.getenv("BENCH_THINK_MS") or "50")
+local kind = os.getenv("BENCH_KIND")
+local status = {}
+for p in string.gmatch(os.getenv("BENCH_STATUS") or "", "[^,]+") do
+	status[#status + 1] = p
+end
+local threads = {}
+local tid = 0
+
+function setup(thread)
+	tid = tid + 1
+	thread:set("tid", tid)
+	table.insert(threads, thread)
+end
+
+function init(args)
+	i = 0
+	pending = {}
+	bad = 0
+	math.randomseed(tid * 7919 + os.time())
+end
+
+function request()
+	if #pending > 0 then
+		return wrk.format("DELETE", table.remove(pending, 1))
+	end
+	i = i + 1
+	if kind == "status" then
+		return wrk.format("GET", status[(i % #status) + 1])
+	elseif kind == "metadata" then
+		return wrk.format("GET", "/fhir/metadata",
+		    { Accept = "application/fhir+json" })
+	end
+	return wrk.format("GET", "/fhir/$export?_type=Claim",
+	    { Prefer = "respond-async", Accept = "application/fhir+json",
+	      Authorization = "Bearer bench-" .. tid .. "-" .. i .. "-" ..
+	      math.random(1000000000) })
+end
+
+function response(st, headers, body)
+	local loc = headers["Content-Location"]
+	if kind == "kickoff" and st == 202 and loc ~= nil then
+		local path = string.match(loc, "^https?://[^/]+(/.*)$")
+		if path ~= nil then
+			table.insert(pending, path)
+		end
+	elseif st ~= 200 and st ~= 202 then
+		bad = bad + 1
+	end
+end
+
+function delay()
+	return think
+end
+
+function done(summary, latency, requests)
+	local b = 0
+	for _, t in ipairs(threads) do
+		b = b + (t:get("bad") or 0)
+	end
+	io.write(string.format("ISOLATION n=%d bad=%d errors=%d max=%.3f\n",
+	    summary.requests, b, summary.errors.connect +
+	    summary.errors.read + summary.errors.write +
+	    summary.errors.status + summary.errors.timeout,
+	    latency.max / 1000))
+	for q = 1, 999 do
+		io.write(string.format("Q %.1f %.3f\n", q / 10,
+		    latency:percentile(q / 10) / 1000))
+	end
+	io.write(string.format("Q 99.9 %.3f\n", latency:percentile(99.9) /
+	    1000))
+end
+"""
+
+# Connections per kind: 2 : 2 : 1, BENCH_CLIENTS in all.
+KINDS = (("status", 0.4), ("metadata", 0.4), ("kickoff", 0.2))
+
+
+def merged_quantile(parts, q):
+    """The q-quantile (0..100) of the union of several samples, each given
+    as (count, [(quantile, value)]): the mixture's CDF, by bisection."""
+    def cdf(x):
+        tot = 0.0
+        for n, table in parts:
+            below = 0.0
+            for qq, v in table:
+                if v <= x:
+                    below = qq
+            tot += n * below / 100.0
+        return tot / sum(n for n, _ in parts)
+    lo = 0.0
+    hi = max(t[-1][1] for _, t in parts) * 2 + 1
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if cdf(mid) >= q / 100.0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+class Clients:
+    """BENCH_CLIENTS keep-alive connections (one wrk per kind of request)
+    with think time, until stop(); the figures come from wrk's own
+    histograms."""
+
+    def __init__(self, port, status_paths):
+        lua = os.path.join(WORK, "isolation.lua")
+        with open(lua, "w") as f:
+            f.write(WRK_LUA)
+        self.cmds = []
+        left = CLIENTS
+        for i, (kind, share) in enumerate(KINDS):
+            c = left if i == len(KINDS) - 1 else max(1, int(CLIENTS *
+                                                             share))
+            left -= c
+            env = dict(os.environ, BENCH_STATUS=",".join(status_paths),
+                       BENCH_THINK_MS=str(int(THINK * 1000)),
+                       BENCH_KIND=kind)
+            self.cmds.append((kind, ["wrk", "-t", "1", "-c", str(c),
+                                     "-d", "3600s", "--timeout", "10s",
+                                     "-s", lua,
+                                     "http://127.0.0.1:%d" % port], env))
+        self.procs = []
+
+    def start(self):
+        self.procs = [(kind, subprocess.Popen(cmd, env=env,
+                                              stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT))
+                      for kind, cmd, env in self.cmds]
+        return self
+
+    def stop(self):
+        """Ends the runs (wrk reports on SIGINT); returns {kind or 'all':
+        {n, p50, p90, p99, p999, max (ms), bad, errors}}."""
+        for _, p in self.procs:
+            p.send_signal(signal.SIGINT)
+        out, parts = {}, []
+        for kind, p in self.procs:
+            text = p.communicate(timeout=60)[0].decode(errors="replace")
+            head, table = None, []
+            for line in text.splitlines():
+                if line.startswith("ISOLATION "):
+                    head = {k: float(v) for k, v in
+                            (kv.split("=") for kv in line.split()[1:])}
+                elif line.startswith("Q "):
+                    _, q, v = line.split()
+                    table.append((float(q), float(v)))
+            if head is None:
+                sys.exit("wrk printed no figures:\n" + text)
+            table.append((100.0, head["max"]))
+            table.sort()
+            qv = dict(table)
+            head.update(p50=qv[50.0], p90=qv[90.0], p99=qv[99.0],
+                        p999=qv[99.9])
+            out[kind] = head
+            parts.append((head["n"], table))
+        out["all"] = {
+            "n": sum(o["n"] for o in out.values()),
+            "bad": sum(o["bad"] for o in out.values()),
+            "errors": sum(o["errors"] for o in out.values()),
+            "max": max(o["max"] for o in out.values()),
+            "p50": merged_quantile(parts, 50),
+            "p90": merged_quantile(parts, 90),
+            "p99": merged_quantile(parts, 99),
+            "p999": merged_quantile(parts, 99.9)}
+        return out
+
+
+# ---- the service --------------------------------------------------------------
+
+def start_run(url, data_dir, import_dir, port):
+    env = dict(os.environ)
+    env.update({"BULKHEAD_DATABASE_URL": url,
+                "BULKHEAD_LISTEN": "127.0.0.1:%d" % port,
+                "BULKHEAD_DATA_DIR": data_dir,
+                "BULKHEAD_IMPORT_DIR": import_dir,
+                "BULKHEAD_WORKERS": "2",
+                "BULKHEAD_LOG_LEVEL": "info"})
+    log = open(os.path.join(WORK, "server.log"), "wb")
+    p = subprocess.Popen([BIN, "run"], env=env, stdout=log,
+                         stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/healthz")
+            if c.getresponse().status == 200:
+                return p
+        except OSError:
+            pass
+        time.sleep(0.2)
+    p.kill()
+    sys.exit("bulkhead run did not come up; see %s/server.log" % WORK)
+
+
+def kickoff(port, path, headers, body=None, method="GET"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, path, body=body, headers=headers)
+    r = c.getresponse()
+    r.read()
+    assert r.status == 202, (path, r.status)
+    return r.getheader("Content-Location")
+
+
+def split_files(claims_path):
+    """The Claims as SPLIT files of about equal lines (SPLIT > 1)."""
+    if SPLIT == 1:
+        return [claims_path]
+    paths = ["%s.part%d-of-%d" % (claims_path, i, SPLIT)
+             for i in range(SPLIT)]
+    if not all(os.path.exists(p) for p in paths):
+        outs = [open(p, "wb") for p in paths]
+        with open(claims_path, "rb") as src:
+            for i, line in enumerate(src):
+                outs[i % SPLIT].write(line)
+        for f in outs:
+            f.close()
+    return paths
+
+
+def start_imports(port, paths):
+    """JOBS import jobs over the files (one job with every file as an
+    input when JOBS == 1); returns their ids."""
+    groups = [paths] if JOBS == 1 else [paths[i::JOBS] for i in
+                                        range(JOBS)]
+    ids = []
+    for g in groups:
+        body = json.dumps({"inputFormat": "application/fhir+ndjson",
+                           "inputSource": "https://openimis.example/fhir",
+                           "storageDetail": {"type": "https"},
+                           "input": [{"type": "Claim", "url": "file://" + p}
+                                     for p in g]})
+        loc = kickoff(port, "/fhir/$import",
+                      {"Content-Type": "application/json",
+                       "Accept": "application/fhir+json",
+                       "Prefer": "respond-async"}, body, "POST")
+        ids.append(loc.rsplit("/", 1)[1])
+    return ids
+
+
+def wait_jobs(url, ids, timeout=3600):
+    """Waits for the imports; returns (seconds from the first claim to the
+    last end, claims loaded)."""
+    deadline = time.time() + timeout
+    lst = "'" + "','".join(ids) + "'"
+    while time.time() < deadline:
+        rows = sql(url, "SELECT state, error FROM jobs WHERE id IN (%s)" %
+                   lst)
+        if all(r[0] in ("completed", "failed", "cancelled") for r in rows):
+            assert all(r[0] == "completed" for r in rows), rows
+            secs, loaded = sql(url, "SELECT extract(epoch FROM max(finished)"
+                               " - min(claimed_at)), sum((result->>'loaded')"
+                               "::bigint) FROM jobs WHERE id IN (%s)" %
+                               lst)[0]
+            return float(secs), int(loaded)
+        time.sleep(0.2)
+    sys.exit("imports %s did not finish" % ids)
+
+
+def wait_running(url, ids):
+    while sql(url, "SELECT count(*) FROM jobs WHERE state = 'running' "
+              "AND id IN ('%s')" % "','".join(ids))[0][0] == 0:
+        time.sleep(0.05)
+
+
+def empty_store(url):
+    sql(url, "TRUNCATE resources")
+    sql(url, "CHECKPOINT")
+
+
+def backend_nice(url):
+    """Nice values of the database backends of bulk sessions right now."""
+    rows = sql(url, "SELECT pid, application_name FROM pg_stat_activity "
+               "WHERE datname = current_database() AND application_name "
+               "IN ('bulkhead worker job', 'bulkhead worker import')")
+    out = []
+    for pid, app in rows:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                out.append((app, int(f.read().rsplit(")", 1)[1].split()[16])))
+        except OSError:
+            pass
+    return out
+
+
+def main():
+    admin = os.environ.get("BULKHEAD_DATABASE_URL")
+    if not admin:
+        sys.exit("BULKHEAD_DATABASE_URL is not set (scripts/bench.sh sets "
+                 "it)")
+    os.makedirs(WORK, exist_ok=True)
+    import_dir, claims_path = claims_file()
+    url = fresh_db(admin, DBNAME)
+    data_dir = os.path.join(WORK, "data")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    port = free_port()
+    load_before = loadavg()
+    srv = start_run(url, data_dir, import_dir, port)
+    try:
+        limits = {"max_jobs_per_kind": {"export": 0}}
+        limits.update(LIMITS)
+        sets = ", ".join("%s = '%s'" % (k, json.dumps(v) if isinstance(
+            v, dict) else v) for k, v in limits.items())
+        sql(url, "UPDATE limits SET " + sets)
+        lim = sql(url, "SELECT row_to_json(l)::text FROM limits l")[0][0]
+        # Queued export jobs for the status polls (export jobs never run).
+        status = []
+        for i in range(20):
+            loc = kickoff(port, "/fhir/$export?_type=Claim",
+                          {"Prefer": "respond-async",
+                           "Authorization": "Bearer status-%d" % i})
+            status.append("/fhir/" + loc.split("/fhir/", 1)[1])
+        print("isolation: %d claims in %d file(s), %d import job(s), %d "
+              "clients, think %d ms, 2 workers; limits %s" % (
+                  CLAIMS, SPLIT, JOBS, CLIENTS, THINK * 1000, lim))
+
+        # A: idle.
+        idle = Clients(port, status).start()
+        time.sleep(IDLE_S)
+        idle = idle.stop()
+
+        # B: the import alone.
+        paths = split_files(claims_path)
+        ids = start_imports(port, paths)
+        secs_b, loaded_b = wait_jobs(url, ids)
+        rate_b = loaded_b / secs_b
+        empty_store(url)
+
+        # C: the import with the clients (measured from its claim to its
+        # end).
+        ids = start_imports(port, paths)
+        wait_running(url, ids)
+        cl = Clients(port, status).start()
+        time.sleep(1)
+        nice = backend_nice(url)
+        secs_c, loaded_c = wait_jobs(url, ids)
+        loaded = cl.stop()
+        rate_c = loaded_c / secs_c
+
+        # A again: how much did the machine drift meanwhile?
+        after = Clients(port, status).start()
+        time.sleep(IDLE_S)
+        after = after.stop()
+    finally:
+        srv.terminate()
+        srv.wait(30)
+    load_after = loadavg()
+
+    print("\n%-24s %8s %8s %8s %8s %8s %8s %6s" % (
+        "", "requests", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
+        "errors"))
+    for name, f in (("idle", idle), ("during import", loaded),
+                    ("idle after", after)):
+        for k in ["all"] + [k for k, _ in KINDS]:
+            g = f[k]
+            print("%-24s %8d %8.2f %8.2f %8.2f %8.2f %8.1f %6d" % (
+                name + ("" if k == "all" else "  " + k), g["n"], g["p50"],
+                g["p90"], g["p99"], g["p999"], g["max"],
+                g["bad"] + g["errors"]))
+    base99 = min(idle["all"]["p99"], after["all"]["p99"])
+    base50 = min(idle["all"]["p50"], after["all"]["p50"])
+    l99, l50 = loaded["all"]["p99"], loaded["all"]["p50"]
+    ok = l99 <= 3 * base99 and l99 < 20
+    print("\np99 during import : idle = %.2f : %.2f ms = %.2fx "
+          "(goal <= 3x and < 20 ms)%s" % (l99, base99, l99 / base99,
+                                          "" if ok else "  MISSED"))
+    print("p50 during import : idle = %.2f : %.2f ms = %.2fx" % (
+        l50, base50, l50 / base50))
+    print("import rate unloaded %.0f claims/s (%.1f s), with the clients "
+          "%.0f claims/s (%.1f s): %.2f (goal >= 0.5)%s" % (
+              rate_b, secs_b, rate_c, secs_c, rate_c / rate_b,
+              "" if rate_c / rate_b >= 0.5 else "  MISSED"))
+    print("bulk backends during the import (application: nice): %s" %
+          ", ".join("%s: %d" % x for x in nice))
+    print("load average before: %s, after: %s" % (load_before, load_after))
+    if os.environ.get("BENCH_KEEP_DATA", "1") == "0":
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
