@@ -13,7 +13,8 @@
  * it every LIMITS_RELOAD_S inside tick, and passes the rates on to the
  * job's throttle; the kind's timeout is checked there too.  The kind sees
  * a copy of the configuration with the limits' overrides applied
- * (import_batch_lines).
+ * (import_batch_lines, capped to about 10 s of lines when rows_per_second
+ * is set, because an import paces its lines inside the transaction).
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,6 +33,8 @@
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
+
+#define JOB_CTX_THROTTLED_TXN_S	10	/* see job_ctx_new */
 
 struct job_ctx {
 	const struct cfg	*c_cfg;		/* &c_cfgcopy */
@@ -102,7 +105,12 @@ job_ctx_apply_limits(struct job_ctx *ctx)
 
 	throttle_set_rates(ctx->c_throttle, l->lim_rows_per_second,
 	    l->lim_bytes_per_second);
-	throttle_set_session(ctx->c_throttle, l->lim_statement_timeout_ms,
+	/* A throttled statement lasts as long as the rate makes it (an
+	 * export's COPY of one page range at 10 rows/s: hours), so the
+	 * timeout guards unthrottled jobs only; kind_timeout_s and the
+	 * lease bound the others. */
+	throttle_set_session(ctx->c_throttle, l->lim_rows_per_second > 0 ||
+	    l->lim_bytes_per_second > 0 ? 0 : l->lim_statement_timeout_ms,
 	    l->lim_worker_nice);
 }
 
@@ -164,6 +172,14 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	if (lim->lim_import_batch_lines > 0)
 		ctx->c_cfgcopy.import_batch_lines =
 		    lim->lim_import_batch_lines;
+	/* A throttled import paces the lines inside its transaction: keep
+	 * a transaction to about JOB_CTX_THROTTLED_TXN_S seconds. */
+	if (lim->lim_rows_per_second > 0 &&
+	    ctx->c_cfgcopy.import_batch_lines >
+	    lim->lim_rows_per_second * JOB_CTX_THROTTLED_TXN_S)
+		ctx->c_cfgcopy.import_batch_lines = (int)(
+		    lim->lim_rows_per_second * JOB_CTX_THROTTLED_TXN_S < 100 ?
+		    100 : lim->lim_rows_per_second * JOB_CTX_THROTTLED_TXN_S);
 	str_lcpy(ctx->c_kind, job->j_kind, sizeof(ctx->c_kind));
 	ctx->c_ctl = ctl;
 	ctx->c_work = work;

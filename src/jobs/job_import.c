@@ -359,7 +359,9 @@ imp_flush(struct imp_run *r)
 			}
 			if (dup[i])
 				continue;
-			lr = load_session_line(s, line.b_data, (size_t)hdr[1],
+			lr = throttle_take(job_ctx_throttle(r->imp->ctx), 1,
+			    hdr[1]) == -1 ? LOAD_ERROR :
+			    load_session_line(s, line.b_data, (size_t)hdr[1],
 			    r->err, sizeof(r->err));
 		}
 		if (lr == LOAD_OK)
@@ -571,9 +573,7 @@ imp_thread(void *arg)
 			pthread_mutex_unlock(&imp->lock);
 			continue;
 		}
-		if (throttle_take(job_ctx_throttle(imp->ctx), 1,
-		    (int64_t)len) == -1 ||
-		    imp_queue(&r, &res, line, len, lr.l_lineno,
+		if (imp_queue(&r, &res, line, len, lr.l_lineno,
 		    lr.l_offset) == -1)
 			goto out;
 	}

@@ -21,8 +21,11 @@
  *   rows_per_second       int >= 0: per job (0: unlimited)
  *   bytes_per_second      int >= 0: per job (0: unlimited)
  *   import_batch_lines    0 or int 100..10000000: lines per import
- *                         transaction (0: BULKHEAD_IMPORT_BATCH_LINES)
- *   statement_timeout_ms  int 0..86400000: workers' bulk sessions (0: none)
+ *                         transaction (0: BULKHEAD_IMPORT_BATCH_LINES);
+ *                         with rows_per_second set, at most 10 s of rows
+ *   statement_timeout_ms  int 0..86400000: workers' bulk sessions (0: none;
+ *                         not applied while a rate is set: a throttled
+ *                         statement takes as long as the rate makes it)
  *   worker_nice           int 0..19: worker processes and, where
  *                         permitted, their database backends
  *   kind_timeout_s        {kind: int 0..604800}: an attempt running longer

@@ -53,7 +53,7 @@ from common import (BIN, ROOT, RssSampler, dir_bytes, free_port, fresh_db,
                     conninfo_with_db, loadavg, peak_rss_mb, proc_cpu_seconds,
                     proc_runqueue_wait, sql, wrk_parse)
 
-DBNAME = "bulkhead_bench_export"
+DBNAME = "bulkhead_bench_export_%d"     # % families: one per size
 SEED = 7
 CSV = "WITH (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
 RSS_TARGET_MB = 64
@@ -72,14 +72,15 @@ def db_tag(families):
 
 def reusable(admin, families):
     rows = sql(admin, "SELECT shobj_description(oid, 'pg_database') FROM "
-               "pg_database WHERE datname = '%s'" % DBNAME)
+               "pg_database WHERE datname = '%s'" % (DBNAME % families))
     return bool(rows) and rows[0][0] == db_tag(families)
 
 
 def prepare_store(admin, families, reuse, work):
-    url = conninfo_with_db(admin, DBNAME)
+    dbname = DBNAME % families
+    url = conninfo_with_db(admin, dbname)
     if reuse and reusable(admin, families):
-        log("store: reusing database %s (%s)" % (DBNAME, db_tag(families)))
+        log("store: reusing database %s (%s)" % (dbname, db_tag(families)))
         return url
     data = os.path.join(work, "export-data")
     shutil.rmtree(data, ignore_errors=True)
@@ -89,7 +90,7 @@ def prepare_store(admin, families, reuse, work):
     nbytes = dir_bytes(data)
     log("generate: %d families, %.0f MB in %.1f s (%.0f MB/s), peak RSS "
         "%.1f MB" % (families, nbytes / 1e6, dt, nbytes / 1e6 / dt, rss))
-    url = fresh_db(admin, DBNAME)
+    url = fresh_db(admin, dbname)
     env = dict(os.environ, BULKHEAD_DATABASE_URL=url)
     migrate(env)
     dt, rss = peak_rss_mb([BIN, "load", data], env=env,
@@ -106,7 +107,7 @@ def prepare_store(admin, families, reuse, work):
     sql(url, "VACUUM (ANALYZE) bench_plain")
     sql(url, "CHECKPOINT")
     log("vacuum analyze + bench_plain: %.1f s" % (time.monotonic() - t0))
-    sql(admin, "COMMENT ON DATABASE %s IS '%s'" % (DBNAME, db_tag(families)))
+    sql(admin, "COMMENT ON DATABASE %s IS '%s'" % (dbname, db_tag(families)))
     return url
 
 
@@ -138,15 +139,24 @@ def copy_psql(url, table):
     return time.monotonic() - t0, None
 
 
+BACKEND_CPU = {}        # table -> least backend CPU seconds of a raw COPY
+
+
 def copy_psycopg2(url, table):
     conn = psycopg2.connect(url)
     sink = Sink()
     try:
+        pid = conn.get_backend_pid()
         with conn.cursor() as cur:
+            c0 = proc_cpu_seconds(pid)
             t0 = time.monotonic()
             cur.copy_expert("COPY (SELECT content FROM %s) TO STDOUT %s"
                             % (table, CSV), sink, size=1 << 20)
             dt = time.monotonic() - t0
+            c1 = proc_cpu_seconds(pid)
+        if c0 is not None and c1 is not None:
+            BACKEND_CPU[table] = min(BACKEND_CPU.get(table, c1 - c0),
+                                     c1 - c0)
     finally:
         conn.close()
     return dt, sink.n
@@ -179,6 +189,10 @@ def raw_copy(url, rows, nbytes, repeat):
     if copied is not None and copied != nbytes:
         log("  NOTE: COPY streamed %d bytes, the store holds %d bytes of "
             "NDJSON" % (copied, nbytes))
+    if "bench_plain" in BACKEND_CPU:
+        log("  the PostgreSQL backend of the raw COPY out of bench_plain "
+            "used %.1f CPU s (least of the psycopg2 runs)"
+            % BACKEND_CPU["bench_plain"])
     log("raw COPY limit: bench_plain via %s (the faster client), %.1f s, "
         "%.0f MB/s; COPY out of resources takes %.2fx that"
         % (meth, limit, nbytes / 1e6 / limit,
@@ -449,6 +463,11 @@ def export_once(url, work, with_wrk, limit, rows_expected):
     for lab, pid, secs, wait in cpu.by_pid():
         log("    %-26s pid %-7d CPU %6.1f s (%3.0f%%), waited %5.1f s"
             % (lab, pid, secs, 100 * secs / worker_s, wait))
+    job_backend = [r[2] for r in cpu.by_pid()
+                   if r[0] == "pg backend of worker job"]
+    if job_backend and BACKEND_CPU.get("bench_plain"):
+        log("  the export's PostgreSQL backend used %.2fx the CPU of the "
+            "raw COPY's" % (max(job_backend) / BACKEND_CPU["bench_plain"]))
     roles = rss.by_role()
     for role in ("supervisor", "serve", "scheduler", "worker"):
         if role not in roles:
@@ -527,9 +546,11 @@ def main():
     log("load average at the end: %s" % loadavg())
 
     if reuse:
-        log("BENCH_REUSE: leaving database %s for the next run" % DBNAME)
+        log("BENCH_REUSE: leaving database %s for the next run"
+            % (DBNAME % families))
     else:
-        sql(admin, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DBNAME)
+        sql(admin, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)'
+            % (DBNAME % families))
     return 0
 
 

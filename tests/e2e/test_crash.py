@@ -40,6 +40,8 @@ from jobhelp import cli, job, log_text, tables_ready, wait_for
 KILLS = int(os.environ.get("CRASH_KILLS", "10"))
 SEED = int(os.environ.get("CRASH_SEED", "20260601"))
 ENV = {"BULKHEAD_JOB_LEASE": "5", "BULKHEAD_JOB_HEARTBEAT": "1",
+       # Every kill -9 costs the job an attempt: allow them all.
+       "BULKHEAD_JOB_MAX_ATTEMPTS": "40",
        "BULKHEAD_EXPORT_FILE_RESOURCES": "500",
        "BULKHEAD_IMPORT_BATCH_LINES": "500",
        "BULKHEAD_EXPORT_MAX_PER_CLIENT": "100"}
