@@ -47,13 +47,17 @@ ENV = {"BULKHEAD_JOB_LEASE": "5", "BULKHEAD_JOB_HEARTBEAT": "1",
        "BULKHEAD_EXPORT_MAX_PER_CLIENT": "100"}
 JOB_URL = re.compile(r"^(https?://[^/]+/fhir)/_jobs/([0-9a-f]{32})$")
 # rows_per_second while the kills come: slow enough that they land while
-# the job runs (export: ~14 s of work for the ~6,800 rows, import: ~9 s;
-# an attempt lives at most 2.5 s, and loses what it had not saved), fast
+# the job runs (export: ~14 s of work for the ~6,800 rows, import: ~7 s;
+# an attempt lives at most KILL_WINDOW, and loses what it had not saved), fast
 # enough that most attempts save something (an import input thread
 # commits every 500 lines, and the checkpoint follows within 1 s).  A
 # job that still completes before all the kills were made is checked and
 # followed by another one.
-CRASH_RATE = {"export": 500, "import": 750}
+CRASH_RATE = {"export": 500, "import": 1000}
+# When in an attempt the kill comes (seconds after the claim is seen): an
+# import attempt first re-reads what it skips and commits its first batch
+# only after about a second.
+KILL_WINDOW = {"export": (0.1, 2.5), "import": (0.3, 3.0)}
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +128,7 @@ class Rig:
     def logs(self):
         return "\n".join(log_text(w)[-3000:] for w in self.workers)
 
-    def kill_loop(self, jid, rng, kills):
+    def kill_loop(self, jid, rng, kills, window):
         """Kills the worker holding the job's lease at a random moment of
         each new attempt, up to kills times, starting a worker after each
         kill; returns how many kills it made before the job ended or the
@@ -143,7 +147,7 @@ class Rig:
                                                  self.logs())
                 time.sleep(0.02)
             last = j["attempts"]
-            time.sleep(rng.uniform(0.1, 2.5))
+            time.sleep(rng.uniform(*window))
             pid = int(j["lease_owner"].split(":")[1])
             w = self.by_pid(pid)
             assert w is not None, j["lease_owner"]
@@ -166,7 +170,7 @@ class Rig:
         while done < kills:
             self.rate(CRASH_RATE[kind])
             url, jid = start()
-            n = self.kill_loop(jid, rng, kills - done)
+            n = self.kill_loop(jid, rng, kills - done, KILL_WINDOW[kind])
             done += n
             self.rate(0)
             j = self.final(jid)
