@@ -443,8 +443,6 @@ static int
 export_load(struct http_req *req, PGconn *conn, struct export_row *row)
 {
 	const char	*id = http_req_param(req, "id");
-	const char	*p[1];
-	PGresult	*res;
 	char		 err[512];
 	int		 n;
 
@@ -474,16 +472,12 @@ export_load(struct http_req *req, PGconn *conn, struct export_row *row)
 		return -1;
 	}
 	row->import = strcmp(row->job->j_kind, "import") == 0;
-	p[0] = id;
-	res = db_query(conn, "SELECT to_char(files_removed AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM jobs WHERE id = $1 AND "
-	    "files_removed IS NOT NULL", 1, p, err, sizeof(err));
-	if (res != NULL && PQntuples(res) == 1) {
+	/* Read with the job itself: one query per poll. */
+	if (row->job->j_files_removed != NULL) {
 		row->removed = 1;
-		str_lcpy(row->removed_at, PQgetvalue(res, 0, 0),
+		str_lcpy(row->removed_at, row->job->j_files_removed,
 		    sizeof(row->removed_at));
 	}
-	PQclear(res);
 	row->params = cJSON_Parse(row->job->j_params);
 	return 0;
 }

@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "bulk/search.h"
+#include "lib/civil.h"
 #include "lib/buf.h"
 #include "lib/xmalloc.h"
 
@@ -436,8 +437,6 @@ static int	 compile_ref(struct sc *, struct term *, const char *);
 static int	 compile_date(struct sc *, struct term *);
 static int	 compile_term(struct sc *, struct term *);
 static int	 compile_part(struct sc *, const char *, size_t);
-static int64_t	 days_from_civil(int64_t, unsigned, unsigned);
-static void	 civil_from_days(int64_t, int64_t *, unsigned *, unsigned *);
 static int	 digits(const char *, size_t, size_t, unsigned *);
 static int	 parse_date(const char *, size_t, int64_t *, int64_t *);
 static void	 fmt_instant(int64_t, char *, size_t);
@@ -1220,39 +1219,6 @@ compile_ref(struct sc *c, struct term *t, const char *tmod)
 	return rc;
 }
 
-/* Hinnant's days_from_civil: days since 1970-01-01 of a proleptic
- * Gregorian date. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t		era;
-	unsigned	yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t		era;
-	unsigned	doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 /* Reads exactly 'w' decimal digits at s[0..) (n bytes available). */
 static int
 digits(const char *s, size_t n, size_t w, unsigned *v)
@@ -1294,8 +1260,8 @@ parse_date(const char *s, size_t n, int64_t *lo, int64_t *hi)
 		return -1;
 	i = 4;
 	if (i == n) {
-		*lo = days_from_civil(y, 1, 1) * US_DAY;
-		*hi = days_from_civil((int64_t)y + 1, 1, 1) * US_DAY;
+		*lo = civil_days_from(y, 1, 1) * US_DAY;
+		*hi = civil_days_from((int64_t)y + 1, 1, 1) * US_DAY;
 		return 0;
 	}
 	if (s[i] != '-' || digits(s + i + 1, n - i - 1, 2, &mo) == -1 ||
@@ -1303,9 +1269,9 @@ parse_date(const char *s, size_t n, int64_t *lo, int64_t *hi)
 		return -1;
 	i += 3;
 	if (i == n) {
-		*lo = days_from_civil(y, mo, 1) * US_DAY;
-		*hi = (mo == 12 ? days_from_civil((int64_t)y + 1, 1, 1) :
-		    days_from_civil(y, mo + 1, 1)) * US_DAY;
+		*lo = civil_days_from(y, mo, 1) * US_DAY;
+		*hi = (mo == 12 ? civil_days_from((int64_t)y + 1, 1, 1) :
+		    civil_days_from(y, mo + 1, 1)) * US_DAY;
 		return 0;
 	}
 	dim = mdays[mo - 1];
@@ -1315,7 +1281,7 @@ parse_date(const char *s, size_t n, int64_t *lo, int64_t *hi)
 	    d < 1 || d > dim)
 		return -1;
 	i += 3;
-	base = days_from_civil(y, mo, d) * US_DAY;
+	base = civil_days_from(y, mo, d) * US_DAY;
 	if (i == n) {
 		*lo = base;
 		*hi = base + US_DAY;
@@ -1378,11 +1344,11 @@ fmt_instant(int64_t us, char *dst, size_t size)
 	int64_t		days, rem, y;
 	unsigned	m, d;
 
-	if (us < days_from_civil(1, 1, 1) * US_DAY) {
+	if (us < civil_days_from(1, 1, 1) * US_DAY) {
 		snprintf(dst, size, "-infinity");
 		return;
 	}
-	if (us >= days_from_civil(10000, 1, 1) * US_DAY) {
+	if (us >= civil_days_from(10000, 1, 1) * US_DAY) {
 		snprintf(dst, size, "infinity");
 		return;
 	}

@@ -36,6 +36,7 @@
 
 #include "core/cfg.h"
 #include "core/supervisor.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #define SUP_MAX_CHILDREN	(2 + 64)	/* api, scheduler, workers */
@@ -66,7 +67,6 @@ static int	sup_pipe[2] = { -1, -1 };
 static void	sup_on_signal(int);
 static int	sup_signals(void);
 static void	sup_child_signals(void);
-static double	sup_now(void);
 static void	sup_start(struct sup_child *);
 static void	sup_reaped(struct supervisor *, pid_t, int);
 static void	sup_stop_all(struct supervisor *, int);
@@ -122,15 +122,6 @@ sup_child_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static double
-sup_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 sup_start(struct sup_child *ch)
 {
@@ -142,7 +133,7 @@ sup_start(struct sup_child *ch)
 	argv[2] = NULL;
 	if ((pid = fork()) == -1) {
 		log_warn("fork %s %d", ch->c_role, ch->c_index);
-		ch->c_next_start = sup_now() + ch->c_backoff;
+		ch->c_next_start = clock_mono() + ch->c_backoff;
 		return;
 	}
 	if (pid == 0) {
@@ -155,7 +146,7 @@ sup_start(struct sup_child *ch)
 		_exit(127);
 	}
 	ch->c_pid = pid;
-	ch->c_started = sup_now();
+	ch->c_started = clock_mono();
 	log_info("started %s %d (pid %ld)", ch->c_role, ch->c_index,
 	    (long)pid);
 }
@@ -166,7 +157,7 @@ sup_reaped(struct supervisor *s, pid_t pid, int status)
 {
 	struct sup_child	*ch = NULL;
 	char			 how[64];
-	double			 now = sup_now(), ran;
+	double			 now = clock_mono(), ran;
 	size_t			 i;
 
 	for (i = 0; i < s->s_n; i++)
@@ -222,7 +213,7 @@ sup_alive(const struct supervisor *s)
 static int
 sup_timeout(const struct supervisor *s)
 {
-	double	now = sup_now(), next = now + 60;
+	double	now = clock_mono(), next = now + 60;
 	size_t	i;
 
 	if (s->s_stopping)
@@ -288,13 +279,13 @@ supervisor_main(struct cfg *cfg, int argc, char **argv)
 				    sup_alive(&s), sup_alive(&s) == 1 ? "" :
 				    "ren");
 				s.s_stopping = 1;
-				s.s_deadline = sup_now() + SUP_GRACE_S;
+				s.s_deadline = clock_mono() + SUP_GRACE_S;
 				sup_stop_all(&s, SIGTERM);
 			}
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			sup_reaped(&s, pid, status);
-		now = sup_now();
+		now = clock_mono();
 		if (s.s_stopping) {
 			if (sup_alive(&s) == 0)
 				break;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "jobs/cron.h"
+#include "lib/civil.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 
@@ -192,30 +193,17 @@ cron_mdays(int64_t y, int m)
 static int64_t
 cron_days_from_civil(int64_t y, int m, int d)
 {
-	int64_t	era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = cron_floordiv(y, 400);
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
+	return civil_days_from(y, (unsigned)m, (unsigned)d);
 }
 
 static void
 cron_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
-	int64_t	era, doe, yoe, doy, mp;
+	unsigned	um, ud;
 
-	z += 719468;
-	era = cron_floordiv(z, 146097);
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
+	civil_from_days(z, y, &um, &ud);
+	*m = (int)um;
+	*d = (int)ud;
 }
 
 /* 0 = Sunday; day 0 (1970-01-01) was a Thursday. */

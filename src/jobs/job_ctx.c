@@ -29,6 +29,7 @@
 #include "jobs/jobq.h"
 #include "jobs/limits.h"
 #include "jobs/throttle.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
@@ -62,22 +63,12 @@ struct job_ctx {
 	char			 c_error[JOBQ_ERROR_MAX];
 };
 
-static double	job_ctx_now(void);
 static int	job_ctx_renewed(struct job_ctx *, int, const char *,
 		    const char *);
 static void	job_ctx_stop(struct job_ctx *, enum job_stop);
 static int	job_ctx_throttle_tick(void *);
 static void	job_ctx_apply_limits(struct job_ctx *);
 static int	job_ctx_check_limits(struct job_ctx *, double);
-
-static double
-job_ctx_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Sets the stop reason (the first one sticks) and stops the throttle,
  * so that the kind's other threads stop too. */
@@ -191,7 +182,7 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	ctx->c_stop = stop;
 	ctx->c_wakefd = wakefd;
 	ctx->c_reason = JOB_STOP_NONE;
-	ctx->c_renewed = ctx->c_tried = job_ctx_now();	/* claim renewed */
+	ctx->c_renewed = ctx->c_tried = clock_mono();	/* claim renewed */
 	ctx->c_started = ctx->c_limits_at = ctx->c_renewed;
 	ctx->c_throttle = throttle_new(stop, job_ctx_throttle_tick, ctx);
 	job_ctx_apply_limits(ctx);
@@ -318,7 +309,7 @@ static int
 job_ctx_renewed(struct job_ctx *ctx, int rc, const char *what,
     const char *err)
 {
-	double	now = job_ctx_now();
+	double	now = clock_mono();
 
 	ctx->c_tried = now;
 	switch (rc) {
@@ -366,7 +357,7 @@ job_ctx_tick(struct job_ctx *ctx)
 		job_ctx_stop(ctx, JOB_STOP_SHUTDOWN);
 		return -1;
 	}
-	now = job_ctx_now();
+	now = clock_mono();
 	if (job_ctx_check_limits(ctx, now) == -1)
 		return -1;
 	if (now - ctx->c_tried < (double)ctx->c_cfg->job_heartbeat)
@@ -382,11 +373,11 @@ job_ctx_sleep(struct job_ctx *ctx, int ms)
 	double		deadline, now, next;
 	int		wait;
 
-	deadline = job_ctx_now() + (double)ms / 1000.0;
+	deadline = clock_mono() + (double)ms / 1000.0;
 	for (;;) {
 		if (job_ctx_tick(ctx) == -1)
 			return -1;
-		now = job_ctx_now();
+		now = clock_mono();
 		if (now >= deadline)
 			return 0;
 		next = ctx->c_tried + (double)ctx->c_cfg->job_heartbeat;

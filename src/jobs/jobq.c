@@ -37,8 +37,9 @@
 	JOBQ_TS("j.heartbeat_at") ", " JOBQ_TS("j.run_after") ", " \
 	JOBQ_TS("j.created") ", " JOBQ_TS("j.started") ", " \
 	JOBQ_TS("j.finished") ", " JOBQ_TS("j.updated") ", " \
-	JOBQ_TS("j.transaction_time") ", j.error, j.result::text"
-#define JOBQ_NCOLS 21
+	JOBQ_TS("j.transaction_time") ", j.error, j.result::text, " \
+	JOBQ_TS("j.files_removed")
+#define JOBQ_NCOLS 22
 
 /* The lease check of every write about a running job: $1 id, $2 owner,
  * $3 attempt. */
@@ -160,6 +161,7 @@ jobq_row(const PGresult *res, int row)
 	j->j_transaction_time = jobq_dup(res, row, 18);
 	j->j_error = jobq_dup(res, row, 19);
 	j->j_result = jobq_dup(res, row, 20);
+	j->j_files_removed = jobq_dup(res, row, 21);
 	if (PQnfields(res) > JOBQ_NCOLS)
 		j->j_prev_owner = jobq_dup(res, row, JOBQ_NCOLS);
 	if (j->j_params == NULL)
@@ -189,6 +191,7 @@ jobq_job_free(struct jobq_job *j)
 	free(j->j_transaction_time);
 	free(j->j_error);
 	free(j->j_result);
+	free(j->j_files_removed);
 	free(j->j_prev_owner);
 	free(j);
 }

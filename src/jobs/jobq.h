@@ -77,6 +77,7 @@ struct jobq_job {
 	char		*j_transaction_time;
 	char		*j_error;
 	char		*j_result;		/* JSON, once completed */
+	char		*j_files_removed;	/* when its files went, or NULL */
 	char		*j_prev_owner;		/* claim: previous owner */
 };
 

@@ -42,7 +42,9 @@
 #include "jobs/jobq.h"
 #include "jobs/schedule.h"
 #include "jobs/scheduler.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/sigstop.h"
 #include "lib/str.h"
 #include "store/db.h"
 
@@ -69,13 +71,7 @@ struct scheduler {
 	double		 s_next[8];	/* per task, monotonic seconds */
 };
 
-static volatile sig_atomic_t	sched_stop;
-static int			sched_pipe[2] = { -1, -1 };
 
-static void	sched_on_signal(int);
-static int	sched_signals(void);
-static double	sched_now(void);
-static void	sched_pause(int);
 static int	sched_connect(struct scheduler *);
 static void	sched_elect(struct scheduler *);
 static int	sched_reap(struct scheduler *);
@@ -92,65 +88,6 @@ static const struct sched_task sched_tasks[] = {
 _Static_assert(SCHED_NTASKS <= sizeof(((struct scheduler *)0)->s_next) /
     sizeof(double), "grow scheduler.s_next");
 
-static void
-sched_on_signal(int sig)
-{
-	int	saved = errno;
-
-	(void)sig;
-	sched_stop = 1;
-	(void)!write(sched_pipe[1], "x", 1);
-	errno = saved;
-}
-
-static int
-sched_signals(void)
-{
-	struct sigaction	sa;
-
-	if (pipe2(sched_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_warn("pipe2");
-		return -1;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = sched_on_signal;
-	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGINT, &sa, NULL) == -1) {
-		log_warn("sigaction");
-		return -1;
-	}
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-	return 0;
-}
-
-static double
-sched_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Sleeps up to ms, returning early on a signal. */
-static void
-sched_pause(int ms)
-{
-	struct pollfd	pfd;
-	char		buf[64];
-
-	if (sched_stop)
-		return;
-	pfd.fd = sched_pipe[0];
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (poll(&pfd, 1, ms) > 0)
-		while (read(sched_pipe[0], buf, sizeof(buf)) > 0)
-			;
-}
-
 /* (Re)connects with backoff until connected or stopping: 0 or -1. */
 static int
 sched_connect(struct scheduler *s)
@@ -161,7 +98,7 @@ sched_connect(struct scheduler *s)
 	PQfinish(s->s_conn);
 	s->s_conn = NULL;
 	s->s_leader = 0;
-	while (!sched_stop) {
+	while (!sigstop_flag) {
 		if ((s->s_conn = db_connect(s->s_cfg->database_url,
 		    "scheduler", err, sizeof(err))) != NULL) {
 			if (last[0] != '\0')
@@ -172,7 +109,7 @@ sched_connect(struct scheduler *s)
 			log_warnx("database unreachable, retrying: %s", err);
 			str_lcpy(last, err, sizeof(last));
 		}
-		sched_pause(delay);
+		sigstop_pause(delay);
 		delay = delay * 2 > 10000 ? 10000 : delay * 2;
 	}
 	return -1;
@@ -258,7 +195,7 @@ sched_fire(struct scheduler *s)
 	if (rc == SCHEDULE_R_FENCED) {
 		log_warnx("leadership lost (%s); standing down", err);
 		s->s_leader = 0;
-		s->s_next_elect = sched_now() + SCHED_ELECT_S;
+		s->s_next_elect = clock_mono() + SCHED_ELECT_S;
 		return -1;
 	}
 	if (rc == -1) {
@@ -279,7 +216,6 @@ scheduler_main(struct cfg *cfg)
 
 	memset(&s, 0, sizeof(s));
 	s.s_cfg = cfg;
-	sched_stop = 0;
 	if (schedule_clock_init(&fake, err, sizeof(err)) == -1) {
 		log_error("%s", err);
 		return 1;
@@ -289,10 +225,10 @@ scheduler_main(struct cfg *cfg)
 		log_warnx("BULKHEAD_CLOCK is set: schedules run on a test "
 		    "clock starting at %s, not on real time", when);
 	}
-	if (sched_signals() == -1)
+	if (sigstop_init() == -1)
 		return 1;
 	log_info("scheduler started");
-	while (!sched_stop) {
+	while (!sigstop_flag) {
 		if (s.s_conn == NULL || PQstatus(s.s_conn) != CONNECTION_OK) {
 			if (s.s_leader)
 				log_warnx("leadership lost with the database "
@@ -300,7 +236,7 @@ scheduler_main(struct cfg *cfg)
 			if (sched_connect(&s) == -1)
 				break;
 		}
-		now = sched_now();
+		now = clock_mono();
 		if (!s.s_leader && now >= s.s_next_elect) {
 			sched_elect(&s);
 			s.s_next_elect = now + SCHED_ELECT_S;
@@ -313,12 +249,10 @@ scheduler_main(struct cfg *cfg)
 			    PQstatus(s.s_conn) != CONNECTION_OK)
 				break;	/* reconnect and re-elect */
 		}
-		sched_pause(SCHED_TICK_MS);
+		sigstop_pause(SCHED_TICK_MS);
 	}
 	PQfinish(s.s_conn);	/* releases the lock */
-	close(sched_pipe[0]);
-	close(sched_pipe[1]);
-	sched_pipe[0] = sched_pipe[1] = -1;
+	sigstop_close();
 	log_info("scheduler stopped");
 	return 0;
 }

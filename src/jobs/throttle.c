@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "jobs/throttle.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
@@ -68,19 +69,9 @@ struct throttle {
 /* Logged once per process: renicing backends is not possible here. */
 static atomic_int	throttle_warned_nice;
 
-static double	throttle_now(void);
 static double	throttle_advance(double *, double, int64_t, int64_t);
 static int	throttle_is_postgres(int);
 static int	throttle_local(PGconn *);
-
-static double
-throttle_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct throttle *
 throttle_new(const volatile sig_atomic_t *shutdown, throttle_tick_fn tick,
@@ -116,7 +107,7 @@ throttle_free(struct throttle *t)
 void
 throttle_set_rates(struct throttle *t, int64_t rows_ps, int64_t bytes_ps)
 {
-	double	now = throttle_now();
+	double	now = clock_mono();
 
 	if (rows_ps < 0)
 		rows_ps = 0;
@@ -178,7 +169,7 @@ throttle_take(struct throttle *t, int64_t rows, int64_t bytes)
 	if (!atomic_load(&t->t_limited))
 		return 0;
 
-	now = throttle_now();
+	now = clock_mono();
 	pthread_mutex_lock(&t->t_lock);
 	wait = throttle_advance(&t->t_rows_tat, now, rows, t->t_rows_ps);
 	w2 = throttle_advance(&t->t_bytes_tat, now, bytes, t->t_bytes_ps);
@@ -201,7 +192,7 @@ throttle_take(struct throttle *t, int64_t rows, int64_t bytes)
 		/* New rates: the old debt is forgiven. */
 		if (atomic_load(&t->t_gen) != gen)
 			break;
-		now = throttle_now();
+		now = clock_mono();
 		if (now >= until)
 			break;
 		wait = until - now;

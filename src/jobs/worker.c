@@ -44,7 +44,9 @@
 #include "jobs/jobq.h"
 #include "jobs/limits.h"
 #include "jobs/worker.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/sigstop.h"
 #include "lib/str.h"
 #include "store/db.h"
 
@@ -77,17 +79,13 @@ struct worker {
 };
 
 /* Signal state: the only globals, written by the handler alone. */
-static volatile sig_atomic_t	worker_stop;
-static int			worker_pipe[2] = { -1, -1 };
 
-static void	worker_on_signal(int);
-static int	worker_signals(void);
+/* The read end of the stop signals' pipe (lib/sigstop.h). */
+static int	worker_wakefd = -1;
+
 static void	worker_lower_priority(void);
-static double	worker_now(void);
 static void	worker_limits(struct worker *, int);
 static void	worker_make_id(char *, size_t);
-static void	worker_drain_pipe(void);
-static void	worker_pause(int);
 static int	worker_connect(struct worker *, PGconn **, const char *);
 static int	worker_ensure(struct worker *);
 static void	worker_wait(struct worker *, int);
@@ -96,62 +94,6 @@ static void	worker_run(struct worker *, struct jobq_job *,
 		    const struct jobq_lease *);
 static void	worker_settle(struct worker *, struct job_ctx *,
 		    enum job_status, const struct jobq_lease *, double);
-
-static void
-worker_on_signal(int sig)
-{
-	int	saved = errno;
-
-	(void)sig;
-	worker_stop = 1;
-	(void)!write(worker_pipe[1], "x", 1);
-	errno = saved;
-}
-
-static int
-worker_signals(void)
-{
-	struct sigaction	sa;
-
-	if (pipe2(worker_pipe, O_CLOEXEC | O_NONBLOCK) == -1) {
-		log_warn("pipe2");
-		return -1;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = worker_on_signal;
-	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGINT, &sa, NULL) == -1) {
-		log_warn("sigaction");
-		return -1;
-	}
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-	return 0;
-}
-
-static void
-worker_drain_pipe(void)
-{
-	char	buf[64];
-
-	while (read(worker_pipe[0], buf, sizeof(buf)) > 0)
-		;
-}
-
-/* Sleeps up to ms, returning early on a signal. */
-static void
-worker_pause(int ms)
-{
-	struct pollfd	pfd;
-
-	if (worker_stop)
-		return;
-	pfd.fd = worker_pipe[0];
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	(void)poll(&pfd, 1, ms);
-}
 
 /* Bulk work yields to interactive use: nice 10, I/O best-effort 7. */
 static void
@@ -165,15 +107,6 @@ worker_lower_priority(void)
 		log_warn("ioprio_set");
 }
 
-static double
-worker_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Re-reads the limits when due (or now, with force) and applies
  * worker_nice to this process.  On Linux, nice is per thread: the threads
@@ -185,7 +118,7 @@ static void
 worker_limits(struct worker *w, int force)
 {
 	char	err[512];
-	double	now = worker_now();
+	double	now = clock_mono();
 
 	if (!force && w->w_limits_at != 0 &&
 	    now - w->w_limits_at < (double)LIMITS_RELOAD_S)
@@ -239,7 +172,7 @@ worker_connect(struct worker *w, PGconn **conn, const char *role)
 
 	PQfinish(*conn);
 	*conn = NULL;
-	while (!worker_stop) {
+	while (!sigstop_flag) {
 		if ((*conn = db_connect(w->w_cfg->database_url, role, err,
 		    sizeof(err))) != NULL) {
 			if (last[0] != '\0')
@@ -250,7 +183,7 @@ worker_connect(struct worker *w, PGconn **conn, const char *role)
 			log_warnx("database unreachable, retrying: %s", err);
 			str_lcpy(last, err, sizeof(last));
 		}
-		worker_pause(delay);
+		sigstop_pause(delay);
 		delay = delay * 2 > 10000 ? 10000 : delay * 2;
 	}
 	return -1;
@@ -301,7 +234,7 @@ worker_wait(struct worker *w, int ms)
 	PGnotify	*n;
 	nfds_t		 nfds = 1;
 
-	pfd[0].fd = worker_pipe[0];
+	pfd[0].fd = worker_wakefd;
 	pfd[0].events = POLLIN;
 	pfd[0].revents = 0;
 	if (w->w_listen != NULL && PQsocket(w->w_listen) >= 0) {
@@ -310,7 +243,7 @@ worker_wait(struct worker *w, int ms)
 		pfd[1].revents = 0;
 		nfds = 2;
 	}
-	if (worker_stop)
+	if (sigstop_flag)
 		return;
 	if (poll(pfd, nfds, ms) == -1) {
 		if (errno != EINTR)
@@ -318,7 +251,7 @@ worker_wait(struct worker *w, int ms)
 		return;
 	}
 	if (pfd[0].revents & POLLIN)
-		worker_drain_pipe();
+		sigstop_drain();
 	if (nfds == 2 && pfd[1].revents != 0) {
 		if (!PQconsumeInput(w->w_listen)) {
 			char err[512];
@@ -481,7 +414,7 @@ worker_run(struct worker *w, struct jobq_job *job,
 	/* The job runs under the limits as of now, re-read while it runs. */
 	worker_limits(w, 1);
 	ctx = job_ctx_new(w->w_cfg, &w->w_limits, w->w_ctl, &w->w_work, job,
-	    lease, &worker_stop, worker_pipe[0], err, sizeof(err));
+	    lease, &sigstop_flag, worker_wakefd, err, sizeof(err));
 	if (ctx == NULL) {
 		char msg[600];
 
@@ -515,8 +448,7 @@ worker_main(struct cfg *cfg)
 	w.w_cfg = cfg;
 	limits_defaults(&w.w_limits);
 	w.w_nice = WORKER_NICE;
-	worker_stop = 0;
-	if (worker_signals() == -1)
+	if ((worker_wakefd = sigstop_init()) == -1)
 		return 1;
 	worker_lower_priority();
 	worker_make_id(w.w_id, sizeof(w.w_id));
@@ -526,7 +458,7 @@ worker_main(struct cfg *cfg)
 	log_info("worker %s started (lease %d s, heartbeat %d s)", w.w_id,
 	    cfg->job_lease, cfg->job_heartbeat);
 
-	while (!worker_stop) {
+	while (!sigstop_flag) {
 		if (worker_ensure(&w) == -1)
 			break;
 		worker_limits(&w, 0);
@@ -550,15 +482,13 @@ worker_main(struct cfg *cfg)
 		 * So claims follow an empty one no sooner than
 		 * WORKER_CLAIM_GAP_MS later; the NOTIFYs meanwhile merge.
 		 */
-		worker_pause(WORKER_CLAIM_GAP_MS);
+		sigstop_pause(WORKER_CLAIM_GAP_MS);
 	}
 
 	PQfinish(w.w_listen);
 	PQfinish(w.w_ctl);
 	PQfinish(w.w_work);
-	close(worker_pipe[0]);
-	close(worker_pipe[1]);
-	worker_pipe[0] = worker_pipe[1] = -1;
+	sigstop_close();
 	log_info("worker %s stopped", w.w_id);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "core/cfg.h"
 #include "lib/buf.h"
 #include "lib/lines.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
@@ -361,15 +362,6 @@ load_files_into(struct load_session *s, struct load_files *f,
 	return rc;
 }
 
-static double
-load_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int
 load_main(struct cfg *cfg, int argc, char **argv)
 {
@@ -413,7 +405,7 @@ load_main(struct cfg *cfg, int argc, char **argv)
 		    err);
 		goto out;
 	}
-	t0 = load_now();
+	t0 = clock_mono();
 	for (;;) {
 		blank = 0;
 		if (db_exec(conn, "BEGIN", 0, NULL, err, sizeof(err)) == -1 ||
@@ -449,7 +441,7 @@ load_main(struct cfg *cfg, int argc, char **argv)
 	printf("loaded %s resources (%lld new or changed, %lld blank lines) "
 	    "from %zu file%s in %.1f s\n", rows, (long long)stats.ls_changed,
 	    (long long)blank, files.lf_n, files.lf_n == 1 ? "" : "s",
-	    load_now() - t0);
+	    clock_mono() - t0);
 	rc = 0;
  out:
 	load_session_free(s);

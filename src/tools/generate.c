@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/civil.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "tools/generate.h"
@@ -420,8 +421,6 @@ static uint32_t	rng_below(struct gen_rng *, uint32_t);
 static int	rng_pct(struct gen_rng *, unsigned);
 static unsigned	rng_weighted(struct gen_rng *, const unsigned *, unsigned);
 static struct gen_uuid	gen_id(const struct gen *, enum gen_kind, uint64_t);
-static int64_t	days_from_civil(int64_t, unsigned, unsigned);
-static void	civil_from_days(int64_t, int64_t *, unsigned *, unsigned *);
 static unsigned	days_in_month(int64_t, unsigned);
 static int64_t	year_before(int64_t);
 static void	out_flush(struct gen_out *);
@@ -579,37 +578,6 @@ gen_id(const struct gen *g, enum gen_kind k, uint64_t idx)
 
 /* Dates: days since 1970-01-01 (H. Hinnant's civil calendar algorithms). */
 
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t		 era;
-	unsigned	 yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t		 era;
-	unsigned	 doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static unsigned
 days_in_month(int64_t y, unsigned m)
 {
@@ -631,7 +599,7 @@ year_before(int64_t end)
 
 	civil_from_days(end, &y, &m, &d);
 	dim = days_in_month(y - 1, m);
-	return days_from_civil(y - 1, m, d > dim ? dim : d) + 1;
+	return civil_days_from(y - 1, m, d > dim ? dim : d) + 1;
 }
 
 int
@@ -657,7 +625,7 @@ generate_parse_date(const char *s, int64_t *days)
 	if (y < 1971 || y > 9000 || m < 1 || m > 12 || d < 1 ||
 	    d > days_in_month(y, m))
 		return -1;
-	*days = days_from_civil(y, m, d);
+	*days = civil_days_from(y, m, d);
 	return 0;
 }
 
@@ -1399,9 +1367,9 @@ write_product(struct gen *g, struct gen_out *o, int i)
 	    "medical\",\"display\":\"Medical\"}]}],\"name\":");
 	out_jstr(o, p->pr_name);
 	OUT_LIT(o, ",\"period\":{\"start\":");
-	out_date(o, days_from_civil(y - 8, 1, 1));
+	out_date(o, civil_days_from(y - 8, 1, 1));
 	OUT_LIT(o, ",\"end\":");
-	out_date(o, days_from_civil(y + 5, 12, 31));
+	out_date(o, civil_days_from(y + 5, 12, 31));
 	out_char(o, '}');
 	if (p->pr_region >= 0) {
 		OUT_LIT(o, ",\"coverageArea\":[");

@@ -31,7 +31,7 @@ def psql(url, command, **kw):
 def main():
     families = int(os.environ.get("BENCH_FAMILIES", "200000"))
     admin = os.environ["BULKHEAD_DATABASE_URL"]
-    work = os.path.join(ROOT, "var", "bench")
+    work = os.path.join(ROOT, "var", "bench", "load")
     data = os.path.join(work, "data")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
