@@ -61,6 +61,47 @@ count_member(void *arg, const char *k, size_t kl, const char *v, size_t vl)
 	return 0;
 }
 
+/* The string scanner reads eight bytes at a time: put each kind of
+ * special byte at every offset of a long string and check that it is
+ * seen exactly where it is, with the error offset pointing at it. */
+static void
+test_jscan_positions(void)
+{
+	static const struct {
+		const char	*ins;
+		int		 ok;
+	} cases[] = {
+		{ "\x01", 0 }, { "\x1f", 0 }, { "\x7f", 1 }, { " ", 1 },
+		{ "\\n", 1 }, { "\\q", 0 }, { "\xc3\xa9", 1 }, { "\x80", 0 },
+		{ "\xff", 0 }, { "\\\"", 1 }, { "\"", 0 },
+	};
+	struct jscan_error	 err;
+	char			 line[64];
+	size_t			 c, at, n;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (at = 0; at < 24; at++) {
+			/* {"k":"aaa...<ins>aaa..."} */
+			n = 0;
+			memcpy(line, "{\"k\":\"", 6);
+			n = 6;
+			memset(line + n, 'a', at);
+			n += at;
+			memcpy(line + n, cases[c].ins, strlen(cases[c].ins));
+			n += strlen(cases[c].ins);
+			memset(line + n, 'b', 24 - at);
+			n += 24 - at;
+			memcpy(line + n, "\"}", 2);
+			n += 2;
+			err.je_offset = 0;
+			CHECK((jscan_object(line, n, NULL, NULL, &err) == 0) ==
+			    cases[c].ok);
+			if (!cases[c].ok && cases[c].ins[0] != '"' &&
+			    cases[c].ins[0] != '\\')
+				CHECK(err.je_offset == 6 + at);
+		}
+}
+
 static void
 test_jscan(void)
 {
@@ -93,6 +134,7 @@ test_jscan(void)
 	memset(deep, '[', sizeof(deep));
 	memcpy(deep, "{\"a\":", 5);
 	CHECK(jscan_object(deep, sizeof(deep), NULL, NULL, NULL) == -1);
+	test_jscan_positions();
 }
 
 struct mem {
