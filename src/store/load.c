@@ -1,11 +1,10 @@
 /*
  * load.c — the COPY path into the resource store, and 'bulkhead load'.
  *
- * Rows travel in COPY's csv format with the delimiter and quote set to
- * the control bytes 0x1f and 0x1e.  A valid JSON text never contains a
- * raw control byte (jscan rejects them), so no field needs quoting or
- * escaping: the JSON bytes go to PostgreSQL exactly as they came in,
- * without the backslash doubling of COPY's text format.
+ * Rows travel in COPY's binary format (copybin.h): the JSON bytes go to
+ * PostgreSQL exactly as they came in, length-prefixed, so the server
+ * neither scans them for delimiters nor unescapes them.  The csv form we
+ * used first cost the server about 40% more CPU per row.
  *
  * Rows are batched into 256 KB PQputCopyData calls.  Memory is bounded
  * by that batch and the longest line, whatever the input size.
@@ -27,13 +26,12 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
+#include "store/copybin.h"
 #include "store/db.h"
 #include "store/load.h"
 #include "store/ndjson.h"
 
 #define LOAD_FLUSH	(256 * 1024)
-#define LOAD_DELIM	"\x1f"
-#define LOAD_CSV	"(FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')"
 
 struct load_session {
 	PGconn			*ls_conn;	/* borrowed */
@@ -41,7 +39,7 @@ struct load_session {
 	struct load_options	 ls_opts;
 	struct buf		 ls_out;	/* rows not yet sent */
 	struct load_stats	 ls_stats;
-	char			 ls_now[64];	/* transaction time, text */
+	int64_t			 ls_now;	/* transaction time, timestamptz */
 	int			 ls_copying;	/* COPY is open */
 };
 
@@ -65,7 +63,7 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 {
 	struct load_session	*s;
 	PGresult		*res;
-	const char		*copy;
+	const char		*copy, *errstr;
 
 	s = xcalloc(1, sizeof(*s));
 	s->ls_conn = conn;
@@ -75,11 +73,17 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 	/* Large enough for any accepted line plus its row prefix. */
 	buf_init(&s->ls_out, (size_t)1 << 31);
 
-	res = db_query(conn, "SELECT to_char(now() AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", 0, NULL, errbuf, errlen);
+	/* now() as the binary timestamptz: microseconds since 2000. */
+	res = db_query(conn, "SELECT ((extract(epoch FROM now()) - 946684800) "
+	    "* 1000000)::int8", 0, NULL, errbuf, errlen);
 	if (res == NULL)
 		goto fail;
-	str_lcpy(s->ls_now, PQgetvalue(res, 0, 0), sizeof(s->ls_now));
+	if (str_to_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX,
+	    &s->ls_now, &errstr) == -1) {
+		snprintf(errbuf, errlen, "transaction time: %s", errstr);
+		PQclear(res);
+		goto fail;
+	}
 	PQclear(res);
 
 	if (mode == LOAD_MERGE) {
@@ -91,10 +95,10 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 		    errlen) == -1)
 			goto fail;
 		copy = "COPY load_stage (seq, type, id, last_updated, patient, "
-		    "content) FROM STDIN WITH " LOAD_CSV;
+		    "content) FROM STDIN WITH (FORMAT binary)";
 	} else
 		copy = "COPY resources (type, id, version, last_updated, "
-		    "patient, deleted, content) FROM STDIN WITH " LOAD_CSV;
+		    "patient, deleted, content) FROM STDIN WITH (FORMAT binary)";
 	res = PQexec(conn, copy);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		db_errmsg(conn, errbuf, errlen);
@@ -103,6 +107,10 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 	}
 	PQclear(res);
 	s->ls_copying = 1;
+	if (copybin_header(&s->ls_out) == -1) {
+		snprintf(errbuf, errlen, "out of buffer");
+		goto fail;
+	}
 	return s;
  fail:
 	load_session_free(s);
@@ -115,8 +123,8 @@ load_session_line(struct load_session *s, const char *line, size_t len,
 {
 	struct ndjson_resource	 r;
 	struct buf		*o = &s->ls_out;
-	const char		*lu;
-	size_t			 lulen;
+	int64_t			 lu;
+	size_t			 mark;
 	int			 rc = 0;
 
 	if (ndjson_parse(line, len, &r, errbuf, errlen, NULL) == -1)
@@ -129,32 +137,29 @@ load_session_line(struct load_session *s, const char *line, size_t len,
 		    s->ls_opts.lo_expect_type);
 		return LOAD_BAD_LINE;
 	}
-	if (s->ls_opts.lo_keep_last_updated && r.nr_updated != NULL) {
-		lu = r.nr_updated;
-		lulen = r.nr_updated_len;
-	} else {
-		lu = s->ls_now;
-		lulen = strlen(s->ls_now);
-	}
-	if (s->ls_mode == LOAD_MERGE)
-		rc |= buf_printf(o, "%lld" LOAD_DELIM,
-		    (long long)s->ls_stats.ls_rows);
-	rc |= buf_append(o, r.nr_type, r.nr_type_len);
-	rc |= buf_append(o, LOAD_DELIM, 1);
-	rc |= buf_append(o, r.nr_id, r.nr_id_len);
+	lu = s->ls_now;
+	if (s->ls_opts.lo_keep_last_updated && r.nr_updated != NULL)
+		lu = ndjson_instant_usec(r.nr_updated, r.nr_updated_len);
+	mark = o->b_len;
+	if (s->ls_mode == LOAD_MERGE) {
+		rc |= copybin_row(o, 6);
+		rc |= copybin_int8(o, s->ls_stats.ls_rows);
+	} else
+		rc |= copybin_row(o, 7);
+	rc |= copybin_text(o, r.nr_type, r.nr_type_len);
+	rc |= copybin_text(o, r.nr_id, r.nr_id_len);
 	if (s->ls_mode == LOAD_DIRECT)
-		rc |= buf_append(o, LOAD_DELIM "1", 2);
-	rc |= buf_append(o, LOAD_DELIM, 1);
-	rc |= buf_append(o, lu, lulen);
-	rc |= buf_append(o, LOAD_DELIM, 1);
+		rc |= copybin_int4(o, 1);
+	rc |= copybin_int8(o, lu);
 	if (r.nr_patient != NULL)
-		rc |= buf_append(o, r.nr_patient, r.nr_patient_len);
+		rc |= copybin_text(o, r.nr_patient, r.nr_patient_len);
+	else
+		rc |= copybin_null(o);
 	if (s->ls_mode == LOAD_DIRECT)
-		rc |= buf_append(o, LOAD_DELIM "f", 2);
-	rc |= buf_append(o, LOAD_DELIM, 1);
-	rc |= buf_append(o, line, len);
-	rc |= buf_append(o, "\n", 1);
+		rc |= copybin_bool(o, 0);
+	rc |= copybin_text(o, line, len);
 	if (rc != 0) {
+		o->b_len = mark;	/* no partial row goes out */
 		snprintf(errbuf, errlen, "line too long to buffer");
 		return LOAD_BAD_LINE;
 	}
@@ -188,6 +193,10 @@ load_session_finish(struct load_session *s, struct load_stats *stats,
 	int64_t			 n;
 	enum load_result	 rc = LOAD_ERROR;
 
+	if (copybin_trailer(&s->ls_out) == -1) {
+		snprintf(errbuf, errlen, "out of buffer");
+		return LOAD_ERROR;
+	}
 	if (load_flush(s, errbuf, errlen) == -1)
 		return LOAD_ERROR;
 	s->ls_copying = 0;

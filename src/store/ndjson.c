@@ -6,10 +6,14 @@
  * reference that ties a resource to its patient.  Group (many members) is
  * resolved at export time from Group.member, not stored here.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/civil.h"
 #include "lib/jscan.h"
+#include "store/copybin.h"
 #include "store/ndjson.h"
 
 static const struct {
@@ -140,6 +144,39 @@ ndjson_valid_instant(const char *s, size_t n)
 		return om < 60 && (oh < 14 || (oh == 14 && om == 0));
 	}
 	return 0;
+}
+
+int64_t
+ndjson_instant_usec(const char *s, size_t n)
+{
+	char	 frac[16];
+	double	 f = 0;
+	int64_t	 days, secs, usec = 0;
+	size_t	 i = 19, k;
+	int	 off = 0;
+
+	days = civil_days_from(ndjson_2d(s) * 100 + ndjson_2d(s + 2),
+	    (unsigned)ndjson_2d(s + 5), (unsigned)ndjson_2d(s + 8));
+	/* :60 rolls into the next minute, as PostgreSQL's input does. */
+	secs = days * 86400 + ndjson_2d(s + 11) * 3600 +
+	    ndjson_2d(s + 14) * 60 + ndjson_2d(s + 17);
+	if (s[i] == '.') {
+		/* PostgreSQL rounds the fraction as rint(strtod(".f") * 1e6);
+		 * doing the same double arithmetic gives the same instant
+		 * for fractions longer than microseconds. */
+		for (k = 0; i < n && k < sizeof(frac) - 1 && (s[i] == '.' ||
+		    (s[i] >= '0' && s[i] <= '9')); i++, k++)
+			frac[k] = s[i];
+		frac[k] = '\0';
+		f = strtod(frac, NULL);
+		usec = (int64_t)rint(f * 1000000);
+	}
+	if (s[i] == '+' || s[i] == '-') {
+		off = ndjson_2d(s + i + 1) * 3600 + ndjson_2d(s + i + 4) * 60;
+		if (s[i] == '-')
+			off = -off;
+	}
+	return (secs - off) * 1000000 + usec - COPYBIN_PG_EPOCH_USEC;
 }
 
 static int

@@ -10,6 +10,7 @@
 #define STORE_NDJSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define NDJSON_ID_MAX	64	/* FHIR id: [A-Za-z0-9-.]{1,64} */
 
@@ -30,6 +31,9 @@ int	ndjson_parse(const char *line, size_t len, struct ndjson_resource *,
 int	ndjson_valid_id(const char *, size_t);
 /* FHIR instant syntax check (YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm)). */
 int	ndjson_valid_instant(const char *, size_t);
+/* A valid instant (ndjson_valid_instant) as a PostgreSQL timestamptz:
+ * microseconds since 2000-01-01 UTC, rounded as the server would. */
+int64_t	ndjson_instant_usec(const char *, size_t);
 /* The member of 'type' whose reference puts it in a Patient's
  * compartment ("patient", "beneficiary", "subject"), or NULL. */
 const char *ndjson_compartment_param(const char *type, size_t len);

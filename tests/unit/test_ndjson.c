@@ -18,12 +18,42 @@ field_is(const char *p, size_t n, const char *want)
 	return p != NULL && strlen(want) == n && memcmp(p, want, n) == 0;
 }
 
+/* Instants as PostgreSQL stores them; the expected values were read
+ * from PostgreSQL 15 ('...'::timestamptz as microseconds since 2000),
+ * rounding of sub-microsecond fractions and a leap second included. */
+static void
+test_instants(void)
+{
+	static const struct {
+		const char	*in;
+		int64_t		 usec;
+	} t[] = {
+		{ "2000-01-01T00:00:00Z", 0 },
+		{ "1970-01-01T00:00:00Z", -INT64_C(946684800000000) },
+		{ "2026-10-24T18:23:18.5+02:00", INT64_C(846174198500000) },
+		{ "2016-12-31T23:59:60Z", INT64_C(536544000000000) },
+		{ "0001-01-01T00:00:00-14:00", -INT64_C(63082231200000000) },
+		{ "2024-02-29T12:00:00.1234565Z", INT64_C(762523200123456) },
+		{ "2024-02-29T12:00:00.9999995+14:00",
+		    INT64_C(762472801000000) },
+		{ "9999-12-31T23:59:59.999999Z", INT64_C(252455615999999999) },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		CHECK(ndjson_valid_instant(t[i].in, strlen(t[i].in)));
+		CHECK(ndjson_instant_usec(t[i].in, strlen(t[i].in)) ==
+		    t[i].usec);
+	}
+}
+
 int
 main(void)
 {
 	struct ndjson_resource	r;
 	char			err[256];
 
+	test_instants();
 	CHECK(parse("{\"resourceType\":\"Claim\",\"id\":\"c-1.x\","
 	    "\"patient\":{\"reference\":\"Patient/p9\"},\"meta\":"
 	    "{\"versionId\":\"3\",\"lastUpdated\":\"2026-01-02T03:04:05Z\"}}",
