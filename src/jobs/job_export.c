@@ -130,7 +130,7 @@ struct xp {
 	char			 ls_job[JOBQ_ID_MAX];	/* the run it
 						   resolved to, or "" */
 	char			 ls_since[64];	/* its transactionTime, or "" */
-	char			 ls_note[512];	/* what it resolved to, in words */
+	char			 ls_note[512];	/* what it resolved to */
 	cJSON			*elements;	/* kept element names, or NULL */
 	cJSON			*required;	/* required-elements table */
 	char			 err[1024];

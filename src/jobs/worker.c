@@ -470,9 +470,9 @@ worker_run(struct worker *w, struct jobq_job *job,
 		fresh = NULL;
 		if (jobq_get(w->w_ctl, lease->l_id, &fresh, err,
 		    sizeof(err)) != 1) {
-			log_warnx("job %s: re-reading it failed (%s); its lease "
-			    "will expire and the job be rescued", lease->l_id,
-			    err);
+			log_warnx("job %s: re-reading it failed (%s); its "
+			    "lease will expire and the job be rescued",
+			    lease->l_id, err);
 			break;
 		}
 		job = fresh;
