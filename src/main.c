@@ -15,6 +15,7 @@
 #include "core/version.h"
 #include "http/http_server.h"
 #include "jobs/jobs_cli.h"
+#include "jobs/schedule_cfg.h"
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"
 #include "lib/log.h"
@@ -177,7 +178,8 @@ cmd_config(struct cfg *unused, int argc, char **argv)
 
 	/* Called with the whole argv: flags may stand anywhere. */
 	(void)unused;
-	if (cfg_load(&cfg, &argc, argv, err, sizeof(err)) == -1) {
+	if (cfg_load(&cfg, &argc, argv, err, sizeof(err)) == -1 ||
+	    schedule_cfg_check(&cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "bulkhead config: %s\n", err);
 		cfg_free(&cfg);
 		return 1;
@@ -276,7 +278,10 @@ main(int argc, char **argv)
 	if (!cmd->c_needs_cfg)
 		return cmd->c_run(NULL, argc - first, argv + first);
 
-	if (cfg_load(&cfg, &argc, argv, err, sizeof(err)) == -1) {
+	/* Schedules declared in the file are part of the configuration:
+	 * checked here, whichever command runs. */
+	if (cfg_load(&cfg, &argc, argv, err, sizeof(err)) == -1 ||
+	    schedule_cfg_check(&cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "bulkhead %s: configuration: %s\n",
 		    cmd->c_name, err);
 		cfg_free(&cfg);

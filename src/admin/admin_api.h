@@ -34,10 +34,12 @@
  *           batch boundary and parks the job as paused, checkpoint kept.
  *   resume  paused -> queued (run_after now, checkpoint kept: it goes on
  *           where it stopped); running with a pause requested -> the
- *           request is withdrawn.
+ *           request is withdrawn (even when the worker has seen it: it
+ *           then runs on under its lease, jobq_paused).
  *   cancel  queued or paused -> cancelled at once, its files removed;
  *           running -> cancelling (202): the worker stops, removes the
- *           partial files and marks it cancelled.
+ *           partial files and marks it cancelled (also when it was
+ *           finishing: never completed, jobq_complete).
  *   retry   failed or cancelled -> a NEW queued job with the same kind,
  *           params, client, priority and max_attempts, retry_of = the old
  *           id; the old row stays as history.

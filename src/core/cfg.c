@@ -5,6 +5,11 @@
  * Values from all layers go through the same setter, so a bad value in the
  * file, the environment or a flag is caught the same way, and the error
  * names where it came from.  Cross-field checks run after all layers.
+ *
+ * Schedule declarations ("schedule.NAME.FIELD = value", cfg.h) are not
+ * table rows: any number of names, each field once.  They are kept as
+ * written with their source, checked here for syntax only; cron, zone
+ * and job are the scheduler's to judge (schedule_cfg_check).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "core/cfg.h"
 #include "lib/str.h"
@@ -81,6 +88,27 @@ static const struct cfg_key cfg_keys[] = {
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+#define CFG_SCHED_PREFIX	"schedule."
+#define CFG_SCHED_ENV		"BULKHEAD_SCHEDULES"
+#define CFG_SCHED_NAME_MAX	64	/* as schedule.h SCHEDULE_NAME_MAX */
+
+static const char *cfg_sf_names[CFG_SF_N] = {
+	[CFG_SF_CRON] = "cron",
+	[CFG_SF_TIMEZONE] = "timezone",
+	[CFG_SF_ENABLED] = "enabled",
+	[CFG_SF_MISFIRE] = "misfire",
+	[CFG_SF_KIND] = "kind",
+	[CFG_SF_PARAMS] = "params",
+};
+
+static int	cfg_sched_name_ok(const char *, size_t);
+static int	cfg_sched_set(struct cfg *, const char *, size_t, const char *,
+		    const char *, const char *, char *, size_t);
+static int	cfg_sched_line(struct cfg *, const char *, const char *,
+		    const char *, char *, size_t);
+static int	cfg_sched_env(struct cfg *, const char *, char *, size_t);
+static void	cfg_sched_free(struct cfg *);
 
 static const struct cfg_key *
 cfg_find(const char *name, size_t len)
@@ -174,6 +202,13 @@ cfg_read_file(struct cfg *c, const char *path, char *errbuf, size_t errlen)
 			val[strlen(val) - 1] = '\0';
 			val++;
 		}
+		if (strncmp(key, CFG_SCHED_PREFIX,
+		    strlen(CFG_SCHED_PREFIX)) == 0) {
+			if (cfg_sched_line(c, key, val, source, errbuf,
+			    errlen) == -1)
+				goto out;
+			continue;
+		}
 		if ((k = cfg_find(key, strlen(key))) == NULL) {
 			snprintf(errbuf, errlen, "%s: unknown key \"%s\"",
 			    source, key);
@@ -220,6 +255,8 @@ cfg_read_env(struct cfg *c, char *errbuf, size_t errlen)
 		if (cfg_set(c, &cfg_keys[i], v, source, errbuf, errlen) == -1)
 			return -1;
 	}
+	if ((v = getenv(CFG_SCHED_ENV)) != NULL)
+		return cfg_sched_env(c, v, errbuf, errlen);
 	return 0;
 }
 
@@ -407,6 +444,7 @@ cfg_free(struct cfg *c)
 	free(c->listen_host);
 	free(c->config_file);
 	c->listen_host = c->config_file = NULL;
+	cfg_sched_free(c);
 }
 
 void
@@ -436,14 +474,25 @@ cfg_dump(const struct cfg *c)
 			break;
 		}
 	}
+	for (i = 0; i < c->nschedules; i++) {
+		const struct cfg_schedule *cs = &c->schedules[i];
+		int f;
+
+		for (f = 0; f < CFG_SF_N; f++)
+			if (cs->cs_value[f] != NULL)
+				printf(CFG_SCHED_PREFIX "%s.%s = %s\n",
+				    cs->cs_name, cfg_sf_names[f],
+				    cs->cs_value[f]);
+	}
 }
 
 void
 cfg_export_env(const struct cfg *c)
 {
 	const char	*base = (const char *)c;
-	char		 name[128], num[32];
+	char		 name[128], num[32], *json;
 	const char	*v;
+	cJSON		*arr;
 	size_t		 i;
 
 	for (i = 0; i < CFG_NKEYS; i++) {
@@ -468,4 +517,195 @@ cfg_export_env(const struct cfg *c)
 		setenv(name, v, 1);
 	}
 	unsetenv("BULKHEAD_CONFIG");
+	/* The declarations, each field with the line it came from, so that
+	 * a child's messages still name the file. */
+	arr = cJSON_CreateArray();
+	for (i = 0; i < c->nschedules; i++) {
+		const struct cfg_schedule *cs = &c->schedules[i];
+		int f;
+
+		for (f = 0; f < CFG_SF_N; f++) {
+			cJSON *e;
+
+			if (cs->cs_value[f] == NULL)
+				continue;
+			e = cJSON_CreateArray();
+			cJSON_AddItemToArray(e, cJSON_CreateString(
+			    cs->cs_name));
+			cJSON_AddItemToArray(e, cJSON_CreateString(
+			    cfg_sf_names[f]));
+			cJSON_AddItemToArray(e, cJSON_CreateString(
+			    cs->cs_value[f]));
+			cJSON_AddItemToArray(e, cJSON_CreateString(
+			    cs->cs_src[f]));
+			cJSON_AddItemToArray(arr, e);
+		}
+	}
+	json = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (json != NULL)
+		setenv(CFG_SCHED_ENV, json, 1);
+	cJSON_free(json);
+}
+
+const char *
+cfg_sched_field_name(enum cfg_sched_field f)
+{
+	return (int)f >= 0 && f < CFG_SF_N ? cfg_sf_names[f] : "?";
+}
+
+/* ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, the schedules table's rule. */
+static int
+cfg_sched_name_ok(const char *name, size_t len)
+{
+	size_t	i;
+
+	if (len == 0 || len > CFG_SCHED_NAME_MAX ||
+	    !isalnum((unsigned char)name[0]))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '.' &&
+		    name[i] != '_' && name[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* One "schedule.NAME.FIELD = value" line. */
+static int
+cfg_sched_line(struct cfg *c, const char *key, const char *value,
+    const char *source, char *errbuf, size_t errlen)
+{
+	const char	*name = key + strlen(CFG_SCHED_PREFIX);
+	const char	*dot = strrchr(name, '.');
+
+	if (dot == NULL || dot == name || dot[1] == '\0') {
+		snprintf(errbuf, errlen, "%s: \"%s\": expected "
+		    "schedule.NAME.FIELD (FIELD: cron, timezone, enabled, "
+		    "misfire, kind, params)", source, key);
+		return -1;
+	}
+	return cfg_sched_set(c, name, (size_t)(dot - name), dot + 1, value,
+	    source, errbuf, errlen);
+}
+
+/* Sets one field of a declared schedule; source names where it came
+ * from.  0 or -1 with the reason. */
+static int
+cfg_sched_set(struct cfg *c, const char *name, size_t nlen,
+    const char *field, const char *value, const char *source, char *errbuf,
+    size_t errlen)
+{
+	struct cfg_schedule	*cs = NULL;
+	size_t			 i;
+	int			 f;
+
+	for (f = 0; f < CFG_SF_N; f++)
+		if (strcmp(field, cfg_sf_names[f]) == 0)
+			break;
+	if (f == CFG_SF_N) {
+		snprintf(errbuf, errlen, "%s: schedule.%.*s.%s: unknown field "
+		    "(cron, timezone, enabled, misfire, kind, params)",
+		    source, (int)(nlen > 80 ? 80 : nlen), name, field);
+		return -1;
+	}
+	if (!cfg_sched_name_ok(name, nlen)) {
+		snprintf(errbuf, errlen, "%s: schedule name \"%.*s\": must be "
+		    "1-%d letters, digits, '.', '_' or '-', starting with a "
+		    "letter or digit", source, (int)(nlen > 80 ? 80 : nlen),
+		    name, CFG_SCHED_NAME_MAX);
+		return -1;
+	}
+	for (i = 0; i < c->nschedules; i++)
+		if (strlen(c->schedules[i].cs_name) == nlen &&
+		    strncmp(c->schedules[i].cs_name, name, nlen) == 0)
+			cs = &c->schedules[i];
+	if (cs == NULL) {
+		if (c->nschedules >= CFG_SCHEDULES_MAX) {
+			snprintf(errbuf, errlen, "%s: more than %d schedules "
+			    "declared", source, CFG_SCHEDULES_MAX);
+			return -1;
+		}
+		c->schedules = xreallocarray(c->schedules, c->nschedules + 1,
+		    sizeof(*c->schedules));
+		cs = &c->schedules[c->nschedules++];
+		memset(cs, 0, sizeof(*cs));
+		cs->cs_name = xstrndup(name, nlen);
+		cs->cs_first = xstrdup(source);
+	}
+	if (cs->cs_value[f] != NULL) {
+		snprintf(errbuf, errlen, "%s: schedule.%s.%s: already set at "
+		    "%s", source, cs->cs_name, field, cs->cs_src[f]);
+		return -1;
+	}
+	if (f == CFG_SF_ENABLED) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			value = "true";
+		else if (strcmp(value, "false") == 0 ||
+		    strcmp(value, "no") == 0 || strcmp(value, "off") == 0 ||
+		    strcmp(value, "0") == 0)
+			value = "false";
+		else {
+			snprintf(errbuf, errlen, "%s: schedule.%s.enabled: "
+			    "\"%s\" is not true or false", source, cs->cs_name,
+			    value);
+			return -1;
+		}
+	}
+	cs->cs_value[f] = xstrdup(value);
+	cs->cs_src[f] = xstrdup(source);
+	return 0;
+}
+
+/* The supervisor's hand-over (cfg_export_env): replaces the file's
+ * declarations. */
+static int
+cfg_sched_env(struct cfg *c, const char *json, char *errbuf, size_t errlen)
+{
+	cJSON		*arr, *e;
+	const char	*v[4];
+	int		 i, rc = -1;
+
+	cfg_sched_free(c);
+	if ((arr = cJSON_Parse(json)) == NULL || !cJSON_IsArray(arr))
+		goto bad;
+	cJSON_ArrayForEach(e, arr) {
+		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 4)
+			goto bad;
+		for (i = 0; i < 4; i++)
+			if ((v[i] = cJSON_GetStringValue(cJSON_GetArrayItem(e,
+			    i))) == NULL)
+				goto bad;
+		if (cfg_sched_set(c, v[0], strlen(v[0]), v[1], v[2], v[3],
+		    errbuf, errlen) == -1)
+			goto out;
+	}
+	rc = 0;
+	goto out;
+ bad:
+	snprintf(errbuf, errlen, "env " CFG_SCHED_ENV ": not a JSON array of "
+	    "[name, field, value, source] (it is set by 'bulkhead run' for "
+	    "its children)");
+ out:
+	cJSON_Delete(arr);
+	return rc;
+}
+
+static void
+cfg_sched_free(struct cfg *c)
+{
+	size_t	i;
+	int	f;
+
+	for (i = 0; i < c->nschedules; i++) {
+		free(c->schedules[i].cs_name);
+		free(c->schedules[i].cs_first);
+		for (f = 0; f < CFG_SF_N; f++) {
+			free(c->schedules[i].cs_value[f]);
+			free(c->schedules[i].cs_src[f]);
+		}
+	}
+	free(c->schedules);
+	c->schedules = NULL;
+	c->nschedules = 0;
 }

@@ -8,6 +8,23 @@
  * whole; the first error names its source ("file x.conf:3", "env
  * BULKHEAD_WORKERS", "flag --workers").
  *
+ * Schedules may be declared in the file too, one field per line:
+ *
+ *	schedule.NAME.cron     = 0 2 * * *          (required)
+ *	schedule.NAME.kind     = export             (required)
+ *	schedule.NAME.params   = {"level":"system"} (JSON object; {})
+ *	schedule.NAME.timezone = Africa/Dar_es_Salaam (UTC)
+ *	schedule.NAME.enabled  = true | false       (true)
+ *	schedule.NAME.misfire  = run-once | skip    (run-once)
+ *
+ * cfg_load checks the syntax (name, known field, each field once,
+ * enabled a boolean) and keeps where each field came from;
+ * schedule_cfg_check (jobs/schedule.h) checks cron, zone, misfire and
+ * job, naming that line; the scheduler applies them (schedule_cfg_apply).
+ * The supervisor hands them to its children in the environment variable
+ * BULKHEAD_SCHEDULES (JSON, internal), which replaces the file's
+ * declarations when set.
+ *
  * Errors: cfg_load returns -1 and writes the reason into errbuf.
  * Ownership: strings in struct cfg are owned by it; cfg_free releases them.
  */
@@ -16,6 +33,30 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define CFG_SCHEDULES_MAX	256	/* schedules one file may declare */
+#define CFG_SOURCE_MAX		512	/* "file x.conf:12" */
+
+/* The fields of a declared schedule, in cs_value / cs_src order. */
+enum cfg_sched_field {
+	CFG_SF_CRON,
+	CFG_SF_TIMEZONE,
+	CFG_SF_ENABLED,
+	CFG_SF_MISFIRE,
+	CFG_SF_KIND,
+	CFG_SF_PARAMS,
+	CFG_SF_N
+};
+
+/* One schedule declared in the config file.  Strings owned; a field not
+ * given is NULL in both arrays. */
+struct cfg_schedule {
+	char	*cs_name;
+	char	*cs_value[CFG_SF_N];	/* as written ("true"/"false" for
+					   enabled, normalised) */
+	char	*cs_src[CFG_SF_N];	/* "file x.conf:12" per field */
+	char	*cs_first;		/* source of its first line */
+};
 
 struct cfg {
 	char	*database_url;		/* libpq conninfo or URI */
@@ -52,7 +93,12 @@ struct cfg {
 	int	 import_connect_timeout; /* seconds */
 	int	 import_stall_timeout;	/* seconds without a byte */
 	char	*config_file;		/* file read, or NULL */
+	struct cfg_schedule *schedules;	/* declared in the file */
+	size_t	 nschedules;
 };
+
+/* "cron", "timezone", ... for a field. */
+const char	*cfg_sched_field_name(enum cfg_sched_field);
 
 /* Zeroes *c, applies defaults, then file, env and flags.  Recognised flags
  * are removed from argv (argc updated); anything else is left in place. */

@@ -43,6 +43,7 @@
 #include "core/embed.h"
 #include "jobs/job_export.h"
 #include "jobs/jobq.h"
+#include "jobs/schedule.h"
 #include "jobs/throttle.h"
 #include "lib/buf.h"
 #include "lib/fsutil.h"
@@ -50,6 +51,7 @@
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
+#include "store/ndjson.h"
 
 #define EXPORT_CHUNK_PAGES	2048	/* heap pages per range (16 MB) */
 #define EXPORT_MAX_STEPS	256
@@ -122,6 +124,13 @@ struct xp {
 	int64_t			 type_total;	/* estimate, -1 unknown */
 	int64_t			 all_rows;	/* rows written this attempt */
 	int64_t			 file_bytes;	/* XP_BLOCKS: in the open file */
+	cJSON			*own_params;	/* params with _since resolved,
+						   or NULL: params borrowed */
+	int			 last_success;	/* _since was "last-success" */
+	char			 ls_job[JOBQ_ID_MAX];	/* the run it
+						   resolved to, or "" */
+	char			 ls_since[64];	/* its transactionTime, or "" */
+	char			 ls_note[512];	/* what it resolved to */
 	cJSON			*elements;	/* kept element names, or NULL */
 	cJSON			*required;	/* required-elements table */
 	char			 err[1024];
@@ -133,6 +142,9 @@ static int	xp_tid_parse(const char *, int64_t *, int64_t *);
 static void	xp_conditions(struct xp *, const struct xp_step *,
 		    struct buf *);
 static enum job_status xp_main(struct job_ctx *, const char *);
+static int	xp_check_instants(const cJSON *, char *, size_t);
+static enum job_status xp_resolve_since(struct xp *);
+static enum job_status xp_last_success(struct xp *);
 
 void
 job_export_dir(const char *job_id, char *out, size_t outlen)
@@ -171,6 +183,43 @@ job_export_check(const cJSON *params, char *errbuf, size_t errlen)
 	    "group"))) {
 		snprintf(errbuf, errlen, "export: a group export needs "
 		    "\"group\"");
+		return -1;
+	}
+	return xp_check_instants(params, errbuf, errlen);
+}
+
+/*
+ * since (or its alias _since, the FHIR name) and until: FHIR instants;
+ * since may also be "last-success" (schedules, issue 5).  The public
+ * $export never gets here with anything else: export_params.c refuses
+ * a non-instant _since with a 400 before a job exists.
+ */
+static int
+xp_check_instants(const cJSON *params, char *errbuf, size_t errlen)
+{
+	const cJSON	*s = cJSON_GetObjectItemCaseSensitive(params, "since");
+	const cJSON	*a = cJSON_GetObjectItemCaseSensitive(params, "_since");
+	const cJSON	*u = cJSON_GetObjectItemCaseSensitive(params, "until");
+
+	if (s != NULL && a != NULL) {
+		snprintf(errbuf, errlen, "export: give \"_since\" or "
+		    "\"since\", not both");
+		return -1;
+	}
+	if (s == NULL)
+		s = a;
+	if (s != NULL && (!cJSON_IsString(s) || (strcmp(s->valuestring,
+	    EXPORT_SINCE_LAST_SUCCESS) != 0 && !ndjson_valid_instant(
+	    s->valuestring, strlen(s->valuestring))))) {
+		snprintf(errbuf, errlen, "export: \"_since\" must be a FHIR "
+		    "instant (e.g. 2026-01-31T00:00:00Z) or \""
+		    EXPORT_SINCE_LAST_SUCCESS "\"");
+		return -1;
+	}
+	if (u != NULL && (!cJSON_IsString(u) || !ndjson_valid_instant(
+	    u->valuestring, strlen(u->valuestring)))) {
+		snprintf(errbuf, errlen, "export: \"until\" must be a FHIR "
+		    "instant (e.g. 2026-01-31T00:00:00Z)");
 		return -1;
 	}
 	return 0;
@@ -375,9 +424,9 @@ xp_plan(struct xp *x)
 	cohort = strcmp(x->level, "group") == 0 ||
 	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
 	    "patients")) > 0;
-	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
-	    "warnings")) > 0 && xp_add_step(x, XP_WARNINGS, XP_ALL,
-	    "OperationOutcome") == -1)
+	if ((cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
+	    "warnings")) > 0 || x->ls_note[0] != '\0') &&
+	    xp_add_step(x, XP_WARNINGS, XP_ALL, "OperationOutcome") == -1)
 		return -1;
 
 	if (strcmp(x->level, "renewal") == 0) {
@@ -665,6 +714,18 @@ xp_checkpoint(struct xp *x, int step, const char *cursor, int next_seq)
 	cJSON_AddNumberToObject(c, "step", step);
 	cJSON_AddStringToObject(c, "cursor", cursor);
 	cJSON_AddNumberToObject(c, "next_seq", next_seq);
+	if (x->last_success) {
+		cJSON *ls = cJSON_AddObjectToObject(c, "lastSuccess");
+
+		if (x->ls_job[0] != '\0') {
+			cJSON_AddStringToObject(ls, "job", x->ls_job);
+			cJSON_AddStringToObject(ls, "transactionTime",
+			    x->ls_since);
+		} else {
+			cJSON_AddNullToObject(ls, "job");
+			cJSON_AddNullToObject(ls, "transactionTime");
+		}
+	}
 	s = cJSON_PrintUnformatted(c);
 	cJSON_Delete(c);
 	return s;
@@ -1117,6 +1178,21 @@ xp_warnings(struct xp *x, const struct xp_step *s)
 			break;
 		snprintf(x->last_key, sizeof(x->last_key), "%d", i);
 	}
+	/* After them, what _since=last-success resolved to, so that the
+	 * manifest says which window the export holds. */
+	if (rc == 0 && x->ls_note[0] != '\0' && i++ >= x->next_seq - 1) {
+		buf_init(&b, 8192);
+		(void)buf_puts(&b, "{\"resourceType\":\"OperationOutcome\","
+		    "\"issue\":[{\"severity\":\"information\",\"code\":"
+		    "\"informational\",\"diagnostics\":\"");
+		(void)buf_json_escape(&b, x->ls_note, strlen(x->ls_note));
+		(void)buf_puts(&b, "\"}]}");
+		rc = outfile_set_write(x->set, b.b_data, b.b_len, x->err,
+		    sizeof(x->err));
+		buf_free(&b);
+		if (rc == 0)
+			snprintf(x->last_key, sizeof(x->last_key), "%d", i);
+	}
 	(void)s;
 	return rc;
 }
@@ -1331,6 +1407,121 @@ xp_resume(struct xp *x)
 		x->next_seq = v->valueint;
 }
 
+/*
+ * Normalises since: the alias _since becomes since, and "last-success"
+ * becomes the transactionTime of the last successful export of the same
+ * schedule, or no since at all when there is none (xp_last_success).
+ * x->params then points at a copy the job owns.  JOB_DONE to go on, or
+ * how the job ends.
+ */
+static enum job_status
+xp_resolve_since(struct xp *x)
+{
+	const cJSON	*s = cJSON_GetObjectItemCaseSensitive(x->params,
+			    "since");
+	const cJSON	*a = cJSON_GetObjectItemCaseSensitive(x->params,
+			    "_since");
+	char		 since[64] = "";
+	enum job_status	 st;
+
+	if (a != NULL)
+		s = a;
+	if (!cJSON_IsString(s) || (a == NULL && strcmp(s->valuestring,
+	    EXPORT_SINCE_LAST_SUCCESS) != 0))
+		return JOB_DONE;	/* none, or an instant already */
+	x->own_params = cJSON_Duplicate(x->params, 1);
+	if (strcmp(s->valuestring, EXPORT_SINCE_LAST_SUCCESS) != 0)
+		str_lcpy(since, s->valuestring, sizeof(since));
+	else {
+		x->last_success = 1;
+		if ((st = xp_last_success(x)) != JOB_DONE)
+			return st;
+		str_lcpy(since, x->ls_since, sizeof(since));
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(x->own_params, "_since");
+	cJSON_DeleteItemFromObjectCaseSensitive(x->own_params, "since");
+	if (since[0] != '\0')
+		cJSON_AddStringToObject(x->own_params, "since", since);
+	x->params = x->own_params;
+	return JOB_DONE;
+}
+
+/*
+ * _since=last-success: the transactionTime of the most recent completed
+ * export of the job's schedule (jobs.client = "schedule:<name>"), fixed
+ * when the job first starts, not when the schedule fired: a run still
+ * going at the fire may well have finished by the time this one starts,
+ * and its transactionTime is then the better bound.  Either way windows
+ * of consecutive runs overlap rather than leave gaps, since only
+ * completed runs count and the latest transactionTime of them is taken.
+ * Kept in the checkpoint, so a rescued or resumed job keeps the window
+ * it started with.  No earlier success (or it was pruned from the
+ * history): everything, said so in the result and the manifest.
+ */
+static enum job_status
+xp_last_success(struct xp *x)
+{
+	const cJSON	*cp = job_ctx_checkpoint(x->ctx), *ls, *v;
+	const char	*client = job_ctx_client(x->ctx);
+	const char	*p[2];
+	PGresult	*res;
+	size_t		 plen = strlen(SCHEDULE_CLIENT_PREFIX);
+
+	if (client == NULL || strncmp(client, SCHEDULE_CLIENT_PREFIX,
+	    plen) != 0 || client[plen] == '\0') {
+		job_ctx_error(x->ctx, "export: _since \"last-success\" is "
+		    "for jobs that a schedule submits (client \"schedule:"
+		    "NAME\"); this job's client is %s", client != NULL ?
+		    client : "none");
+		return JOB_FAIL;
+	}
+	ls = cp != NULL ? cJSON_GetObjectItemCaseSensitive(cp,
+	    "lastSuccess") : NULL;
+	if (cJSON_IsObject(ls)) {
+		if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(ls,
+		    "job")))
+			str_lcpy(x->ls_job, v->valuestring, sizeof(x->ls_job));
+		if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(ls,
+		    "transactionTime")))
+			str_lcpy(x->ls_since, v->valuestring,
+			    sizeof(x->ls_since));
+	} else {
+		p[0] = client;
+		p[1] = job_ctx_id(x->ctx);
+		res = db_query(x->conn, "SELECT id, result->>'transactionTime' "
+		    "FROM jobs WHERE kind = 'export' AND client = $1 "
+		    "AND state = 'completed' AND id <> $2 "
+		    "AND result->>'transactionTime' IS NOT NULL "
+		    "ORDER BY (result->>'transactionTime')::timestamptz DESC, "
+		    "finished DESC LIMIT 1", 2, p, x->err, sizeof(x->err));
+		if (res == NULL) {
+			job_ctx_error(x->ctx, "export: finding the last "
+			    "success: %s", x->err);
+			return JOB_RETRY;
+		}
+		if (PQntuples(res) == 1) {
+			str_lcpy(x->ls_job, PQgetvalue(res, 0, 0),
+			    sizeof(x->ls_job));
+			str_lcpy(x->ls_since, PQgetvalue(res, 0, 1),
+			    sizeof(x->ls_since));
+		}
+		PQclear(res);
+	}
+	if (x->ls_job[0] != '\0' && x->ls_since[0] != '\0')
+		snprintf(x->ls_note, sizeof(x->ls_note), "_since=last-success "
+		    "of schedule %s: resources changed after %s, the "
+		    "transactionTime of its last successful export (job %s)",
+		    client + plen, x->ls_since, x->ls_job);
+	else {
+		x->ls_job[0] = x->ls_since[0] = '\0';
+		snprintf(x->ls_note, sizeof(x->ls_note), "_since=last-success "
+		    "of schedule %s: no earlier successful export, so this one "
+		    "holds everything (no _since)", client + plen);
+	}
+	log_info("job %s: %s", job_ctx_id(x->ctx), x->ls_note);
+	return JOB_DONE;
+}
+
 static cJSON *
 xp_required_table(void)
 {
@@ -1409,6 +1600,10 @@ xp_main(struct job_ctx *ctx, const char *level)
 	xp_resume(x);
 	started = job_ctx_checkpoint(ctx) != NULL;
 	xp_sweep(x);
+	if ((st = xp_resolve_since(x)) != JOB_DONE) {
+		rc = st;
+		goto out;
+	}
 
 	if (!started && (strcmp(x->level, "group") == 0 ||
 	    cJSON_GetObjectItemCaseSensitive(x->params, "patients") != NULL)) {
@@ -1452,6 +1647,22 @@ xp_main(struct job_ctx *ctx, const char *level)
 	res = cJSON_CreateObject();
 	cJSON_AddStringToObject(res, "transactionTime", x->tt);
 	cJSON_AddNumberToObject(res, "resources", (double)x->all_rows);
+	if (xp_str(x->params, "since") != NULL)
+		cJSON_AddStringToObject(res, "since", xp_str(x->params,
+		    "since"));
+	if (x->last_success) {
+		cJSON *ls = cJSON_AddObjectToObject(res, "lastSuccess");
+
+		if (x->ls_job[0] != '\0') {
+			cJSON_AddStringToObject(ls, "job", x->ls_job);
+			cJSON_AddStringToObject(ls, "transactionTime",
+			    x->ls_since);
+		} else {
+			cJSON_AddNullToObject(ls, "job");
+			cJSON_AddNullToObject(ls, "transactionTime");
+		}
+		cJSON_AddStringToObject(ls, "note", x->ls_note);
+	}
 	result = cJSON_PrintUnformatted(res);
 	cJSON_Delete(res);
 	job_ctx_result(ctx, result);
@@ -1466,6 +1677,7 @@ xp_main(struct job_ctx *ctx, const char *level)
 	for (i = 0; i < x->nsteps; i++)
 		free(x->steps[i].s_filter);
 	cJSON_Delete(x->required);
+	cJSON_Delete(x->own_params);
 	free(types);
 	free(x);
 	return rc;

@@ -17,6 +17,15 @@
 
 #include "jobs/job_ctx.h"
 
+/*
+ * since (alias _since) = "last-success": an incremental export, from the
+ * transactionTime of the last completed export of the same schedule
+ * (everything when there is none); for jobs a schedule submits, see
+ * xp_last_success in job_export.c.  The public $export accepts FHIR
+ * instants only.
+ */
+#define EXPORT_SINCE_LAST_SUCCESS	"last-success"
+
 enum job_status	job_export_run(struct job_ctx *);
 /* "renewal-export": active Coverage whose period.end falls within the
  * next "days" days (default 14), their beneficiaries, families and

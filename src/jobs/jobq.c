@@ -468,11 +468,27 @@ jobq_complete(PGconn *conn, const struct jobq_lease *l, const char *result,
 	jobq_lease_params(l, attempt, sizeof(attempt), secs, sizeof(secs),
 	    params);
 	params[3] = result;
-	return jobq_lease_result(PQexecParams(conn, "UPDATE jobs SET "
-	    "state = 'completed', result = $4::jsonb, error = NULL, "
+	/*
+	 * A cancel (admin API, or the client's DELETE) that arrived after
+	 * the kind's last heartbeat finds the job 'cancelling' here: it
+	 * wins, the job ends cancelled and its outputs are dropped in the
+	 * same statement, so no reader ever sees it completed.  The caller
+	 * removes the files (JOBQ_R_CANCEL).  r locks the row first, as in
+	 * jobq_fail, so the cancel is seen whenever it committed before.
+	 */
+	return jobq_lease_result(PQexecParams(conn, "WITH r AS (SELECT "
+	    "state = 'cancelling' AS cancel FROM jobs" JOBQ_LEASE_WHERE
+	    " FOR UPDATE), gone AS (DELETE FROM job_outputs WHERE "
+	    "job_id = $1 AND (SELECT cancel FROM r)) UPDATE jobs SET "
+	    "state = CASE WHEN r.cancel THEN 'cancelled' "
+	    "ELSE 'completed' END, "
+	    "result = CASE WHEN r.cancel THEN NULL ELSE $4::jsonb END, "
+	    "error = NULL, files_removed = CASE WHEN r.cancel "
+	    "THEN coalesce(files_removed, now()) ELSE files_removed END, "
 	    "pause_requested = false, "
 	    "finished = now(), updated = now(), lease_owner = NULL, "
-	    "lease_expires = NULL" JOBQ_LEASE_WHERE " RETURNING state", 4,
+	    "lease_expires = NULL FROM r" JOBQ_LEASE_WHERE " RETURNING CASE "
+	    "WHEN r.cancel THEN 'cancelling' ELSE 'completed' END", 4,
 	    NULL, params, NULL, NULL, 0), conn, errbuf, errlen);
 }
 
@@ -550,20 +566,38 @@ jobq_paused(PGconn *conn, const struct jobq_lease *l, char *errbuf,
 {
 	const char	*params[4];
 	char		 attempt[16], secs[16];
+	PGresult	*res;
 
 	jobq_lease_params(l, attempt, sizeof(attempt), secs, sizeof(secs),
 	    params);
-	/* Like a release, but parked: only a resume (paused -> queued)
-	 * makes it claimable again.  A cancel that came meanwhile wins. */
-	return jobq_lease_result(PQexecParams(conn, "UPDATE jobs SET "
+	/*
+	 * Like a release, but parked: only a resume (paused -> queued)
+	 * makes it claimable again.  A cancel that came meanwhile wins.  A
+	 * pause that was withdrawn (resume of a running job clears
+	 * pause_requested) between the heartbeat that saw it and this
+	 * statement leaves the job running and ours, lease renewed and the
+	 * attempt unchanged (it stays the fencing token): JOBQ_R_RUNNING.
+	 * UPDATE expressions see the old row; RETURNING sees the new one.
+	 */
+	res = PQexecParams(conn, "UPDATE jobs SET "
 	    "state = CASE WHEN state = 'cancelling' THEN 'cancelled' "
-	    "ELSE 'paused' END, "
+	    "WHEN pause_requested THEN 'paused' ELSE state END, "
 	    "finished = CASE WHEN state = 'cancelling' THEN now() END, "
-	    "attempts = CASE WHEN state = 'cancelling' THEN attempts "
-	    "ELSE greatest(attempts - 1, 0) END, pause_requested = false, "
-	    "updated = now(), lease_owner = NULL, lease_expires = NULL"
-	    JOBQ_LEASE_WHERE " RETURNING 'paused'", 3, NULL, params, NULL,
-	    NULL, 0), conn, errbuf, errlen);
+	    "attempts = CASE WHEN state = 'running' AND pause_requested "
+	    "THEN greatest(attempts - 1, 0) ELSE attempts END, "
+	    "pause_requested = false, updated = now(), "
+	    "lease_owner = CASE WHEN state = 'running' AND NOT "
+	    "pause_requested THEN lease_owner END, "
+	    "lease_expires = CASE WHEN state = 'running' AND NOT "
+	    "pause_requested THEN " JOBQ_LEASE_UNTIL " END, "
+	    "heartbeat_at = now()" JOBQ_LEASE_WHERE " RETURNING state",
+	    4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "running") == 0) {
+		PQclear(res);
+		return JOBQ_R_RUNNING;
+	}
+	return jobq_lease_result(res, conn, errbuf, errlen);
 }
 
 int

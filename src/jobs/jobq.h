@@ -40,6 +40,8 @@ struct buf;
 #define JOBQ_R_LOST	1	/* not ours any more: stop */
 #define JOBQ_R_CANCEL	2	/* ours, but cancel was requested: stop */
 #define JOBQ_R_PAUSE	3	/* ours, but a pause was requested: stop */
+#define JOBQ_R_RUNNING	4	/* jobq_paused: the pause was withdrawn;
+				   still ours and running: go on */
 
 enum jobq_state {
 	JOBQ_QUEUED,
@@ -167,7 +169,11 @@ int	 jobq_output_add(PGconn *, const struct jobq_lease *,
 	    size_t errlen);
 
 /* Finishes the job: completed with result (JSON or NULL).  JOBQ_R_OK,
- * JOBQ_R_LOST or -1. */
+ * JOBQ_R_LOST or -1; or JOBQ_R_CANCEL when a cancel arrived after the
+ * kind's last heartbeat (the job was 'cancelling'): the job is then
+ * cancelled, never completed, its job_outputs rows are deleted and
+ * files_removed set in the same statement, and the caller must remove
+ * the files (job_export_remove_files). */
 int	 jobq_complete(PGconn *, const struct jobq_lease *,
 	    const char *result, char *errbuf, size_t errlen);
 /*
@@ -189,8 +195,11 @@ int	 jobq_release(PGconn *, const struct jobq_lease *, char *errbuf,
 /* Parks a job whose pause was requested: paused, lease cleared,
  * checkpoint kept, the attempt not counted, pause_requested cleared; a
  * resume (paused -> queued, by the admin API) continues from the
- * checkpoint.  A cancelling job becomes cancelled instead.  JOBQ_R_OK,
- * JOBQ_R_LOST or -1. */
+ * checkpoint.  A cancelling job becomes cancelled instead.  A pause
+ * withdrawn since the heartbeat that reported it (pause_requested false
+ * again) parks nothing: the job stays running under the same lease,
+ * renewed, and JOBQ_R_RUNNING tells the caller to go on with it from its
+ * checkpoint.  JOBQ_R_OK, JOBQ_R_RUNNING, JOBQ_R_LOST or -1. */
 int	 jobq_paused(PGconn *, const struct jobq_lease *, char *errbuf,
 	    size_t errlen);
 /* Ends a job whose cancel was requested: cancelled. */

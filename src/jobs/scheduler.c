@@ -21,6 +21,12 @@
  * Exactly one job per fire across all nodes follows from that plus the
  * row locks and the single COMMIT in schedule_fire_due.
  *
+ * Schedules declared in the config file (schedule_cfg.h) are applied
+ * once per process, when it first becomes the leader: so at start on a
+ * single node, and by the new leader after a fail-over.  A failure to
+ * apply them closes the connection (its audit settings may still be
+ * armed), and the process stands down and tries again.
+ *
  * Test hook: BULKHEAD_CLOCK=<RFC 3339 instant> makes "now" for schedules
  * that instant plus the real time elapsed since start (schedule_now);
  * the scheduler warns at start when it is set.
@@ -41,6 +47,7 @@
 #include "jobs/cron.h"
 #include "jobs/jobq.h"
 #include "jobs/schedule.h"
+#include "jobs/schedule_cfg.h"
 #include "jobs/scheduler.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -67,6 +74,7 @@ struct scheduler {
 	PGconn		*s_conn;	/* holds the lock while leader */
 	int		 s_leader;
 	int		 s_said_follower;	/* logged "standing by" */
+	int		 s_cfg_applied;	/* config schedules put */
 	double		 s_next_elect;
 	double		 s_next[8];	/* per task, monotonic seconds */
 };
@@ -77,6 +85,7 @@ static void	sched_elect(struct scheduler *);
 static int	sched_reap(struct scheduler *);
 static int	sched_stats(struct scheduler *);
 static int	sched_fire(struct scheduler *);
+static int	sched_apply_cfg(struct scheduler *);
 
 static const struct sched_task sched_tasks[] = {
 	{ "fire due schedules", 1, sched_fire },
@@ -205,6 +214,32 @@ sched_fire(struct scheduler *s)
 	return 0;
 }
 
+/* Puts the config file's schedules, once per process.  0, or -1: the
+ * connection was closed, to stand down and retry after a pause. */
+static int
+sched_apply_cfg(struct scheduler *s)
+{
+	char	err[1024];
+	int	n;
+
+	if (schedule_cfg_apply(s->s_conn, s->s_cfg, &n, err,
+	    sizeof(err)) == -1) {
+		log_warnx("applying the config file's schedules: %s; "
+		    "standing down to retry", err);
+		PQfinish(s->s_conn);
+		s->s_conn = NULL;
+		s->s_leader = 0;
+		s->s_next_elect = clock_mono() + SCHED_ELECT_S;
+		sigstop_pause(SCHED_TICK_MS);
+		return -1;
+	}
+	s->s_cfg_applied = 1;
+	if (s->s_cfg->nschedules > 0)
+		log_info("%d schedule%s from the config file applied", n,
+		    n == 1 ? "" : "s");
+	return 0;
+}
+
 int
 scheduler_main(struct cfg *cfg)
 {
@@ -241,6 +276,8 @@ scheduler_main(struct cfg *cfg)
 			sched_elect(&s);
 			s.s_next_elect = now + SCHED_ELECT_S;
 		}
+		if (s.s_leader && !s.s_cfg_applied && sched_apply_cfg(&s) == -1)
+			continue;
 		for (i = 0; s.s_leader && i < SCHED_NTASKS; i++) {
 			if (now < s.s_next[i])
 				continue;

@@ -40,6 +40,7 @@
 
 #include "core/cfg.h"
 #include "jobs/job_ctx.h"
+#include "jobs/job_export.h"
 #include "jobs/job_kinds.h"
 #include "jobs/jobq.h"
 #include "jobs/limits.h"
@@ -92,7 +93,7 @@ static void	worker_wait(struct worker *, int);
 static void	worker_reset_work(struct worker *);
 static void	worker_run(struct worker *, struct jobq_job *,
 		    const struct jobq_lease *);
-static void	worker_settle(struct worker *, struct job_ctx *,
+static int	worker_settle(struct worker *, struct job_ctx *,
 		    enum job_status, const struct jobq_lease *, double);
 
 /* Bulk work yields to interactive use: nice 10, I/O best-effort 7. */
@@ -271,8 +272,12 @@ worker_wait(struct worker *w, int ms)
 	}
 }
 
-/* Records how the kind's run ended, as one lease-checked write. */
-static void
+/*
+ * Records how the kind's run ended, as one lease-checked write.  Returns
+ * 1 when the job must go on under the same lease (a pause withdrawn
+ * before it was parked: jobq_paused said JOBQ_R_RUNNING), else 0.
+ */
+static int
 worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
     const struct jobq_lease *l, double secs)
 {
@@ -283,7 +288,7 @@ worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
 
 	if (st == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_LOST) {
 		log_warnx("job %s: abandoned after losing its lease", l->l_id);
-		return;
+		return 0;
 	}
 	if (st == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_NONE) {
 		st = JOB_RETRY;
@@ -331,12 +336,24 @@ worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
 	if (rc == -1) {
 		log_warnx("job %s: could not record its end (%s); the lease "
 		    "will expire and the job be rescued", l->l_id, dberr);
-		return;
+		return 0;
 	}
 	if (rc == JOBQ_R_LOST) {
 		log_warnx("job %s: lease lost before its end was recorded",
 		    l->l_id);
-		return;
+		return 0;
+	}
+	if (st == JOB_DONE && rc == JOBQ_R_CANCEL) {
+		/* Cancelled while it finished: cancelled, not completed. */
+		job_export_remove_files(w->w_cfg, l->l_id);
+		log_info("job %s: cancelled as it finished; outputs removed",
+		    l->l_id);
+		return 0;
+	}
+	if (st == JOB_STOPPED && rc == JOBQ_R_RUNNING) {
+		log_info("job %s: pause withdrawn before it took effect; "
+		    "going on from the checkpoint", l->l_id);
+		return 1;
 	}
 	switch (st) {
 	case JOB_DONE:
@@ -359,6 +376,7 @@ worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
 		    "released back to the queue (shutting down)");
 		break;
 	}
+	return 0;
 }
 
 /*
@@ -397,7 +415,10 @@ worker_run(struct worker *w, struct jobq_job *job,
 	struct job_ctx		*ctx;
 	struct timespec		 t0, t1;
 	enum job_status		 st;
-	char			 err[512];
+	struct jobq_job		*fresh = NULL;	/* re-read after a
+						   withdrawn pause */
+	char			 err[512] = "";
+	int			 again;
 
 	if (job->j_prev_owner != NULL)
 		log_info("job %s (%s): taken over from %s, attempt %d of %d",
@@ -413,24 +434,50 @@ worker_run(struct worker *w, struct jobq_job *job,
 	}
 	/* The job runs under the limits as of now, re-read while it runs. */
 	worker_limits(w, 1);
-	ctx = job_ctx_new(w->w_cfg, &w->w_limits, w->w_ctl, &w->w_work, job,
-	    lease, &sigstop_flag, worker_wakefd, err, sizeof(err));
-	if (ctx == NULL) {
-		char msg[600];
-
-		snprintf(msg, sizeof(msg), "bad job: %s", err);
-		(void)jobq_fail(w->w_ctl, lease, msg, 0, NULL, err,
+	for (;;) {
+		ctx = job_ctx_new(w->w_cfg, &w->w_limits, w->w_ctl,
+		    &w->w_work, job, lease, &sigstop_flag, worker_wakefd, err,
 		    sizeof(err));
-		log_warnx("job %s: %s", job->j_id, msg);
-		return;
+		if (ctx == NULL) {
+			char msg[600];
+
+			snprintf(msg, sizeof(msg), "bad job: %s", err);
+			(void)jobq_fail(w->w_ctl, lease, msg, 0, NULL, err,
+			    sizeof(err));
+			log_warnx("job %s: %s", job->j_id, msg);
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		st = kind->k_run(ctx);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		worker_reset_work(w);
+		again = worker_settle(w, ctx, st, lease,
+		    (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		job_ctx_free(ctx);
+		if (!again)
+			break;
+		if (sigstop_flag) {
+			/* Shutting down: back to the queue, as any job. */
+			(void)jobq_release(w->w_ctl, lease, err, sizeof(err));
+			break;
+		}
+		/* Still ours: run it again from the checkpoint it saved
+		 * (re-read, as a resume after a real pause would).  If it
+		 * cannot be read, the lease runs out and a claim rescues
+		 * it. */
+		jobq_job_free(fresh);
+		fresh = NULL;
+		if (jobq_get(w->w_ctl, lease->l_id, &fresh, err,
+		    sizeof(err)) != 1) {
+			log_warnx("job %s: re-reading it failed (%s); its "
+			    "lease will expire and the job be rescued",
+			    lease->l_id, err);
+			break;
+		}
+		job = fresh;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	st = kind->k_run(ctx);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	worker_reset_work(w);
-	worker_settle(w, ctx, st, lease, (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	job_ctx_free(ctx);
+	jobq_job_free(fresh);
 }
 
 int
