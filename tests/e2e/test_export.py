@@ -1025,6 +1025,18 @@ def test_status_cache_across_api_processes(db, start_server):
                     404, "not-found")
 
 
+def test_progress_counts_heap_pages(srv):
+    """The worker reports progress as heap pages read out of the pages
+    its plan reads (Retry-After follows the work, not the step count)."""
+    d = srv.export(params={"_type": "Patient,Claim"}, cache=False)
+    assert d.final.status_code == 200
+    p = srv.db.scalar("SELECT progress FROM jobs WHERE id = %s", [d.id])
+    if isinstance(p, str):
+        p = json.loads(p)
+    assert p["pages"] >= p["steps"] >= 2, p
+    assert 0 < p["pages_done"] <= p["pages"], p
+
+
 def test_per_client_limit_holds_under_concurrent_kickoffs(db, start_server):
     import concurrent.futures
     s = start_server(db, role="serve",
