@@ -8,9 +8,11 @@
  * may store an answer: a loader that was superseded (a waiter gave up on
  * it) or voided (an invalidation since its lookup) stores nothing.  The
  * refresher wakes every EC_TICK_MS, takes the entries polled in the last
- * EXPORT_CACHE_HOT_MS whose answer is older than EXPORT_CACHE_FRESH_MS
- * (walking the LRU list from its head, so only polled jobs cost
- * queries), and reloads them on its own connection outside the lock.
+ * EXPORT_CACHE_HOT_MS, and since their answer was loaded, whose answer is
+ * older than EXPORT_CACHE_FRESH_MS (walking the LRU list from its head,
+ * so only polled jobs cost queries), and reloads them on its own
+ * connection outside the lock.  So a job costs at most one load per poll
+ * and at most one per EXPORT_CACHE_FRESH_MS however many poll it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -52,6 +54,7 @@ static struct {
 	pthread_cond_t		 wake;		/* refresher: stop */
 	atomic_int		 on;		/* started */
 	int			 stop;
+	int			 threaded;	/* refresher running */
 	pthread_t		 thread;
 	const struct cfg	*cfg;		/* borrowed */
 	export_cache_load_fn	*load;
@@ -374,7 +377,11 @@ ec_refresher(void *arg)
 		for (e = ec.head; e != NULL && n < EC_REFRESH_MAX &&
 		    (now - e->e_hit) * 1000 < EXPORT_CACHE_HOT_MS;
 		    e = e->e_next) {
+			/* Only answers used since their load: a job
+			 * polled seldom costs a load per poll, never
+			 * more. */
 			if (e->e_snap == NULL || e->e_loading ||
+			    e->e_hit <= e->e_fetched ||
 			    (now - e->e_fetched) * 1000 < EXPORT_CACHE_FRESH_MS)
 				continue;
 			ec_begin_load(e, now, &tk[n]);
@@ -424,12 +431,15 @@ export_cache_start(const struct cfg *cfg, export_cache_load_fn *load,
 	pthread_cond_init(&ec.loaded, &ca);
 	pthread_cond_init(&ec.wake, &ca);
 	pthread_condattr_destroy(&ca);
-	if ((rc = pthread_create(&ec.thread, NULL, ec_refresher, NULL)) != 0) {
+	ec.threaded = 0;
+	if (load != NULL && (rc = pthread_create(&ec.thread, NULL,
+	    ec_refresher, NULL)) != 0) {
 		snprintf(errbuf, errlen, "status cache thread: error %d", rc);
 		pthread_cond_destroy(&ec.loaded);
 		pthread_cond_destroy(&ec.wake);
 		return -1;
 	}
+	ec.threaded = load != NULL;
 	atomic_store(&ec.on, 1);
 	return 0;
 }
@@ -443,7 +453,8 @@ export_cache_stop(void)
 	ec.stop = 1;
 	pthread_cond_signal(&ec.wake);
 	pthread_mutex_unlock(&ec.mu);
-	pthread_join(ec.thread, NULL);
+	if (ec.threaded)
+		pthread_join(ec.thread, NULL);
 	atomic_store(&ec.on, 0);
 	pthread_mutex_lock(&ec.mu);
 	while (ec.tail != NULL)

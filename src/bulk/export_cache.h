@@ -84,7 +84,8 @@ void	 export_snap_unref(struct export_snap *);
 
 /*
  * Main thread, before the HTTP daemon starts: enables the cache and
- * starts the refresher, which calls load on its own connection.  cfg is
+ * starts the refresher, which calls load on its own connection (load
+ * NULL: no refresher; answers only expire, as unit tests want).  cfg is
  * borrowed until export_cache_stop.  Returns 0, or -1 (errbuf) and the
  * cache stays off: every poll then loads.
  */
