@@ -564,23 +564,34 @@ export_progress(const struct jobq_job *j, char *out, size_t outlen,
 	cJSON_Delete(p);
 }
 
-/* Integer seconds, scaled to the job: a quarter of the time it still
- * seems to need, within [1, 30] (EXP-S-02, PP-01). */
+/*
+ * Integer seconds, scaled to the job (EXP-S-02, PP-01): a quarter of the
+ * time it still seems to need at its rate so far, but at most half the
+ * time it has run, since early estimates are noise and a short job must
+ * not send its client away for long; within [1, 30].
+ */
 static int
 export_retry_after(const struct jobq_job *j, double fraction)
 {
 	time_t	started = export_parse_time(j->j_started), now = time(NULL);
-	double	elapsed, remaining;
+	double	elapsed, wait, remaining;
 
-	if (j->j_state != JOBQ_RUNNING || started == 0 || fraction <= 0.01)
-		return j->j_state == JOBQ_QUEUED ? 2 : 5;
+	if (j->j_state == JOBQ_QUEUED)
+		return 2;
+	if (j->j_state != JOBQ_RUNNING || started == 0)
+		return 5;
 	elapsed = difftime(now, started);
-	remaining = elapsed * (1 - fraction) / fraction;
-	if (remaining / 4 < EXPORT_RETRY_MIN)
+	wait = elapsed / 2;
+	if (fraction > 0.01) {
+		remaining = elapsed * (1 - fraction) / fraction;
+		if (remaining / 4 < wait)
+			wait = remaining / 4;
+	}
+	if (wait < EXPORT_RETRY_MIN)
 		return EXPORT_RETRY_MIN;
-	if (remaining / 4 > EXPORT_RETRY_MAX)
+	if (wait > EXPORT_RETRY_MAX)
 		return EXPORT_RETRY_MAX;
-	return (int)(remaining / 4);
+	return (int)wait;
 }
 
 /* Appends the manifest arrays from job_outputs.  -1: database (errbuf). */
