@@ -48,7 +48,7 @@ struct cfg;
  * reference counted so a request can send it outside the lock. */
 struct export_snap {
 	unsigned int	 sn_status;	/* HTTP status */
-	const char	*sn_reason;	/* its phrase (X-Export-Status), static */
+	const char	*sn_reason;	/* phrase for X-Export-Status; static */
 	int		 sn_separate;	/* send as 200 + X-Export-Status */
 	int		 sn_outcome;	/* an error OperationOutcome rendered
 					   per request from sn_code/sn_text */
