@@ -23,6 +23,7 @@
 
 #include "admin/admin_api.h"
 #include "admin/audit.h"
+#include "bulk/export_cache.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
 #include "http/http_route.h"
@@ -643,6 +644,8 @@ admin_job_action(struct http_req *req, enum admin_action act)
 		goto refuse;
 	}
 	str_lcpy(state, PQgetvalue(res, 0, 0), sizeof(state));
+	/* Committed: this process's status polls see it from now on. */
+	export_cache_invalidate(id);
 	log_info("job %s: %s by %s (%s) -> %s", id, admin_actions[act].a_name,
 	    ax.ax_who.aa_actor, ax.ax_who.aa_addr, state);
 	if (act == ADMIN_CANCEL && strcmp(state, "cancelled") == 0)

@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "bulk/export_api.h"
+#include "bulk/export_cache.h"
 #include "bulk/export_params.h"
 #include "bulk/import_api.h"
 #include "bulk/transcode.h"
@@ -438,48 +439,51 @@ struct export_row {
 	char		 removed_at[40];
 };
 
-/* Loads an export job; answers 404 itself when there is none. */
-static int
-export_load(struct http_req *req, PGconn *conn, struct export_row *row)
+/* The job id of a status URL, or NULL after answering 404. */
+static const char *
+export_req_id(struct http_req *req)
 {
 	const char	*id = http_req_param(req, "id");
-	char		 err[512];
-	int		 n;
 
-	memset(row, 0, sizeof(*row));
 	if (id == NULL || strlen(id) >= JOBQ_ID_MAX ||
 	    !ndjson_valid_id(id, strlen(id))) {
 		(void)http_reply_outcome(req, 404, "not-found", "no such "
 		    "export job");
-		return -1;
+		return NULL;
 	}
-	n = jobq_get(conn, id, &row->job, err, sizeof(err));
-	if (n == -1) {
-		http_db_discard();
-		(void)http_reply_outcome(req, 503, "transient", "job store "
-		    "unavailable; retry later");
-		return -1;
-	}
+	return id;
+}
+
+/* Loads a bulk job: 1 and *row (free with export_row_free), 0 when there
+ * is no such job or it is not of a kind status URLs serve, -1 when the
+ * database failed (errbuf). */
+static int
+export_row_load(PGconn *conn, const char *id, struct export_row *row,
+    char *errbuf, size_t errlen)
+{
+	int	n;
+
+	memset(row, 0, sizeof(*row));
+	if ((n = jobq_get(conn, id, &row->job, errbuf, errlen)) <= 0)
+		return n;
 	/* Status URLs serve the bulk kinds only; other jobs are the admin
 	 * API's business. */
-	if (n == 0 || (strcmp(row->job->j_kind, "export") != 0 &&
+	if (strcmp(row->job->j_kind, "export") != 0 &&
 	    strcmp(row->job->j_kind, "renewal-export") != 0 &&
-	    strcmp(row->job->j_kind, "import") != 0)) {
+	    strcmp(row->job->j_kind, "import") != 0) {
 		jobq_job_free(row->job);
 		row->job = NULL;
-		(void)http_reply_outcome(req, 404, "not-found", "no such "
-		    "export job");
-		return -1;
+		return 0;
 	}
 	row->import = strcmp(row->job->j_kind, "import") == 0;
-	/* Read with the job itself: one query per poll. */
+	/* Read with the job itself: one query per load. */
 	if (row->job->j_files_removed != NULL) {
 		row->removed = 1;
 		str_lcpy(row->removed_at, row->job->j_files_removed,
 		    sizeof(row->removed_at));
 	}
 	row->params = cJSON_Parse(row->job->j_params);
-	return 0;
+	return 1;
 }
 
 static void
@@ -489,22 +493,30 @@ export_row_free(struct export_row *row)
 	cJSON_Delete(row->params);
 }
 
-/* "Claim: 412,000 of 1,200,000 resources (type 9 of 12)" */
+/*
+ * "Claim: 412,000 of 1,200,000 resources (step 9 of 12, 63%)", and the
+ * fraction done for Retry-After.  The worker reports heap pages read out
+ * of the pages its plan will read (job_export.c), so the fraction follows
+ * the work: the small types first do not make a job look half done.
+ * Progress without pages (older workers) weighs every step alike.
+ */
 static void
 export_progress(const struct jobq_job *j, char *out, size_t outlen,
     double *fraction)
 {
 	cJSON		*p = j->j_progress ? cJSON_Parse(j->j_progress) : NULL;
-	const cJSON	*type, *done, *total, *step, *steps;
-	char		 d[32], t[32];
+	const cJSON	*type, *done, *total, *step, *steps, *pd, *pt;
+	char		 d[32], t[32], text[200];
+	size_t		 n;
 
 	*fraction = 0;
+	text[0] = '\0';
 	if (j->j_state == JOBQ_QUEUED) {
-		snprintf(out, outlen, "queued");
+		str_lcpy(text, "queued", sizeof(text));
 		goto out;
 	}
 	if (j->j_state == JOBQ_PAUSED) {
-		snprintf(out, outlen, "paused by an operator");
+		str_lcpy(text, "paused by an operator", sizeof(text));
 		goto out;
 	}
 	type = cJSON_GetObjectItemCaseSensitive(p, "type");
@@ -512,76 +524,94 @@ export_progress(const struct jobq_job *j, char *out, size_t outlen,
 	total = cJSON_GetObjectItemCaseSensitive(p, "total");
 	step = cJSON_GetObjectItemCaseSensitive(p, "step");
 	steps = cJSON_GetObjectItemCaseSensitive(p, "steps");
+	pd = cJSON_GetObjectItemCaseSensitive(p, "pages_done");
+	pt = cJSON_GetObjectItemCaseSensitive(p, "pages");
 	if (!cJSON_IsString(type) || !cJSON_IsNumber(done)) {
-		snprintf(out, outlen, "starting");
+		str_lcpy(text, "starting", sizeof(text));
 		goto out;
 	}
 	str_group_digits(d, sizeof(d), (int64_t)done->valuedouble);
 	if (cJSON_IsNumber(total) && total->valuedouble >= done->valuedouble) {
 		str_group_digits(t, sizeof(t), (int64_t)total->valuedouble);
-		snprintf(out, outlen, "%.30s: %s of %s resources", type->valuestring,
-		    d, t);
+		snprintf(text, sizeof(text), "%.30s: %s of %s resources",
+		    type->valuestring, d, t);
 	} else
-		snprintf(out, outlen, "%.30s: %s resources", type->valuestring,
-		    d);
-	if (cJSON_IsNumber(step) && cJSON_IsNumber(steps) &&
-	    steps->valuedouble > 0) {
+		snprintf(text, sizeof(text), "%.30s: %s resources",
+		    type->valuestring, d);
+	if (!cJSON_IsNumber(step) || !cJSON_IsNumber(steps) ||
+	    steps->valuedouble <= 0)
+		goto out;
+	if (cJSON_IsNumber(pd) && cJSON_IsNumber(pt) && pt->valuedouble > 0)
+		*fraction = pd->valuedouble / pt->valuedouble;
+	else {
 		double f = cJSON_IsNumber(total) && total->valuedouble > 0 ?
 		    done->valuedouble / total->valuedouble : 0.5;
 
-		if (f > 1)
-			f = 1;
-		*fraction = (step->valuedouble - 1 + f) / steps->valuedouble;
-		snprintf(out + strlen(out), outlen - strlen(out),
-		    " (step %d of %d)", step->valueint, steps->valueint);
+		*fraction = (step->valuedouble - 1 + (f > 1 ? 1 : f)) /
+		    steps->valuedouble;
 	}
+	if (*fraction < 0)
+		*fraction = 0;
+	if (*fraction > 1)
+		*fraction = 1;
+	n = strlen(text);
+	snprintf(text + n, sizeof(text) - n, " (step %d of %d, %d%%)",
+	    step->valueint, steps->valueint, (int)(*fraction * 100));
  out:
-	if (strlen(out) > EXPORT_PROGRESS_MAX)
-		out[EXPORT_PROGRESS_MAX] = '\0';
+	/* X-Progress stays under 100 characters (EXP-S-05). */
+	str_lcpy(out, text, outlen < EXPORT_PROGRESS_MAX + 1 ? outlen :
+	    EXPORT_PROGRESS_MAX + 1);
 	cJSON_Delete(p);
 }
 
-/* Integer seconds, scaled to the job: a quarter of the time it still
- * seems to need, within [1, 30] (EXP-S-02, PP-01). */
+/*
+ * Integer seconds, scaled to the job (EXP-S-02, PP-01): a quarter of the
+ * time it still seems to need at its rate so far, but at most half the
+ * time it has run, since early estimates are noise and a short job must
+ * not send its client away for long; within [1, 30].
+ */
 static int
 export_retry_after(const struct jobq_job *j, double fraction)
 {
 	time_t	started = export_parse_time(j->j_started), now = time(NULL);
-	double	elapsed, remaining;
+	double	elapsed, wait, remaining;
 
-	if (j->j_state != JOBQ_RUNNING || started == 0 || fraction <= 0.01)
-		return j->j_state == JOBQ_QUEUED ? 2 : 5;
+	if (j->j_state == JOBQ_QUEUED)
+		return 2;
+	if (j->j_state != JOBQ_RUNNING || started == 0)
+		return 5;
 	elapsed = difftime(now, started);
-	remaining = elapsed * (1 - fraction) / fraction;
-	if (remaining / 4 < EXPORT_RETRY_MIN)
+	wait = elapsed / 2;
+	if (fraction > 0.01) {
+		remaining = elapsed * (1 - fraction) / fraction;
+		if (remaining / 4 < wait)
+			wait = remaining / 4;
+	}
+	if (wait < EXPORT_RETRY_MIN)
 		return EXPORT_RETRY_MIN;
-	if (remaining / 4 > EXPORT_RETRY_MAX)
+	if (wait > EXPORT_RETRY_MAX)
 		return EXPORT_RETRY_MAX;
-	return (int)(remaining / 4);
+	return (int)wait;
 }
 
-/* Appends the manifest arrays from job_outputs. */
+/* Appends the manifest arrays from job_outputs.  -1: database (errbuf). */
 static int
-export_manifest(struct http_req *req, PGconn *conn, struct export_row *row,
-    struct buf *b)
+export_manifest(const struct cfg *cfg, PGconn *conn, struct export_row *row,
+    struct buf *b, char *errbuf, size_t errlen)
 {
-	const struct cfg	*cfg = http_req_cfg(req);
 	const char		*p[1] = { row->job->j_id };
 	const char		*channels[] = { "output", "deleted", "error" };
 	cJSON			*result = NULL;
 	const cJSON		*tt;
 	const char		*req_url, *organized;
 	PGresult		*res;
-	char			 err[512];
 	int			 c, i, n;
 
 	res = db_query(conn, "SELECT channel, type, file, count FROM "
-	    "job_outputs WHERE job_id = $1 ORDER BY seq", 1, p, err,
-	    sizeof(err));
-	if (res == NULL) {
-		http_db_discard();
+	    "job_outputs WHERE job_id = $1 ORDER BY seq", 1, p, errbuf,
+	    errlen);
+	if (res == NULL)
 		return -1;
-	}
 	result = row->job->j_result ? cJSON_Parse(row->job->j_result) : NULL;
 	tt = cJSON_GetObjectItemCaseSensitive(result, "transactionTime");
 	req_url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
@@ -630,24 +660,21 @@ export_manifest(struct http_req *req, PGconn *conn, struct export_row *row,
 }
 
 /* The import manifest: counts per input from the job's result, error
- * files from job_outputs. */
+ * files from job_outputs.  -1: database (errbuf). */
 static int
-export_import_manifest(struct http_req *req, PGconn *conn,
-    struct export_row *row, struct buf *b)
+export_import_manifest(const struct cfg *cfg, PGconn *conn,
+    struct export_row *row, struct buf *b, char *errbuf, size_t errlen)
 {
 	const char	*p[1] = { row->job->j_id };
 	const char	**rows = NULL;
 	PGresult	*res;
-	char		 err[512];
 	int		 i, n, rc;
 
 	res = db_query(conn, "SELECT url, file, count FROM job_outputs WHERE "
-	    "job_id = $1 AND channel = 'error' ORDER BY seq", 1, p, err,
-	    sizeof(err));
-	if (res == NULL) {
-		http_db_discard();
+	    "job_id = $1 AND channel = 'error' ORDER BY seq", 1, p, errbuf,
+	    errlen);
+	if (res == NULL)
 		return -1;
-	}
 	n = PQntuples(res);
 	rows = xcalloc((size_t)n * 3 + 1, sizeof(*rows));
 	for (i = 0; i < n; i++) {
@@ -655,78 +682,80 @@ export_import_manifest(struct http_req *req, PGconn *conn,
 		rows[i * 3 + 1] = PQgetvalue(res, i, 1);
 		rows[i * 3 + 2] = PQgetvalue(res, i, 2);
 	}
-	rc = import_api_manifest(http_req_cfg(req), row->job, row->params,
-	    rows, n, b);
+	rc = import_api_manifest(cfg, row->job, row->params, rows, n, b);
 	free(rows);
 	PQclear(res);
+	if (rc == -1)
+		snprintf(errbuf, errlen, "import manifest too large");
 	return rc;
 }
 
-/* Sends status and body, or with separate-export-status 200 plus
- * X-Export-Status carrying them (EXP-H-03b). */
+/* Makes s an error OperationOutcome, rendered per request. */
 static void
-export_status_reply(struct http_req *req, int separate, unsigned int status,
-    const char *reason, const char *ctype, struct buf *body)
+export_snap_outcome(struct export_snap *s, unsigned int status,
+    const char *code, const char *text)
 {
-	char	xs[64];
-
-	if (separate) {
-		snprintf(xs, sizeof(xs), "%u %s", status, reason);
-		(void)http_resp_header(req, "X-Export-Status", xs);
-		status = 200;
-	}
-	if (body->b_len == 0 && status == 202)
-		(void)http_reply_data(req, status, "application/json", "", 0);
-	else
-		(void)http_reply_buf(req, status, ctype, body);
+	s->sn_status = status;
+	s->sn_outcome = 1;
+	s->sn_code = code;
+	free(s->sn_text);
+	s->sn_text = xstrdup(text);
 }
 
-void
-export_api_status(struct http_req *req)
+/*
+ * The answer a poll of job id gets now (export_cache_load_fn): rendered
+ * once, sent to every poll until the next load.  0 and *out, or -1 when
+ * the database failed (errbuf).  Any thread, on its own conn.
+ */
+static int
+export_render(const struct cfg *cfg, PGconn *conn, const char *id,
+    struct export_snap **out, char *errbuf, size_t errlen)
 {
-	const struct cfg	*cfg = http_req_cfg(req);
+	struct export_snap	*s = export_snap_new();
 	struct export_row	 row;
 	struct buf		 body;
-	char			 text[600], progress[128], hdr[64];
+	char			 text[600];
 	double			 fraction;
-	PGconn			*conn;
-	int			 separate;
+	int			 n, rc = -1;
 
+	memset(&row, 0, sizeof(row));
 	buf_init(&body, (size_t)64 << 20);
-	if ((conn = export_conn(req)) == NULL || export_load(req, conn,
-	    &row) == -1)
-		goto out_nofree;
-	separate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row.params,
-	    "separateStatus"));
+	if ((n = export_row_load(conn, id, &row, errbuf, errlen)) == -1)
+		goto out;
+	if (n == 0) {
+		export_snap_outcome(s, 404, "not-found", "no such export job");
+		goto done;
+	}
+	s->sn_separate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    row.params, "separateStatus"));
 	if (row.removed) {
 		snprintf(text, sizeof(text), "the files of this export were "
 		    "removed at %s (deleted by the client, or past the "
 		    "retention of %d s)", row.removed_at,
 		    cfg->export_retention);
-		(void)http_reply_outcome(req, 404, "not-found", "%s", text);
-		goto out;
+		export_snap_outcome(s, 404, "not-found", text);
+		goto done;
 	}
 	switch (row.job->j_state) {
 	case JOBQ_QUEUED:
 	case JOBQ_RUNNING:
 	case JOBQ_PAUSED:
 		if (row.import)
-			import_api_progress(row.job, progress,
-			    sizeof(progress), &fraction);
+			import_api_progress(row.job, s->sn_progress,
+			    sizeof(s->sn_progress), &fraction);
 		else
-			export_progress(row.job, progress, sizeof(progress),
-			    &fraction);
-		(void)http_resp_header(req, "X-Progress", progress);
-		snprintf(hdr, sizeof(hdr), "%d", export_retry_after(row.job,
-		    fraction));
-		(void)http_resp_header(req, "Retry-After", hdr);
-		export_status_reply(req, separate, 202, "Accepted",
-		    "application/json", &body);
+			export_progress(row.job, s->sn_progress,
+			    sizeof(s->sn_progress), &fraction);
+		snprintf(s->sn_retry, sizeof(s->sn_retry), "%d",
+		    export_retry_after(row.job, fraction));
+		s->sn_status = 202;
+		s->sn_reason = "Accepted";
+		s->sn_ctype = "application/json";
 		break;
 	case JOBQ_CANCELLING:
 	case JOBQ_CANCELLED:
-		(void)http_reply_outcome(req, 404, "not-found", "this export "
-		    "was cancelled");
+		export_snap_outcome(s, 404, "not-found", "this export was "
+		    "cancelled");
 		break;
 	case JOBQ_FAILED:
 		/* The stored error may quote SQL or paths: operators read it
@@ -736,33 +765,108 @@ export_api_status(struct http_req *req)
 		    row.job->j_attempts, row.job->j_attempts == 1 ? "" : "s",
 		    row.job->j_id);
 		export_outcome(&body, "error", "exception", text);
-		export_status_reply(req, separate, 500, "Internal Server Error",
-		    "application/fhir+json", &body);
+		s->sn_status = 500;
+		s->sn_reason = "Internal Server Error";
+		s->sn_ctype = "application/fhir+json";
 		break;
-	case JOBQ_COMPLETED: {
-		time_t	fin = export_parse_time(row.job->j_finished);
-		char	exp[64];
-
-		if ((row.import ? export_import_manifest(req, conn, &row,
-		    &body) : export_manifest(req, conn, &row, &body)) == -1) {
-			(void)http_reply_outcome(req, 503, "transient",
-			    "job store unavailable; retry later");
-			break;
-		}
-		export_http_date(fin + cfg->export_retention, exp, sizeof(exp));
-		(void)http_resp_header(req, "Expires", exp);
-		export_status_reply(req, separate, 200, "OK",
-		    "application/json", &body);
+	case JOBQ_COMPLETED:
+		if ((row.import ? export_import_manifest(cfg, conn, &row,
+		    &body, errbuf, errlen) : export_manifest(cfg, conn, &row,
+		    &body, errbuf, errlen)) == -1)
+			goto out;
+		export_http_date(export_parse_time(row.job->j_finished) +
+		    cfg->export_retention, s->sn_expires,
+		    sizeof(s->sn_expires));
+		s->sn_status = 200;
+		s->sn_reason = "OK";
+		s->sn_ctype = "application/json";
 		break;
-	}
 	default:
-		(void)http_reply_internal(req, "job %s in state %d",
-		    row.job->j_id, row.job->j_state);
+		log_error("job %s in state %d", row.job->j_id,
+		    row.job->j_state);
+		export_snap_outcome(s, 500, "exception", "internal error");
 	}
+ done:
+	s->sn_body = buf_steal(&body, &s->sn_len);
+	*out = s;
+	s = NULL;
+	rc = 0;
  out:
+	export_snap_unref(s);
 	export_row_free(&row);
- out_nofree:
 	buf_free(&body);
+	return rc;
+}
+
+/* Sends a rendered answer; with separate-export-status, 200 plus
+ * X-Export-Status carrying its status (EXP-H-03b). */
+static void
+export_reply_snap(struct http_req *req, const struct export_snap *s)
+{
+	unsigned int	status = s->sn_status;
+	char		xs[64];
+
+	if (s->sn_progress[0] != '\0')
+		(void)http_resp_header(req, "X-Progress", s->sn_progress);
+	if (s->sn_retry[0] != '\0')
+		(void)http_resp_header(req, "Retry-After", s->sn_retry);
+	if (s->sn_expires[0] != '\0')
+		(void)http_resp_header(req, "Expires", s->sn_expires);
+	if (s->sn_outcome) {
+		(void)http_reply_outcome(req, status, s->sn_code, "%s",
+		    s->sn_text);
+		return;
+	}
+	if (s->sn_separate) {
+		snprintf(xs, sizeof(xs), "%u %s", status, s->sn_reason);
+		(void)http_resp_header(req, "X-Export-Status", xs);
+		status = 200;
+	}
+	(void)http_reply_data(req, status, s->sn_ctype, s->sn_body != NULL ?
+	    s->sn_body : "", s->sn_len);
+}
+
+/* Polls are answered from export_cache; only a miss reads the job. */
+void
+export_api_status(struct http_req *req)
+{
+	struct export_cache_ticket	 t;
+	struct export_snap		*s;
+	const char			*id;
+	char				 err[512];
+	PGconn				*conn;
+
+	if ((id = export_req_id(req)) == NULL)
+		return;
+	if ((s = export_cache_get(id, &t)) == NULL) {
+		if ((conn = export_conn(req)) == NULL) {
+			export_cache_abandon(id, &t);
+			return;
+		}
+		if (export_render(http_req_cfg(req), conn, id, &s, err,
+		    sizeof(err)) == -1) {
+			http_db_discard();
+			export_cache_abandon(id, &t);
+			(void)http_reply_outcome(req, 503, "transient", "job "
+			    "store unavailable; retry later");
+			return;
+		}
+		export_cache_put(id, &t, s);
+	}
+	export_reply_snap(req, s);
+	export_snap_unref(s);
+}
+
+int
+export_api_start(const struct cfg *cfg, char *errbuf, size_t errlen)
+{
+	return export_cache_start(cfg, export_render, errbuf, errlen);
+}
+
+void
+export_api_stop(void)
+{
+	export_cache_stop();
 }
 
 /* ---- DELETE ------------------------------------------------------------ */
@@ -772,15 +876,27 @@ export_api_delete(struct http_req *req)
 {
 	struct export_row	 row;
 	struct buf		 body;
-	const char		*p[1];
+	const char		*p[1], *id;
 	char			 err[512];
 	PGresult		*res;
 	PGconn			*conn;
+	int			 n;
 
+	memset(&row, 0, sizeof(row));
 	buf_init(&body, 4096);
-	if ((conn = export_conn(req)) == NULL || export_load(req, conn,
-	    &row) == -1)
-		goto out_nofree;
+	if ((id = export_req_id(req)) == NULL ||
+	    (conn = export_conn(req)) == NULL)
+		goto out;
+	if ((n = export_row_load(conn, id, &row, err, sizeof(err))) <= 0) {
+		if (n == -1) {
+			http_db_discard();
+			(void)http_reply_outcome(req, 503, "transient", "job "
+			    "store unavailable; retry later");
+		} else
+			(void)http_reply_outcome(req, 404, "not-found", "no "
+			    "such export job");
+		goto out;
+	}
 	if (row.removed || row.job->j_state == JOBQ_CANCELLED ||
 	    row.job->j_state == JOBQ_CANCELLING) {
 		/* A second DELETE: consistently 404 (EXP-D-05). */
@@ -803,6 +919,8 @@ export_api_delete(struct http_req *req)
 		    "unavailable; retry later");
 		goto out;
 	}
+	/* Committed: this process's polls see it from now on. */
+	export_cache_invalidate(row.job->j_id);
 	/* Decided on the state the UPDATE saw, not the one read before: a
 	 * job that completed in between has its files removed here; a
 	 * running one removes its own partial files as it stops. */
@@ -816,7 +934,6 @@ export_api_delete(struct http_req *req)
 	(void)http_reply_buf(req, 202, http_req_json_type(req), &body);
  out:
 	export_row_free(&row);
- out_nofree:
 	buf_free(&body);
 }
 

@@ -34,6 +34,7 @@
 
 #include <microhttpd.h>
 
+#include "bulk/export_api.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
 #include "http/http_fhir.h"
@@ -190,6 +191,8 @@ http_server_main(struct cfg *cfg)
 		log_error("cannot start the API: %s", err);
 		goto out_close;
 	}
+	if (export_api_start(cfg, err, sizeof(err)) == -1)
+		log_warnx("%s; status polls read the database each time", err);
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 	    MHD_USE_ERROR_LOG;
@@ -236,6 +239,7 @@ http_server_main(struct cfg *cfg)
  out_close:
 	if (fd != -1)
 		close(fd);
+	export_api_stop();
 	http_fhir_shutdown();
 	http_db_shutdown();
 	return rc;

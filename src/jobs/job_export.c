@@ -131,12 +131,17 @@ struct xp {
 						   resolved to, or "" */
 	char			 ls_since[64];	/* its transactionTime, or "" */
 	char			 ls_note[512];	/* what it resolved to */
+	/* progress by heap pages (Retry-After follows the work) */
+	int64_t			 plan_pages[EXPORT_MAX_STEPS];	/* per step */
+	int64_t			 step_pages;	/* read in the running step */
+	int64_t			 plan_pages_total;
 	cJSON			*elements;	/* kept element names, or NULL */
 	cJSON			*required;	/* required-elements table */
 	char			 err[1024];
 };
 
 static int	xp_exec(struct xp *, const char *, int, const char *const *);
+static int64_t	xp_int(struct xp *, const char *, const char *);
 static int	xp_setting(struct xp *, const char *, const char *);
 static int	xp_tid_parse(const char *, int64_t *, int64_t *);
 static void	xp_conditions(struct xp *, const struct xp_step *,
@@ -731,6 +736,50 @@ xp_checkpoint(struct xp *x, int step, const char *cursor, int next_seq)
 	return s;
 }
 
+/* Pages read so far out of plan_pages_total: the steps before the
+ * running one as planned, and what the running one has read. */
+static int64_t
+xp_pages_done(const struct xp *x)
+{
+	int64_t	done = 0;
+	int	i;
+
+	for (i = 0; i < x->step && i < x->nsteps; i++)
+		done += x->plan_pages[i];
+	if (x->step < x->nsteps)
+		done += x->step_pages < x->plan_pages[x->step] ?
+		    x->step_pages : x->plan_pages[x->step];
+	return done;
+}
+
+/*
+ * Sizes each step for progress: a range scan reads its partition's heap
+ * pages; any other step (cohort lookups, tombstones, warnings, blocks)
+ * counts as one page, so with no scans every step weighs alike.  Runs in
+ * the snapshot's transaction; 0 or -1 (x->err).
+ */
+static int
+xp_plan_pages(struct xp *x)
+{
+	int	i;
+
+	x->plan_pages_total = 0;
+	for (i = 0; i < x->nsteps; i++) {
+		const struct xp_step *s = &x->steps[i];
+
+		x->plan_pages[i] = 1;
+		if (s->s_kind == XP_SCAN && !s->s_in_block &&
+		    (x->plan_pages[i] = xp_int(x, "SELECT pg_relation_size("
+		    "$1::regclass) / current_setting('block_size')::int",
+		    s->s_table)) < 0)
+			return -1;
+		if (x->plan_pages[i] == 0)
+			x->plan_pages[i] = 1;
+		x->plan_pages_total += x->plan_pages[i];
+	}
+	return 0;
+}
+
 static char *
 xp_progress(struct xp *x, const struct xp_step *s)
 {
@@ -743,6 +792,8 @@ xp_progress(struct xp *x, const struct xp_step *s)
 		cJSON_AddNumberToObject(p, "total", (double)x->type_total);
 	cJSON_AddNumberToObject(p, "step", x->step + 1);
 	cJSON_AddNumberToObject(p, "steps", x->nsteps);
+	cJSON_AddNumberToObject(p, "pages_done", (double)xp_pages_done(x));
+	cJSON_AddNumberToObject(p, "pages", (double)x->plan_pages_total);
 	cJSON_AddStringToObject(p, "transactionTime", x->tt);
 	out = cJSON_PrintUnformatted(p);
 	cJSON_Delete(p);
@@ -1239,6 +1290,7 @@ xp_run_step(struct xp *x)
 	buf_init(&cond, EXPORT_SQL_MAX);
 	x->type_rows = 0;
 	x->type_total = -1;
+	x->step_pages = 0;
 	str_lcpy(x->last_key, x->cursor, sizeof(x->last_key));
 	/* Blocks roll files themselves, between blocks (0: no limit). */
 	x->file_bytes = 0;
@@ -1326,6 +1378,8 @@ xp_run_step(struct xp *x)
 		    resume ? ">" : ">=", cond.b_data);
 		if (xp_copy(x, s, sql.b_data) == -1)
 			goto out;
+		x->step_pages = page + EXPORT_CHUNK_PAGES < pages ?
+		    page + EXPORT_CHUNK_PAGES : pages;
 		progress = xp_progress(x, s);
 		if (job_ctx_save(x->ctx, progress, NULL) == -1) {
 			free(progress);
@@ -1615,6 +1669,10 @@ xp_main(struct job_ctx *ctx, const char *level)
 	if (xp_snapshot(x) == -1 || (strcmp(x->level, "renewal") == 0 &&
 	    xp_renewal_cohort(x) == -1) || xp_plan(x) == -1)
 		goto out;
+	if (xp_plan_pages(x) == -1) {
+		job_ctx_error(ctx, "export: sizing the plan: %s", x->err);
+		goto out;
+	}
 	types = xp_types_setting(x);
 	if (xp_setting(x, "types", types) == -1)
 		goto out;
