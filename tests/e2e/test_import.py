@@ -737,12 +737,7 @@ def test_corrupt_encoding_is_a_fatal_outcome(env, coding):
     assert env.rows(p + "-a") == e["count"]
 
 
-@pytest.mark.parametrize("coding", ["gzip", pytest.param(
-    "zstd", marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: over HTTP a zstd body corrupt after its first block loads "
-        "nothing: the decoded first block is not handed out before the "
-        "error (fetch.c fetch_decode keeps gzip's prefix, not zstd's "
-        "here); file:// inputs are not affected")))])
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
 def test_corrupt_encoding_keeps_the_valid_prefix(env, coding):
     """IMP-R-04.9: the valid prefix decoded before the corruption counts
     as read and is loaded: exactly its lines (60 for gzip; one 128 KB
