@@ -45,18 +45,38 @@ struct load_session {
 	int			 ls_copying;	/* COPY is open */
 };
 
-static int
+/* After the server ended the COPY: LOAD_CONFLICT for a unique
+ * violation, else LOAD_ERROR; errbuf set either way. */
+static enum load_result
+load_copy_failed(struct load_session *s, char *errbuf, size_t errlen)
+{
+	PGresult		*res;
+	const char		*state;
+	enum load_result	 rc = LOAD_ERROR;
+
+	s->ls_copying = 0;
+	db_errmsg(s->ls_conn, errbuf, errlen);
+	while ((res = PQgetResult(s->ls_conn)) != NULL) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (state != NULL && strcmp(state, "23505") == 0)
+			rc = LOAD_CONFLICT;
+		PQclear(res);
+	}
+	return rc;
+}
+
+static enum load_result
 load_flush(struct load_session *s, char *errbuf, size_t errlen)
 {
 	if (s->ls_out.b_len == 0)
-		return 0;
+		return LOAD_OK;
+	/* A server error (a duplicate key in direct mode) ends the COPY
+	 * early: libpq then refuses more data. */
 	if (PQputCopyData(s->ls_conn, s->ls_out.b_data,
-	    (int)s->ls_out.b_len) != 1) {
-		db_errmsg(s->ls_conn, errbuf, errlen);
-		return -1;
-	}
+	    (int)s->ls_out.b_len) != 1)
+		return load_copy_failed(s, errbuf, errlen);
 	buf_reset(&s->ls_out);
-	return 0;
+	return LOAD_OK;
 }
 
 struct load_session *
@@ -66,6 +86,7 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 	struct load_session	*s;
 	PGresult		*res;
 	const char		*copy;
+	char			 stage[256];
 
 	s = xcalloc(1, sizeof(*s));
 	s->ls_conn = conn;
@@ -92,6 +113,15 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 			goto fail;
 		copy = "COPY load_stage (seq, type, id, last_updated, patient, "
 		    "content) FROM STDIN WITH " LOAD_CSV;
+	} else if (mode == LOAD_STAGE) {
+		if (s->ls_opts.lo_stage_table == NULL) {
+			snprintf(errbuf, errlen, "load: no stage table");
+			goto fail;
+		}
+		snprintf(stage, sizeof(stage), "COPY %s (seq, off, type, id, "
+		    "last_updated, patient, content) FROM STDIN WITH "
+		    LOAD_CSV, s->ls_opts.lo_stage_table);
+		copy = stage;
 	} else
 		copy = "COPY resources (type, id, version, last_updated, "
 		    "patient, deleted, content) FROM STDIN WITH " LOAD_CSV;
@@ -114,10 +144,6 @@ load_session_line(struct load_session *s, const char *line, size_t len,
     char *errbuf, size_t errlen)
 {
 	struct ndjson_resource	 r;
-	struct buf		*o = &s->ls_out;
-	const char		*lu;
-	size_t			 lulen;
-	int			 rc = 0;
 
 	if (ndjson_parse(line, len, &r, errbuf, errlen, NULL) == -1)
 		return LOAD_BAD_LINE;
@@ -129,26 +155,46 @@ load_session_line(struct load_session *s, const char *line, size_t len,
 		    s->ls_opts.lo_expect_type);
 		return LOAD_BAD_LINE;
 	}
-	if (s->ls_opts.lo_keep_last_updated && r.nr_updated != NULL) {
-		lu = r.nr_updated;
-		lulen = r.nr_updated_len;
+	return load_session_row(s, &r, line, len, s->ls_stats.ls_rows, 0,
+	    errbuf, errlen);
+}
+
+enum load_result
+load_session_row(struct load_session *s, const struct ndjson_resource *r,
+    const char *line, size_t len, int64_t seq, int64_t off, char *errbuf,
+    size_t errlen)
+{
+	struct buf		*o = &s->ls_out;
+	const char		*lu;
+	size_t			 lulen;
+	int			 rc = 0;
+
+	if (!s->ls_copying) {
+		snprintf(errbuf, errlen, "load: the COPY has ended");
+		return LOAD_ERROR;
+	}
+	if (s->ls_opts.lo_keep_last_updated && r->nr_updated != NULL) {
+		lu = r->nr_updated;
+		lulen = r->nr_updated_len;
 	} else {
 		lu = s->ls_now;
 		lulen = strlen(s->ls_now);
 	}
 	if (s->ls_mode == LOAD_MERGE)
-		rc |= buf_printf(o, "%lld" LOAD_DELIM,
-		    (long long)s->ls_stats.ls_rows);
-	rc |= buf_append(o, r.nr_type, r.nr_type_len);
+		rc |= buf_printf(o, "%lld" LOAD_DELIM, (long long)seq);
+	else if (s->ls_mode == LOAD_STAGE)
+		rc |= buf_printf(o, "%lld" LOAD_DELIM "%lld" LOAD_DELIM,
+		    (long long)seq, (long long)off);
+	rc |= buf_append(o, r->nr_type, r->nr_type_len);
 	rc |= buf_append(o, LOAD_DELIM, 1);
-	rc |= buf_append(o, r.nr_id, r.nr_id_len);
+	rc |= buf_append(o, r->nr_id, r->nr_id_len);
 	if (s->ls_mode == LOAD_DIRECT)
 		rc |= buf_append(o, LOAD_DELIM "1", 2);
 	rc |= buf_append(o, LOAD_DELIM, 1);
 	rc |= buf_append(o, lu, lulen);
 	rc |= buf_append(o, LOAD_DELIM, 1);
-	if (r.nr_patient != NULL)
-		rc |= buf_append(o, r.nr_patient, r.nr_patient_len);
+	if (r->nr_patient != NULL)
+		rc |= buf_append(o, r->nr_patient, r->nr_patient_len);
 	if (s->ls_mode == LOAD_DIRECT)
 		rc |= buf_append(o, LOAD_DELIM "f", 2);
 	rc |= buf_append(o, LOAD_DELIM, 1);
@@ -160,8 +206,8 @@ load_session_line(struct load_session *s, const char *line, size_t len,
 	}
 	s->ls_stats.ls_rows++;
 	s->ls_stats.ls_bytes += (int64_t)len;
-	if (o->b_len >= LOAD_FLUSH && load_flush(s, errbuf, errlen) == -1)
-		return LOAD_ERROR;
+	if (o->b_len >= LOAD_FLUSH)
+		return load_flush(s, errbuf, errlen);
 	return LOAD_OK;
 }
 
@@ -188,8 +234,12 @@ load_session_finish(struct load_session *s, struct load_stats *stats,
 	int64_t			 n;
 	enum load_result	 rc = LOAD_ERROR;
 
-	if (load_flush(s, errbuf, errlen) == -1)
+	if (!s->ls_copying) {
+		snprintf(errbuf, errlen, "load: the COPY has ended");
 		return LOAD_ERROR;
+	}
+	if ((rc = load_flush(s, errbuf, errlen)) != LOAD_OK)
+		return rc;
 	s->ls_copying = 0;
 	if (PQputCopyEnd(s->ls_conn, NULL) != 1) {
 		db_errmsg(s->ls_conn, errbuf, errlen);
@@ -366,7 +416,7 @@ int
 load_main(struct cfg *cfg, int argc, char **argv)
 {
 	struct load_files	 files = { NULL, 0 };
-	struct load_options	 opts = { 1, NULL };
+	struct load_options	 opts = { 1, NULL, NULL };
 	struct load_stats	 stats = { 0, 0, 0 };
 	struct load_session	*s = NULL;
 	enum load_mode		 mode = LOAD_DIRECT;

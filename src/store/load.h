@@ -21,10 +21,12 @@
 
 struct cfg;
 struct load_session;
+struct ndjson_resource;
 
 enum load_mode {
 	LOAD_DIRECT,
 	LOAD_MERGE,
+	LOAD_STAGE,	/* into lo_stage_table only; the caller merges */
 };
 
 enum load_result {
@@ -47,6 +49,10 @@ struct load_options {
 	int		 lo_keep_last_updated;
 	/* If set, every line's resourceType must equal it. */
 	const char	*lo_expect_type;
+	/* LOAD_STAGE: a table (seq bigint, off bigint, type, id,
+	 * last_updated, patient, content) that receives the rows, seq and
+	 * off as load_session_row gives them; trusted SQL identifier. */
+	const char	*lo_stage_table;
 };
 
 /* Starts COPY on conn, which must be inside a transaction.  Returns NULL
@@ -56,6 +62,14 @@ struct load_session *load_session_begin(PGconn *, enum load_mode,
 /* Validates one line (no trailing newline) and queues its row. */
 enum load_result load_session_line(struct load_session *, const char *line,
 	    size_t len, char *errbuf, size_t errlen);
+/* Queues the row of a line the caller has parsed and checked already
+ * (ndjson_parse or validate_line filled r from this very line), so the
+ * line is not scanned again; seq and off are LOAD_STAGE's columns.
+ * LOAD_CONFLICT: direct mode met an existing id before the end (the
+ * COPY is over; roll back). */
+enum load_result load_session_row(struct load_session *,
+	    const struct ndjson_resource *r, const char *line, size_t len,
+	    int64_t seq, int64_t off, char *errbuf, size_t errlen);
 /* Ends the COPY (and merges).  Fills stats. */
 enum load_result load_session_finish(struct load_session *,
 	    struct load_stats *, char *errbuf, size_t errlen);
