@@ -64,6 +64,8 @@
 #define IMPORT_MAX_FILES	64	/* error files per input */
 #define IMPORT_TICK_MS		200
 #define IMPORT_SAVE_MS		1000
+#define IMPORT_STREAMS		2	/* COPY connections of the fast path */
+#define IMPORT_CHUNK		(256 * 1024) /* rows handed over at once */
 
 enum imp_state {
 	IMP_PENDING,
@@ -118,13 +120,47 @@ struct imp {
 	char			 err[1024];
 };
 
+enum imp_cmd {
+	IMP_CMD_IDLE,
+	IMP_CMD_BEGIN,
+	IMP_CMD_DATA,
+	IMP_CMD_FINISH,
+	IMP_CMD_COMMIT,
+	IMP_CMD_ROLLBACK,
+	IMP_CMD_QUIT,
+};
+
+/*
+ * A COPY connection of the fast path with a thread of its own, so that
+ * two PostgreSQL backends store rows in parallel while the reading thread
+ * parses: it formats rows and hands them over a chunk at a time (double
+ * buffered: it fills one chunk while the stream sends the other).  One
+ * command at a time; the reading thread waits for "idle" before the next.
+ */
+struct imp_stream {
+	struct imp_run		*st_run;
+	PGconn			*st_conn;
+	struct load_session	*st_sess;	/* open COPY, or NULL */
+	pthread_t		 st_thread;
+	int			 st_started;	/* thread running */
+	pthread_mutex_t		 st_lock;
+	pthread_cond_t		 st_cond;
+	enum imp_cmd		 st_cmd;	/* under st_lock */
+	struct buf		 st_data;	/* DATA's rows */
+	enum load_result	 st_result;	/* first failure since BEGIN */
+	char			 st_err[512];
+};
+
 /* A thread's working state for one input. */
 struct imp_run {
 	struct imp		*imp;
 	struct imp_input	*in;
 	PGconn			*conn;
 	struct outfile_set	*errors;
-	struct load_session	*sess;		/* the open batch, or NULL */
+	struct load_session	*sess;		/* staged batch's COPY, or NULL */
+	int			 open;		/* a batch is open */
+	struct imp_stream	 streams[IMPORT_STREAMS];
+	struct buf		 chunk[IMPORT_STREAMS]; /* rows being formatted */
 	FILE			*spool;		/* fast batch lines (replay) */
 	FILE			*fast;		/* "id\tline\toffset" of rows
 						 * the fast path loaded */
@@ -253,6 +289,223 @@ imp_outcome(struct imp_run *r, const char *severity, const char *code,
 	return rc;
 }
 
+/* ---- the fast path's COPY streams ---------------------------------------- */
+
+static void *
+imp_stream_main(void *arg)
+{
+	struct imp_stream	*st = arg;
+	struct imp		*imp = st->st_run->imp;
+	struct load_options	 opts;
+	enum load_result	 lr;
+	enum imp_cmd		 cmd;
+	char			 err[512];
+
+	memset(&opts, 0, sizeof(opts));
+	opts.lo_keep_last_updated = imp->keep_updated;
+	opts.lo_expect_type = st->st_run->in->in_type;
+	for (;;) {
+		pthread_mutex_lock(&st->st_lock);
+		while (st->st_cmd == IMP_CMD_IDLE)
+			pthread_cond_wait(&st->st_cond, &st->st_lock);
+		cmd = st->st_cmd;
+		pthread_mutex_unlock(&st->st_lock);
+		if (cmd == IMP_CMD_QUIT)
+			break;
+		lr = LOAD_OK;
+		err[0] = '\0';
+		switch (cmd) {
+		case IMP_CMD_BEGIN:
+			if (db_exec(st->st_conn, "BEGIN", 0, NULL, err,
+			    sizeof(err)) == -1 || (st->st_sess =
+			    load_session_begin(st->st_conn, LOAD_DIRECT, &opts,
+			    err, sizeof(err))) == NULL)
+				lr = LOAD_ERROR;
+			break;
+		case IMP_CMD_DATA:
+			if (st->st_result == LOAD_OK)
+				lr = load_session_put(st->st_sess,
+				    st->st_data.b_data, st->st_data.b_len, err,
+				    sizeof(err));
+			buf_reset(&st->st_data);
+			break;
+		case IMP_CMD_FINISH:
+			if (st->st_result == LOAD_OK)
+				lr = load_session_finish(st->st_sess, NULL, err,
+				    sizeof(err));
+			load_session_free(st->st_sess);
+			st->st_sess = NULL;
+			break;
+		case IMP_CMD_COMMIT:
+			if (db_exec(st->st_conn, "COMMIT", 0, NULL, err,
+			    sizeof(err)) == -1)
+				lr = LOAD_ERROR;
+			break;
+		case IMP_CMD_ROLLBACK:
+			load_session_free(st->st_sess);
+			st->st_sess = NULL;
+			if (db_exec(st->st_conn, "ROLLBACK", 0, NULL, err,
+			    sizeof(err)) == -1)
+				lr = LOAD_ERROR;
+			break;
+		default:
+			break;
+		}
+		pthread_mutex_lock(&st->st_lock);
+		if (cmd == IMP_CMD_BEGIN || cmd == IMP_CMD_ROLLBACK)
+			st->st_result = LOAD_OK;
+		if (lr != LOAD_OK && st->st_result == LOAD_OK) {
+			st->st_result = lr;
+			str_lcpy(st->st_err, err, sizeof(st->st_err));
+		}
+		st->st_cmd = IMP_CMD_IDLE;
+		pthread_cond_broadcast(&st->st_cond);
+		pthread_mutex_unlock(&st->st_lock);
+	}
+	load_session_free(st->st_sess);	/* aborts a COPY still open */
+	st->st_sess = NULL;
+	return NULL;
+}
+
+/* Waits until the stream is idle; returns its result since BEGIN. */
+static enum load_result
+imp_stream_wait(struct imp_stream *st)
+{
+	enum load_result	lr;
+
+	pthread_mutex_lock(&st->st_lock);
+	while (st->st_cmd != IMP_CMD_IDLE)
+		pthread_cond_wait(&st->st_cond, &st->st_lock);
+	lr = st->st_result;
+	pthread_mutex_unlock(&st->st_lock);
+	return lr;
+}
+
+/* Gives an idle stream its next command. */
+static void
+imp_stream_post(struct imp_stream *st, enum imp_cmd cmd)
+{
+	pthread_mutex_lock(&st->st_lock);
+	st->st_cmd = cmd;
+	pthread_cond_broadcast(&st->st_cond);
+	pthread_mutex_unlock(&st->st_lock);
+}
+
+/* Posts cmd to every stream, then waits for all of them: the worst
+ * result (LOAD_ERROR over LOAD_CONFLICT over LOAD_OK), r->err set. */
+static enum load_result
+imp_streams_all(struct imp_run *r, enum imp_cmd cmd)
+{
+	enum load_result	lr, worst = LOAD_OK;
+	int			i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		(void)imp_stream_wait(&r->streams[i]);
+		imp_stream_post(&r->streams[i], cmd);
+	}
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		lr = imp_stream_wait(&r->streams[i]);
+		if (lr != LOAD_OK && worst != LOAD_ERROR) {
+			worst = lr;
+			snprintf(r->err, sizeof(r->err), "%s",
+			    r->streams[i].st_err);
+		}
+	}
+	return worst;
+}
+
+/* Hands chunk i to its stream.  The stream's result so far. */
+static enum load_result
+imp_stream_send(struct imp_run *r, int i)
+{
+	struct imp_stream	*st = &r->streams[i];
+	struct buf		 tmp;
+	enum load_result	 lr;
+
+	if ((lr = imp_stream_wait(st)) != LOAD_OK) {
+		snprintf(r->err, sizeof(r->err), "%s", st->st_err);
+		return lr;
+	}
+	if (r->chunk[i].b_len == 0)
+		return LOAD_OK;
+	tmp = st->st_data;
+	st->st_data = r->chunk[i];
+	r->chunk[i] = tmp;
+	imp_stream_post(st, IMP_CMD_DATA);
+	return LOAD_OK;
+}
+
+static int
+imp_streams_start(struct imp_run *r)
+{
+	struct imp_stream	*st;
+	int			 i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		st = &r->streams[i];
+		st->st_run = r;
+		buf_init(&st->st_data, (size_t)1 << 31);
+		buf_init(&r->chunk[i], (size_t)1 << 31);
+		pthread_mutex_init(&st->st_lock, NULL);
+		pthread_cond_init(&st->st_cond, NULL);
+		if ((st->st_conn = db_connect(r->imp->cfg->database_url,
+		    "worker import", r->err, sizeof(r->err))) == NULL)
+			return -1;
+		(void)throttle_conn(job_ctx_throttle(r->imp->ctx), st->st_conn);
+		/* A wait on another import's uncommitted row would stall
+		 * this stream, and so the reading thread and the other
+		 * stream: give up after a second and stage instead. */
+		(void)db_exec(st->st_conn, "SET synchronous_commit = off", 0,
+		    NULL, r->err, sizeof(r->err));
+		(void)db_exec(st->st_conn, "SET lock_timeout = '1s'", 0, NULL,
+		    r->err, sizeof(r->err));
+		if (pthread_create(&st->st_thread, NULL, imp_stream_main,
+		    st) != 0) {
+			snprintf(r->err, sizeof(r->err), "cannot start a "
+			    "thread");
+			return -1;
+		}
+		st->st_started = 1;
+	}
+	return 0;
+}
+
+/* Stops the streams (an open COPY is aborted, its transaction ends
+ * with the connection). */
+static void
+imp_streams_stop(struct imp_run *r)
+{
+	struct imp_stream	*st;
+	int			 i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		st = &r->streams[i];
+		if (st->st_run == NULL)
+			continue;
+		if (st->st_started) {
+			(void)imp_stream_wait(st);
+			imp_stream_post(st, IMP_CMD_QUIT);
+			pthread_join(st->st_thread, NULL);
+		}
+		PQfinish(st->st_conn);
+		buf_free(&st->st_data);
+		buf_free(&r->chunk[i]);
+		pthread_mutex_destroy(&st->st_lock);
+		pthread_cond_destroy(&st->st_cond);
+	}
+}
+
+static uint64_t
+imp_hash(const char *s, size_t n)
+{
+	uint64_t	h = 1469598103934665603ULL;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
 static FILE *
 imp_tmpfile(struct imp_run *r)
 {
@@ -317,20 +570,12 @@ imp_stage_create(struct imp_run *r)
 	return 0;
 }
 
-/* Opens a batch: a transaction and its COPY.  0, or -1 (r->err). */
+/* Opens a batch: its transactions and COPYs.  0, or -1 (r->err). */
 static int
 imp_batch_begin(struct imp_run *r)
 {
 	struct load_options	opts;
 
-	memset(&opts, 0, sizeof(opts));
-	opts.lo_keep_last_updated = r->imp->keep_updated;
-	opts.lo_expect_type = r->in->in_type;
-	opts.lo_stage_table = r->stage;
-	if (db_exec(r->conn, "BEGIN", 0, NULL, r->err, sizeof(r->err)) == -1)
-		return -1;
-	if (r->stage_from > 0 && imp_stage_create(r) == -1)
-		return -1;
 	if (r->stage_from == 0) {
 		if (fflush(r->fast) == EOF || (r->fast_mark =
 		    ftello(r->fast)) == -1) {
@@ -338,10 +583,24 @@ imp_batch_begin(struct imp_run *r)
 			    strerror(errno));
 			return -1;
 		}
+		if (imp_streams_all(r, IMP_CMD_BEGIN) != LOAD_OK)
+			return -1;
+		r->open = 1;
+		return 0;
 	}
-	r->sess = load_session_begin(r->conn, r->stage_from > 0 ? LOAD_STAGE :
-	    LOAD_DIRECT, &opts, r->err, sizeof(r->err));
-	return r->sess == NULL ? -1 : 0;
+	memset(&opts, 0, sizeof(opts));
+	opts.lo_keep_last_updated = r->imp->keep_updated;
+	opts.lo_expect_type = r->in->in_type;
+	opts.lo_stage_table = r->stage;
+	if (db_exec(r->conn, "BEGIN", 0, NULL, r->err, sizeof(r->err)) == -1 ||
+	    imp_stage_create(r) == -1)
+		return -1;
+	r->sess = load_session_begin(r->conn, LOAD_STAGE, &opts, r->err,
+	    sizeof(r->err));
+	if (r->sess == NULL)
+		return -1;
+	r->open = 1;
+	return 0;
 }
 
 /*
@@ -355,13 +614,14 @@ imp_to_stage(struct imp_run *r)
 	enum load_result	 lr;
 	struct buf		 line;
 	int64_t			 hdr[3];
-	int			 rc = -1;
+	int			 i, rc = -1;
 
-	load_session_free(r->sess);
-	r->sess = NULL;
 	buf_init(&line, (size_t)r->imp->cfg->import_max_line + 16);
-	if (db_exec(r->conn, "ROLLBACK", 0, NULL, r->err, sizeof(r->err)) ==
-	    -1 || imp_truncate(r, r->fast, r->fast_mark) == -1)
+	for (i = 0; i < IMPORT_STREAMS; i++)
+		buf_reset(&r->chunk[i]);
+	r->open = 0;
+	if (imp_streams_all(r, IMP_CMD_ROLLBACK) != LOAD_OK ||
+	    imp_truncate(r, r->fast, r->fast_mark) == -1)
 		goto out;
 	r->stage_from = r->in->in_committed + 1;
 	if (imp_batch_begin(r) == -1)
@@ -397,27 +657,51 @@ imp_to_stage(struct imp_run *r)
 	return rc;
 }
 
+/* Ends the fast path's COPYs: LOAD_OK (both ready to commit),
+ * LOAD_CONFLICT or LOAD_ERROR. */
+static enum load_result
+imp_fast_finish(struct imp_run *r)
+{
+	enum load_result	lr;
+	int			i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++)
+		if ((lr = imp_stream_send(r, i)) != LOAD_OK)
+			return lr;
+	return imp_streams_all(r, IMP_CMD_FINISH);
+}
+
 /* Commits the open batch (if any).  0, or -1 (r->err set). */
 static int
 imp_commit(struct imp_run *r)
 {
 	enum load_result	lr;
 
-	if (r->sess == NULL)
+	if (!r->open)
 		return 0;
-	for (;;) {
-		lr = load_session_finish(r->sess, NULL, r->err,
-		    sizeof(r->err));
-		if (lr == LOAD_OK)
-			break;
-		if (lr != LOAD_CONFLICT || r->stage_from > 0 ||
-		    imp_to_stage(r) == -1)
+	if (r->stage_from == 0) {
+		lr = imp_fast_finish(r);
+		if (lr == LOAD_CONFLICT) {
+			if (imp_to_stage(r) == -1)
+				return -1;
+		} else if (lr != LOAD_OK)
+			return -1;
+		/* Two transactions: a crash between the COMMITs leaves half
+		 * a batch past the checkpoint, which the resumed attempt
+		 * finds existing and stages (same content: no change). */
+		else if (imp_streams_all(r, IMP_CMD_COMMIT) != LOAD_OK)
 			return -1;
 	}
-	load_session_free(r->sess);
-	r->sess = NULL;
-	if (db_exec(r->conn, "COMMIT", 0, NULL, r->err, sizeof(r->err)) == -1)
-		return -1;
+	if (r->stage_from > 0) {
+		lr = load_session_finish(r->sess, NULL, r->err,
+		    sizeof(r->err));
+		load_session_free(r->sess);
+		r->sess = NULL;
+		if (lr != LOAD_OK || db_exec(r->conn, "COMMIT", 0, NULL,
+		    r->err, sizeof(r->err)) == -1)
+			return -1;
+	}
+	r->open = 0;
 	pthread_mutex_lock(&r->imp->lock);
 	r->in->in_loaded += r->nbatch;
 	r->in->in_committed = r->last_line;
@@ -432,10 +716,11 @@ static int
 imp_queue(struct imp_run *r, const struct ndjson_resource *res,
     const char *line, size_t len, int64_t lineno, int64_t offset)
 {
-	enum load_result	lr;
+	enum load_result	lr = LOAD_OK;
 	int64_t			hdr[3] = { lineno, offset, (int64_t)len };
+	int			i;
 
-	if (r->sess == NULL && imp_batch_begin(r) == -1)
+	if (!r->open && imp_batch_begin(r) == -1)
 		return -1;
 	if (throttle_take(job_ctx_throttle(r->imp->ctx), 1,
 	    (int64_t)len) == -1) {
@@ -451,9 +736,23 @@ imp_queue(struct imp_run *r, const struct ndjson_resource *res,
 		}
 		if (imp_fast_id(r, res, lineno, offset) == -1)
 			return -1;
-	}
-	lr = load_session_row(r->sess, res, line, len, lineno, offset, r->err,
-	    sizeof(r->err));
+		/* By id: a repeated id meets its twin in the same
+		 * transaction (a unique violation at once, never a wait on
+		 * the other stream, which would hang this thread). */
+		i = (int)(imp_hash(res->nr_id, res->nr_id_len) %
+		    IMPORT_STREAMS);
+		if (load_format_row(&r->chunk[i], r->streams[0].st_sess,
+		    res, line, len, lineno, offset) == -1) {
+			snprintf(r->err, sizeof(r->err), "line too long to "
+			    "buffer");
+			return -1;
+		}
+		if (r->chunk[i].b_len >= IMPORT_CHUNK)
+			lr = imp_stream_send(r, i);
+	} else
+		lr = load_session_row(r->sess, res, line, len, lineno, offset,
+		    r->err, sizeof(r->err));
+	/* The spool holds this line too: the replay stages it. */
 	if (lr == LOAD_CONFLICT && r->stage_from == 0)
 		lr = imp_to_stage(r) == -1 ? LOAD_ERROR : LOAD_OK;
 	if (lr != LOAD_OK)
@@ -668,7 +967,8 @@ imp_thread(void *arg)
 		    strerror(errno));
 		goto out;
 	}
-	if ((skip = imp_stage_check(&r, skip)) == -1)
+	if ((skip = imp_stage_check(&r, skip)) == -1 ||
+	    (r.stage_from == 0 && imp_streams_start(&r) == -1))
 		goto out;
 	memset(&fo, 0, sizeof(fo));
 	fo.fo_allow = imp->cfg->import_allow;
@@ -751,6 +1051,7 @@ imp_thread(void *arg)
 		goto out;
 	ok = 1;
  out:
+	imp_streams_stop(&r);
 	if (r.sess != NULL) {
 		load_session_free(r.sess);
 		(void)db_exec(r.conn, "ROLLBACK", 0, NULL, reason,

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,15 @@ struct load_session {
 	int			 ls_copying;	/* COPY is open */
 };
 
+/* A unique violation; or, under a caller's lock_timeout, a wait for
+ * another transaction that writes the same id. */
+static int
+load_conflict_state(const char *state)
+{
+	return state != NULL && (strcmp(state, "23505") == 0 ||
+	    strcmp(state, "55P03") == 0);
+}
+
 /* After the server ended the COPY: LOAD_CONFLICT for a unique
  * violation, else LOAD_ERROR; errbuf set either way. */
 static enum load_result
@@ -58,7 +68,7 @@ load_copy_failed(struct load_session *s, char *errbuf, size_t errlen)
 	db_errmsg(s->ls_conn, errbuf, errlen);
 	while ((res = PQgetResult(s->ls_conn)) != NULL) {
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		if (state != NULL && strcmp(state, "23505") == 0)
+		if (load_conflict_state(state))
 			rc = LOAD_CONFLICT;
 		PQclear(res);
 	}
@@ -159,20 +169,15 @@ load_session_line(struct load_session *s, const char *line, size_t len,
 	    errbuf, errlen);
 }
 
-enum load_result
-load_session_row(struct load_session *s, const struct ndjson_resource *r,
-    const char *line, size_t len, int64_t seq, int64_t off, char *errbuf,
-    size_t errlen)
+int
+load_format_row(struct buf *o, const struct load_session *s,
+    const struct ndjson_resource *r, const char *line, size_t len,
+    int64_t seq, int64_t off)
 {
-	struct buf		*o = &s->ls_out;
-	const char		*lu;
-	size_t			 lulen;
-	int			 rc = 0;
+	const char	*lu;
+	size_t		 lulen;
+	int		 rc = 0;
 
-	if (!s->ls_copying) {
-		snprintf(errbuf, errlen, "load: the COPY has ended");
-		return LOAD_ERROR;
-	}
 	if (s->ls_opts.lo_keep_last_updated && r->nr_updated != NULL) {
 		lu = r->nr_updated;
 		lulen = r->nr_updated_len;
@@ -200,14 +205,41 @@ load_session_row(struct load_session *s, const struct ndjson_resource *r,
 	rc |= buf_append(o, LOAD_DELIM, 1);
 	rc |= buf_append(o, line, len);
 	rc |= buf_append(o, "\n", 1);
-	if (rc != 0) {
+	return rc == 0 ? 0 : -1;
+}
+
+enum load_result
+load_session_row(struct load_session *s, const struct ndjson_resource *r,
+    const char *line, size_t len, int64_t seq, int64_t off, char *errbuf,
+    size_t errlen)
+{
+	if (!s->ls_copying) {
+		snprintf(errbuf, errlen, "load: the COPY has ended");
+		return LOAD_ERROR;
+	}
+	if (load_format_row(&s->ls_out, s, r, line, len, seq, off) == -1) {
 		snprintf(errbuf, errlen, "line too long to buffer");
 		return LOAD_BAD_LINE;
 	}
 	s->ls_stats.ls_rows++;
 	s->ls_stats.ls_bytes += (int64_t)len;
-	if (o->b_len >= LOAD_FLUSH)
+	if (s->ls_out.b_len >= LOAD_FLUSH)
 		return load_flush(s, errbuf, errlen);
+	return LOAD_OK;
+}
+
+enum load_result
+load_session_put(struct load_session *s, const char *rows, size_t len,
+    char *errbuf, size_t errlen)
+{
+	if (!s->ls_copying) {
+		snprintf(errbuf, errlen, "load: the COPY has ended");
+		return LOAD_ERROR;
+	}
+	if (len == 0)
+		return LOAD_OK;
+	if (len > INT_MAX || PQputCopyData(s->ls_conn, rows, (int)len) != 1)
+		return load_copy_failed(s, errbuf, errlen);
 	return LOAD_OK;
 }
 
@@ -249,8 +281,7 @@ load_session_finish(struct load_session *s, struct load_stats *stats,
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		db_errmsg(s->ls_conn, errbuf, errlen);
-		rc = state != NULL && strcmp(state, "23505") == 0 ?
-		    LOAD_CONFLICT : LOAD_ERROR;
+		rc = load_conflict_state(state) ? LOAD_CONFLICT : LOAD_ERROR;
 		PQclear(res);
 		while ((res = PQgetResult(s->ls_conn)) != NULL)
 			PQclear(res);

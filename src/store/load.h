@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <libpq-fe.h>
 
+struct buf;
 struct cfg;
 struct load_session;
 struct ndjson_resource;
@@ -32,7 +33,8 @@ enum load_mode {
 enum load_result {
 	LOAD_OK = 0,
 	LOAD_BAD_LINE = 1,	/* line rejected; reason in errbuf; no row sent */
-	LOAD_CONFLICT = 2,	/* direct mode met an existing id */
+	LOAD_CONFLICT = 2,	/* direct mode met an existing id (or, under
+				 * lock_timeout, one another transaction holds) */
 	LOAD_ERROR = -1,	/* database failure; the transaction is dead */
 };
 
@@ -70,6 +72,18 @@ enum load_result load_session_line(struct load_session *, const char *line,
 enum load_result load_session_row(struct load_session *,
 	    const struct ndjson_resource *r, const char *line, size_t len,
 	    int64_t seq, int64_t off, char *errbuf, size_t errlen);
+/* Formats the COPY row of a parsed line as session s would send it
+ * (its mode, options and transaction time) and appends it to out, for a
+ * caller that batches rows itself and sends them with load_session_put
+ * on a session of the same mode and options.  Thread-safe: reads s only.
+ * 0, or -1 if out is full. */
+int	load_format_row(struct buf *out, const struct load_session *s,
+	    const struct ndjson_resource *r, const char *line, size_t len,
+	    int64_t seq, int64_t off);
+/* Sends whole rows load_format_row made (no stats kept).  LOAD_CONFLICT
+ * or LOAD_ERROR when the server has ended the COPY. */
+enum load_result load_session_put(struct load_session *, const char *rows,
+	    size_t len, char *errbuf, size_t errlen);
 /* Ends the COPY (and merges).  Fills stats. */
 enum load_result load_session_finish(struct load_session *,
 	    struct load_stats *, char *errbuf, size_t errlen);
