@@ -831,7 +831,9 @@ imp_finalize(struct imp_run *r)
 	    "HAVING count(*) > 1", r->stage);
 	if (db_exec(r->conn, sql, 0, NULL, r->err, sizeof(r->err)) == -1)
 		goto out;
+	/* Through a cursor: an input may repeat millions of ids. */
 	snprintf(sql, sizeof(sql),
+	    "DECLARE imp_dup_warnings NO SCROLL CURSOR FOR "
 	    "SELECT line, off, id, next FROM ("
 	    " SELECT s.seq AS line, s.off, s.id, lead(s.seq) OVER (PARTITION "
 	    "  BY s.id ORDER BY s.seq) AS next"
@@ -840,23 +842,32 @@ imp_finalize(struct imp_run *r)
 	    " SELECT f.line, f.off, f.id, min(s.seq)"
 	    " FROM imp_fast f JOIN %s s USING (id) GROUP BY 1, 2, 3) w "
 	    "WHERE next IS NOT NULL ORDER BY line", r->stage, r->stage);
-	if ((res = db_query(r->conn, sql, 0, NULL, r->err,
-	    sizeof(r->err))) == NULL)
+	if (db_exec(r->conn, sql, 0, NULL, r->err, sizeof(r->err)) == -1)
 		goto out;
-	for (i = 0; i < PQntuples(res); i++) {
-		int64_t	line, off;
-
-		line = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		off = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-		snprintf(msg, sizeof(msg), "duplicate id %.64s: line %s wins "
-		    "over line %lld", PQgetvalue(res, i, 2),
-		    PQgetvalue(res, i, 3), (long long)line);
-		if (imp_outcome(r, "warning", "duplicate", line, off,
-		    msg) == -1)
+	do {
+		if ((res = db_query(r->conn, "FETCH 10000 FROM "
+		    "imp_dup_warnings", 0, NULL, r->err,
+		    sizeof(r->err))) == NULL)
 			goto out;
-	}
-	PQclear(res);
-	res = NULL;
+		for (i = 0; i < PQntuples(res); i++) {
+			int64_t	line, off;
+
+			line = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			off = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+			snprintf(msg, sizeof(msg), "duplicate id %.64s: line %s "
+			    "wins over line %lld", PQgetvalue(res, i, 2),
+			    PQgetvalue(res, i, 3), (long long)line);
+			if (imp_outcome(r, "warning", "duplicate", line, off,
+			    msg) == -1)
+				goto out;
+		}
+		i = PQntuples(res);
+		PQclear(res);
+		res = NULL;
+	} while (i > 0);
+	if (db_exec(r->conn, "CLOSE imp_dup_warnings", 0, NULL, r->err,
+	    sizeof(r->err)) == -1)
+		goto out;
 	/* version carries the bump: 0 for a row the fast path of this
 	 * input created (it stays version 1), else 1. */
 	snprintf(sql, sizeof(sql),

@@ -866,6 +866,36 @@ def test_duplicate_id_across_batches_within_one_input(env):
     assert row[0][0] == 1
 
 
+def test_duplicate_ids_across_batches_rerun_changes_nothing(env):
+    """IMP-R-04.7, IMP-S-03: an input repeating ids across batches (line 1
+    and 150; lines 120 and 130 and 260), imported twice: the second run
+    reports the same warnings and leaves every row as the first left it
+    (version 1, the last line's content, same last_updated)."""
+    p = env.prefix()
+    lines = [patient("%s-%03d" % (p, i)) for i in range(1, 301)]
+    lines[149] = patient(p + "-001", gender="other")
+    lines[129] = patient(p + "-120", gender="male")
+    lines[259] = patient(p + "-120", gender="female")
+    data = ndjson(lines)
+    m, url, e, oos = one(env, data)
+    expect(e, 300)
+    want = [(s, ln) for s, _, ln, _, _ in issues(oos)]
+    assert want == [("warning", 1), ("warning", 120), ("warning", 130)]
+    q = ("SELECT id, version, last_updated, content FROM resources WHERE "
+         "type = 'Patient' AND id LIKE %s ORDER BY id")
+    rows = env.db.query(q, (p + "-%",))
+    assert len(rows) == 297
+    assert set(r[1] for r in rows) == {1}
+    byid = {r[0]: r[3] for r in rows}
+    assert byid[p + "-001"] == lines[149].decode()
+    assert byid[p + "-120"] == lines[259].decode()
+    m2 = env.imp.run(params_body([("Patient", url)]))
+    check_counts(m2)
+    expect(entry(m2, url), 300)
+    assert [(s, ln) for s, _, ln, _, _ in issues(outcomes(m2, url))] == want
+    assert env.db.query(q, (p + "-%",)) == rows
+
+
 def test_duplicate_warning_names_the_lines_byte_offset(env):
     """IMP-S-03: the duplicate-id warning names the superseded line and
     that line's byte offset, like every other per-line outcome."""
