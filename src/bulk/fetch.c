@@ -962,7 +962,8 @@ fetch_decode(struct fetch *f, char *out, size_t len)
 	ZSTD_inBuffer	 in;
 	ZSTD_outBuffer	 ob;
 	ZSTD_nextInputType_e nit;
-	size_t		 avail = f->f_raw_len - f->f_raw_pos, used, zr, need;
+	size_t		 avail = f->f_raw_len - f->f_raw_pos, used, zr;
+	size_t		 need;
 	int		 zrc;
 
 	f->f_dec_more = 0;

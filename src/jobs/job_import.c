@@ -614,6 +614,7 @@ imp_to_stage(struct imp_run *r)
 	enum load_result	 lr;
 	struct buf		 line;
 	int64_t			 hdr[3];
+	char			 sql[160];
 	int			 i, rc = -1;
 
 	buf_init(&line, (size_t)r->imp->cfg->import_max_line + 16);
@@ -624,7 +625,11 @@ imp_to_stage(struct imp_run *r)
 	    imp_truncate(r, r->fast, r->fast_mark) == -1)
 		goto out;
 	r->stage_from = r->in->in_committed + 1;
-	if (imp_batch_begin(r) == -1)
+	/* Rows an earlier attempt staged before it died, unknown to the
+	 * checkpoint this attempt started from, would count twice. */
+	snprintf(sql, sizeof(sql), "TRUNCATE %s", r->stage);
+	if (imp_stage_create(r) == -1 || db_exec(r->conn, sql, 0, NULL,
+	    r->err, sizeof(r->err)) == -1 || imp_batch_begin(r) == -1)
 		goto out;
 	if (fflush(r->spool) == EOF || fseeko(r->spool, 0, SEEK_SET) == -1) {
 		snprintf(r->err, sizeof(r->err), "spool: %s", strerror(errno));
@@ -717,7 +722,8 @@ imp_queue(struct imp_run *r, const struct ndjson_resource *res,
     const char *line, size_t len, int64_t lineno, int64_t offset)
 {
 	enum load_result	lr = LOAD_OK;
-	int64_t			hdr[3] = { lineno, offset, (int64_t)len };
+	int64_t			hdr[3] = { lineno, offset,
+				    (int64_t)len };
 	int			i;
 
 	if (!r->open && imp_batch_begin(r) == -1)
@@ -854,8 +860,8 @@ imp_finalize(struct imp_run *r)
 
 			line = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 			off = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-			snprintf(msg, sizeof(msg), "duplicate id %.64s: line %s "
-			    "wins over line %lld", PQgetvalue(res, i, 2),
+			snprintf(msg, sizeof(msg), "duplicate id %.64s: "
+			    "line %s wins over line %lld", PQgetvalue(res, i, 2),
 			    PQgetvalue(res, i, 3), (long long)line);
 			if (imp_outcome(r, "warning", "duplicate", line, off,
 			    msg) == -1)
@@ -900,7 +906,8 @@ imp_finalize(struct imp_run *r)
 /*
  * A resumed input that staged.  The checkpoint may lag the last commit
  * (it is saved every second): rows staged after the line it names are
- * staged again, so drop them first.  And PostgreSQL empties unlogged
+ * staged again, so drop them first (and any before stage_from, left by
+ * an attempt whose checkpoint was lost).  And PostgreSQL empties unlogged
  * tables when it recovers from a crash: if the stage lost its rows, stage
  * the lines from stage_from on again.  Returns the lines to skip, or -1.
  */
@@ -908,8 +915,8 @@ static int64_t
 imp_stage_check(struct imp_run *r, int64_t skip)
 {
 	PGresult	*res;
-	char		 sql[256], n[32];
-	const char	*p[1] = { n };
+	char		 sql[256], n[32], f[32];
+	const char	*p[2] = { n, f };
 	int		 empty;
 
 	if (r->stage_from == 0 || skip < r->stage_from)
@@ -917,8 +924,10 @@ imp_stage_check(struct imp_run *r, int64_t skip)
 	if (imp_stage_create(r) == -1)
 		return -1;
 	snprintf(n, sizeof(n), "%lld", (long long)skip);
-	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE seq > $1", r->stage);
-	if (db_exec(r->conn, sql, 1, p, r->err, sizeof(r->err)) == -1)
+	snprintf(f, sizeof(f), "%lld", (long long)r->stage_from);
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE seq > $1 OR "
+	    "seq < $2", r->stage);
+	if (db_exec(r->conn, sql, 2, p, r->err, sizeof(r->err)) == -1)
 		return -1;
 	snprintf(sql, sizeof(sql), "SELECT NOT EXISTS (SELECT 1 FROM %s)",
 	    r->stage);
