@@ -49,6 +49,9 @@
 
 #include <curl/curl.h>
 #include <zlib.h>
+/* ZSTD_getFrameHeader, ZSTD_nextInputType, ZSTD_nextSrcSizeToDecompress:
+ * the exported "advanced" API, to feed the decoder one step at a time. */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -114,6 +117,11 @@ struct fetch {
 	z_stream	 f_zs;		/* GZIP */
 	int		 f_zs_live;	/* inflateInit2 done */
 	ZSTD_DCtx	*f_zd;		/* owned; ZSTD */
+	unsigned char	 f_zhead[ZSTD_FRAMEHEADERSIZE_MAX]; /* frame header */
+	size_t		 f_zhead_len;	/* its bytes fed so far */
+	int		 f_zstart;	/* feeding a frame header */
+	int		 f_zfree;	/* a frame we do not step (skippable) */
+	size_t		 f_zpart;	/* bytes fed toward a buffered block */
 	int		 f_in_member;	/* inside a gzip member / zstd frame */
 	int64_t		 f_members;	/* members or frames completed */
 	int		 f_dec_more;	/* decoder filled the output last time,
@@ -184,6 +192,10 @@ static int	fetch_check_response(struct fetch *);
 static int	fetch_decoder_init(struct fetch *, enum fetch_coding);
 static ssize_t	fetch_decode(struct fetch *, char *, size_t);
 static int	fetch_decoder_end(struct fetch *);
+static size_t	fetch_zstd_step(struct fetch *, size_t, size_t *,
+		    ZSTD_nextInputType_e *);
+static void	fetch_zstd_stepped(struct fetch *, const unsigned char *,
+		    size_t, size_t, size_t, ZSTD_nextInputType_e);
 static int	fetch_file_fill(struct fetch *);
 static int	fetch_http_fill(struct fetch *);
 static int	fetch_http_finish(struct fetch *);
@@ -922,6 +934,7 @@ fetch_decoder_init(struct fetch *f, enum fetch_coding coding)
 		f->f_zs_live = 1;
 		break;
 	case FETCH_ZSTD:
+		f->f_zstart = 1;
 		if ((f->f_zd = ZSTD_createDCtx()) == NULL)
 			log_fatalx("fetch: ZSTD_createDCtx: out of memory");
 		zr = ZSTD_DCtx_setParameter(f->f_zd, ZSTD_d_windowLogMax,
@@ -948,7 +961,9 @@ fetch_decode(struct fetch *f, char *out, size_t len)
 {
 	ZSTD_inBuffer	 in;
 	ZSTD_outBuffer	 ob;
+	ZSTD_nextInputType_e nit;
 	size_t		 avail = f->f_raw_len - f->f_raw_pos, used, zr;
+	size_t		 need;
 	int		 zrc;
 
 	f->f_dec_more = 0;
@@ -991,7 +1006,7 @@ fetch_decode(struct fetch *f, char *out, size_t len)
 		return (ssize_t)(len - f->f_zs.avail_out);
 	case FETCH_ZSTD:
 		in.src = f->f_raw + f->f_raw_pos;
-		in.size = avail;
+		in.size = fetch_zstd_step(f, avail, &need, &nit);
 		in.pos = 0;
 		ob.dst = out;
 		ob.size = len;
@@ -1001,8 +1016,11 @@ fetch_decode(struct fetch *f, char *out, size_t len)
 		f->f_raw_used += (int64_t)in.pos;
 		if (ZSTD_isError(zr) && ZSTD_getErrorCode(zr) ==
 		    ZSTD_error_frameParameter_windowTooLarge) {
+			/* Name the frame's first byte: its header went in a
+			 * byte at a time. */
 			fetch_fail(f, "zstd frame at byte %lld needs a window "
-			    "over %d MB: refused", (long long)f->f_raw_used,
+			    "over %d MB: refused", (long long)f->f_raw_used -
+			    (f->f_zstart ? (long long)f->f_zhead_len : 0),
 			    (1 << FETCH_ZSTD_WINDOWLOG_MAX) >> 20);
 			return -1;
 		}
@@ -1011,17 +1029,88 @@ fetch_decode(struct fetch *f, char *out, size_t len)
 			    (long long)f->f_raw_used, ZSTD_getErrorName(zr));
 			return ob.pos > 0 ? (ssize_t)ob.pos : -1;
 		}
+		fetch_zstd_stepped(f, (const unsigned char *)in.src, in.pos,
+		    in.size, need, nit);
 		if (zr == 0) {
 			/* A frame ended (zstd says 0 only then). */
 			if (f->f_in_member || in.pos > 0 || ob.pos > 0)
 				f->f_members++;
 			f->f_in_member = 0;
+			f->f_zstart = 1;
+			f->f_zhead_len = 0;
+			f->f_zfree = 0;
+			f->f_zpart = 0;
 		} else if (in.pos > 0 || ob.pos > 0)
 			f->f_in_member = 1;
 		f->f_dec_more = ob.pos == ob.size;
 		return (ssize_t)ob.pos;
 	}
 	return -1;
+}
+
+/*
+ * How many input bytes the zstd decoder may see in this call.  When
+ * ZSTD_decompressStream meets corrupt data it returns the error without
+ * reporting the output it produced earlier in the same call, so a call
+ * must never hold more than one step: the frame header and block headers
+ * go in a byte at a time, a block body exactly to its end.  Then any
+ * error comes in a call of its own, and every block decoded before it has
+ * been handed out (IMP-R-04.9: the valid prefix counts).
+ */
+static size_t
+fetch_zstd_step(struct fetch *f, size_t avail, size_t *need,
+    ZSTD_nextInputType_e *nit)
+{
+	*need = 0;
+	*nit = ZSTDnit_frameHeader;
+	if (avail == 0 || f->f_zfree)
+		return avail;
+	if (f->f_zstart)
+		return 1;
+	*nit = ZSTD_nextInputType(f->f_zd);
+	if (*nit != ZSTDnit_block && *nit != ZSTDnit_lastBlock)
+		return 1;
+	*need = ZSTD_nextSrcSizeToDecompress(f->f_zd);
+	if (*need <= f->f_zpart)
+		return 1;
+	return *need - f->f_zpart < avail ? *need - f->f_zpart : avail;
+}
+
+/* Follows the step fetch_zstd_step allowed: n of lim bytes at p used. */
+static void
+fetch_zstd_stepped(struct fetch *f, const unsigned char *p, size_t n,
+    size_t lim, size_t need, ZSTD_nextInputType_e nit)
+{
+	ZSTD_frameHeader	fh;
+	size_t			r;
+
+	if (f->f_zfree || n == 0)
+		return;
+	if (f->f_zstart) {
+		if (f->f_zhead_len < sizeof(f->f_zhead))
+			f->f_zhead[f->f_zhead_len++] = *p;
+		r = ZSTD_getFrameHeader(&fh, f->f_zhead, f->f_zhead_len);
+		if (ZSTD_isError(r) || f->f_zhead_len == sizeof(f->f_zhead)) {
+			f->f_zstart = 0;	/* the decoder will say */
+			f->f_zfree = 1;
+		} else if (r == 0) {
+			f->f_zstart = 0;
+			f->f_zfree = fh.frameType == ZSTD_skippableFrame;
+			f->f_zpart = 0;
+		}
+		return;
+	}
+	if (nit != ZSTDnit_block && nit != ZSTDnit_lastBlock) {
+		f->f_zpart = 0;
+		return;
+	}
+	/* A compressed block is buffered until whole (the decoder's count
+	 * stays); a raw one decodes as it comes (its count goes down). */
+	if (n < lim && ZSTD_nextInputType(f->f_zd) == nit &&
+	    ZSTD_nextSrcSizeToDecompress(f->f_zd) == need)
+		f->f_zpart += n;
+	else
+		f->f_zpart = 0;
 }
 
 /* At the end of the raw bytes: the encoded data must be complete. */

@@ -4,14 +4,27 @@
  * DESIGN
  * One thread per input being read (at most "concurrency" at once).  A
  * thread streams its input through fetch (http(s) or file://, decoded),
- * the bounded line reader and the validators; a bad line becomes one
- * OperationOutcome in the input's error file, a valid one goes to a spool
- * file (unlinked, so the kernel reclaims it on any exit) until the batch
- * is full.  A batch then loads in one transaction: straight COPY into the
- * store when none of its ids exists yet (the fast path of an initial
- * load), else the upsert (store/load.c).  Within a batch the last of
- * duplicate ids wins, with a warning.  Memory per thread: the line cap,
- * the batch's ids, and fixed buffers; never the input.
+ * the bounded line reader and one validating scan per line
+ * (validate_line); a bad line becomes one OperationOutcome in the
+ * input's error file, a valid one streams at once into an open COPY, so
+ * PostgreSQL stores a batch while the thread parses it.  A batch is one
+ * transaction (the checkpoint names its last line).
+ *
+ * Fast path: the COPY goes straight into the store while no id of the
+ * input exists yet and none repeats (an initial load).  Each such line is
+ * also spooled (unlinked temp file) so that the batch can be replayed,
+ * and its id, line and offset are appended to a second file.  The first
+ * unique violation (an id that exists, or repeats) rolls the batch back
+ * and switches the input, for good, to staging: the batch and every later
+ * one go into an unlogged table of the input (imp_stage_<job>_<n>).  At
+ * the end of the input one transaction merges the stage: the last of
+ * duplicate ids wins, over the whole input, with one warning per line it
+ * supersedes (found in SQL, so memory stays flat); rows the fast path
+ * created in this input keep version 1; the upsert changes a row only if
+ * its content changed.  The warnings come from the stage and the id file,
+ * which a resumed attempt rebuilds by reading the committed lines again,
+ * so it reports what an undisturbed run reports.  Memory per thread: the
+ * line cap and fixed buffers; never the input.
  *
  * The threads never touch the job row: they publish counts under a mutex
  * and the main thread heartbeats, saves progress and the checkpoint, and
@@ -51,6 +64,8 @@
 #define IMPORT_MAX_FILES	64	/* error files per input */
 #define IMPORT_TICK_MS		200
 #define IMPORT_SAVE_MS		1000
+#define IMPORT_STREAMS		2	/* COPY connections of the fast path */
+#define IMPORT_CHUNK		(256 * 1024) /* rows handed over at once */
 
 enum imp_state {
 	IMP_PENDING,
@@ -83,6 +98,7 @@ struct imp_input {
 	int64_t			 in_failed;
 	int64_t			 in_blank;
 	int64_t			 in_committed;	/* last committed line */
+	int64_t			 in_stage_from;	/* first staged line; 0: none */
 	/* Set by the thread before it finishes: */
 	struct imp_file		 in_files[IMPORT_MAX_FILES];
 	int			 in_nfiles;
@@ -104,18 +120,55 @@ struct imp {
 	char			 err[1024];
 };
 
+enum imp_cmd {
+	IMP_CMD_IDLE,
+	IMP_CMD_BEGIN,
+	IMP_CMD_DATA,
+	IMP_CMD_FINISH,
+	IMP_CMD_COMMIT,
+	IMP_CMD_ROLLBACK,
+	IMP_CMD_QUIT,
+};
+
+/*
+ * A COPY connection of the fast path with a thread of its own, so that
+ * two PostgreSQL backends store rows in parallel while the reading thread
+ * parses: it formats rows and hands them over a chunk at a time (double
+ * buffered: it fills one chunk while the stream sends the other).  One
+ * command at a time; the reading thread waits for "idle" before the next.
+ */
+struct imp_stream {
+	struct imp_run		*st_run;
+	PGconn			*st_conn;
+	struct load_session	*st_sess;	/* open COPY, or NULL */
+	pthread_t		 st_thread;
+	int			 st_started;	/* thread running */
+	pthread_mutex_t		 st_lock;
+	pthread_cond_t		 st_cond;
+	enum imp_cmd		 st_cmd;	/* under st_lock */
+	struct buf		 st_data;	/* DATA's rows */
+	enum load_result	 st_result;	/* first failure since BEGIN */
+	char			 st_err[512];
+};
+
 /* A thread's working state for one input. */
 struct imp_run {
 	struct imp		*imp;
 	struct imp_input	*in;
 	PGconn			*conn;
 	struct outfile_set	*errors;
-	FILE			*spool;
-	struct buf		 ids;		/* NUL-separated batch ids */
-	int64_t			*lineno;	/* per batch line */
-	int64_t			*offset;	/* its byte offset */
-	size_t			 nbatch;
-	size_t			 cap;
+	struct load_session	*sess;		/* staged batch's COPY, or NULL */
+	int			 open;		/* a batch is open */
+	struct imp_stream	 streams[IMPORT_STREAMS];
+	struct buf		 chunk[IMPORT_STREAMS]; /* rows being formatted */
+	FILE			*spool;		/* fast batch lines (replay) */
+	FILE			*fast;		/* "id\tline\toffset" of rows
+						 * the fast path loaded */
+	off_t			 fast_mark;	/* its size at the batch start */
+	char			 stage[96];	/* the stage table's name */
+	int			 stage_ready;	/* created in this attempt */
+	int64_t			 stage_from;	/* first staged line; 0: none */
+	int64_t			 nbatch;	/* lines in the open batch */
 	int64_t			 last_line;
 	char			 err[1024];
 };
@@ -236,206 +289,225 @@ imp_outcome(struct imp_run *r, const char *severity, const char *code,
 	return rc;
 }
 
-static uint64_t
-imp_hash(const char *s)
+/* ---- the fast path's COPY streams ---------------------------------------- */
+
+static void *
+imp_stream_main(void *arg)
 {
-	uint64_t	h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/*
- * Marks all but the last occurrence of each id in the batch (dup[i] = 1)
- * and reports them.  Open addressing over the batch's ids.
- */
-static int
-imp_dedupe(struct imp_run *r, const char **idv, unsigned char *dup)
-{
-	size_t		 size = 1, i, slot;
-	ssize_t		*table;
-	char		 msg[256];
-	int		 rc = 0;
-
-	while (size < r->nbatch * 2)
-		size <<= 1;
-	table = xreallocarray(NULL, size, sizeof(*table));
-	for (i = 0; i < size; i++)
-		table[i] = -1;
-	for (i = 0; i < r->nbatch; i++) {
-		slot = imp_hash(idv[i]) & (size - 1);
-		while (table[slot] != -1 && strcmp(idv[table[slot]],
-		    idv[i]) != 0)
-			slot = (slot + 1) & (size - 1);
-		if (table[slot] != -1) {
-			dup[table[slot]] = 1;
-			snprintf(msg, sizeof(msg), "duplicate id %.64s: line "
-			    "%lld wins over line %lld", idv[i],
-			    (long long)r->lineno[i],
-			    (long long)r->lineno[table[slot]]);
-			if (imp_outcome(r, "warning", "duplicate",
-			    r->lineno[table[slot]], r->offset[table[slot]],
-			    msg) == -1)
-				rc = -1;
-		}
-		table[slot] = (ssize_t)i;
-	}
-	free(table);
-	return rc;
-}
-
-/* Loads the spooled batch in one transaction.  0, or -1 (r->err set). */
-static int
-imp_flush(struct imp_run *r)
-{
+	struct imp_stream	*st = arg;
+	struct imp		*imp = st->st_run->imp;
 	struct load_options	 opts;
-	struct load_stats	 st;
-	struct load_session	*s = NULL;
 	enum load_result	 lr;
-	enum load_mode		 mode;
-	const char		**idv = NULL, *p[2];
-	unsigned char		*dup = NULL;
-	struct buf		 arr, line;
-	PGresult		*res;
-	int64_t			 hdr[2];
-	size_t			 i;
-	int			 rc = -1, attempt;
-
-	if (r->nbatch == 0)
-		return 0;
-	buf_init(&arr, (size_t)1 << 30);
-	buf_init(&line, (size_t)r->imp->cfg->import_max_line + 16);
-	idv = xreallocarray(NULL, r->nbatch, sizeof(*idv));
-	dup = xcalloc(r->nbatch, 1);
-	for (i = 0, p[0] = r->ids.b_data; i < r->nbatch; i++) {
-		idv[i] = p[0];
-		p[0] += strlen(p[0]) + 1;
-	}
-	if (imp_dedupe(r, idv, dup) == -1)
-		goto out;
-	/* Ids are [A-Za-z0-9.-]: an array literal needs no quoting. */
-	(void)buf_putc(&arr, '{');
-	for (i = 0; i < r->nbatch; i++)
-		(void)buf_printf(&arr, "%s%s", i ? "," : "", idv[i]);
-	(void)buf_putc(&arr, '}');
-	p[0] = r->in->in_type;
-	p[1] = arr.b_data;
-	res = db_query(r->conn, "SELECT EXISTS (SELECT 1 FROM resources "
-	    "WHERE type = $1 AND id = ANY($2::text[]))", 2, p, r->err,
-	    sizeof(r->err));
-	if (res == NULL)
-		goto out;
-	mode = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? LOAD_MERGE :
-	    LOAD_DIRECT;
-	PQclear(res);
+	enum imp_cmd		 cmd;
+	char			 err[512];
 
 	memset(&opts, 0, sizeof(opts));
-	opts.lo_keep_last_updated = r->imp->keep_updated;
-	opts.lo_expect_type = r->in->in_type;
-	for (attempt = 0; attempt < 2; attempt++) {
-		if (fseeko(r->spool, 0, SEEK_SET) == -1) {
-			snprintf(r->err, sizeof(r->err), "spool: %s",
-			    strerror(errno));
-			goto out;
-		}
-		if (db_exec(r->conn, "BEGIN", 0, NULL, r->err,
-		    sizeof(r->err)) == -1 || (s = load_session_begin(r->conn,
-		    mode, &opts, r->err, sizeof(r->err))) == NULL)
-			goto out;
-		lr = LOAD_OK;
-		for (i = 0; i < r->nbatch && lr == LOAD_OK; i++) {
-			if (fread(hdr, sizeof(hdr), 1, r->spool) != 1 ||
-			    hdr[1] < 0 || buf_reserve(&line, 0) == -1) {
-				snprintf(r->err, sizeof(r->err), "spool read");
-				goto out;
-			}
-			buf_reset(&line);
-			if (buf_reserve(&line, (size_t)hdr[1]) == -1 ||
-			    fread(line.b_data, 1, (size_t)hdr[1], r->spool) !=
-			    (size_t)hdr[1]) {
-				snprintf(r->err, sizeof(r->err), "spool read");
-				goto out;
-			}
-			if (dup[i])
-				continue;
-			lr = throttle_take(job_ctx_throttle(r->imp->ctx), 1,
-			    hdr[1]) == -1 ? LOAD_ERROR :
-			    load_session_line(s, line.b_data, (size_t)hdr[1],
-			    r->err, sizeof(r->err));
-		}
-		if (lr == LOAD_OK)
-			lr = load_session_finish(s, &st, r->err, sizeof(r->err));
-		load_session_free(s);
-		s = NULL;
-		if (lr == LOAD_OK)
+	opts.lo_keep_last_updated = imp->keep_updated;
+	opts.lo_expect_type = st->st_run->in->in_type;
+	for (;;) {
+		pthread_mutex_lock(&st->st_lock);
+		while (st->st_cmd == IMP_CMD_IDLE)
+			pthread_cond_wait(&st->st_cond, &st->st_lock);
+		cmd = st->st_cmd;
+		pthread_mutex_unlock(&st->st_lock);
+		if (cmd == IMP_CMD_QUIT)
 			break;
-		(void)db_exec(r->conn, "ROLLBACK", 0, NULL, r->err + 512,
-		    sizeof(r->err) - 512);
-		/* Another import wrote these ids meanwhile: upsert. */
-		if (lr == LOAD_CONFLICT && mode == LOAD_DIRECT) {
-			mode = LOAD_MERGE;
-			continue;
+		lr = LOAD_OK;
+		err[0] = '\0';
+		switch (cmd) {
+		case IMP_CMD_BEGIN:
+			if (db_exec(st->st_conn, "BEGIN", 0, NULL, err,
+			    sizeof(err)) == -1 || (st->st_sess =
+			    load_session_begin(st->st_conn, LOAD_DIRECT, &opts,
+			    err, sizeof(err))) == NULL)
+				lr = LOAD_ERROR;
+			break;
+		case IMP_CMD_DATA:
+			if (st->st_result == LOAD_OK)
+				lr = load_session_put(st->st_sess,
+				    st->st_data.b_data, st->st_data.b_len, err,
+				    sizeof(err));
+			buf_reset(&st->st_data);
+			break;
+		case IMP_CMD_FINISH:
+			if (st->st_result == LOAD_OK)
+				lr = load_session_finish(st->st_sess, NULL, err,
+				    sizeof(err));
+			load_session_free(st->st_sess);
+			st->st_sess = NULL;
+			break;
+		case IMP_CMD_COMMIT:
+			if (db_exec(st->st_conn, "COMMIT", 0, NULL, err,
+			    sizeof(err)) == -1)
+				lr = LOAD_ERROR;
+			break;
+		case IMP_CMD_ROLLBACK:
+			load_session_free(st->st_sess);
+			st->st_sess = NULL;
+			if (db_exec(st->st_conn, "ROLLBACK", 0, NULL, err,
+			    sizeof(err)) == -1)
+				lr = LOAD_ERROR;
+			break;
+		default:
+			break;
 		}
-		goto out;
+		pthread_mutex_lock(&st->st_lock);
+		if (cmd == IMP_CMD_BEGIN || cmd == IMP_CMD_ROLLBACK)
+			st->st_result = LOAD_OK;
+		if (lr != LOAD_OK && st->st_result == LOAD_OK) {
+			st->st_result = lr;
+			str_lcpy(st->st_err, err, sizeof(st->st_err));
+		}
+		st->st_cmd = IMP_CMD_IDLE;
+		pthread_cond_broadcast(&st->st_cond);
+		pthread_mutex_unlock(&st->st_lock);
 	}
-	if (db_exec(r->conn, "COMMIT", 0, NULL, r->err, sizeof(r->err)) == -1)
-		goto out;
-	pthread_mutex_lock(&r->imp->lock);
-	r->in->in_loaded += (int64_t)r->nbatch;
-	r->in->in_committed = r->last_line;
-	pthread_mutex_unlock(&r->imp->lock);
-	r->nbatch = 0;
-	buf_reset(&r->ids);
-	if (fseeko(r->spool, 0, SEEK_SET) == -1 ||
-	    ftruncate(fileno(r->spool), 0) == -1) {
-		snprintf(r->err, sizeof(r->err), "spool: %s", strerror(errno));
-		goto out;
-	}
-	rc = 0;
- out:
-	load_session_free(s);
-	if (rc == -1)
-		(void)db_exec(r->conn, "ROLLBACK", 0, NULL, r->err + 512,
-		    sizeof(r->err) - 512);
-	free(idv);
-	free(dup);
-	buf_free(&arr);
-	buf_free(&line);
-	return rc;
+	load_session_free(st->st_sess);	/* aborts a COPY still open */
+	st->st_sess = NULL;
+	return NULL;
 }
 
-/* Queues a valid line for the batch. */
-static int
-imp_queue(struct imp_run *r, const struct ndjson_resource *res,
-    const char *line, size_t len, int64_t lineno, int64_t offset)
+/* Waits until the stream is idle; returns its result since BEGIN. */
+static enum load_result
+imp_stream_wait(struct imp_stream *st)
 {
-	int64_t	hdr[2] = { lineno, (int64_t)len };
+	enum load_result	lr;
 
-	if (r->nbatch == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 1024;
-		r->lineno = xreallocarray(r->lineno, r->cap,
-		    sizeof(*r->lineno));
-		r->offset = xreallocarray(r->offset, r->cap,
-		    sizeof(*r->offset));
+	pthread_mutex_lock(&st->st_lock);
+	while (st->st_cmd != IMP_CMD_IDLE)
+		pthread_cond_wait(&st->st_cond, &st->st_lock);
+	lr = st->st_result;
+	pthread_mutex_unlock(&st->st_lock);
+	return lr;
+}
+
+/* Gives an idle stream its next command. */
+static void
+imp_stream_post(struct imp_stream *st, enum imp_cmd cmd)
+{
+	pthread_mutex_lock(&st->st_lock);
+	st->st_cmd = cmd;
+	pthread_cond_broadcast(&st->st_cond);
+	pthread_mutex_unlock(&st->st_lock);
+}
+
+/* Posts cmd to every stream, then waits for all of them: the worst
+ * result (LOAD_ERROR over LOAD_CONFLICT over LOAD_OK), r->err set. */
+static enum load_result
+imp_streams_all(struct imp_run *r, enum imp_cmd cmd)
+{
+	enum load_result	lr, worst = LOAD_OK;
+	int			i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		(void)imp_stream_wait(&r->streams[i]);
+		imp_stream_post(&r->streams[i], cmd);
 	}
-	if (fwrite(hdr, sizeof(hdr), 1, r->spool) != 1 ||
-	    fwrite(line, 1, len, r->spool) != len) {
-		snprintf(r->err, sizeof(r->err), "spool: %s", strerror(errno));
-		return -1;
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		lr = imp_stream_wait(&r->streams[i]);
+		if (lr != LOAD_OK && worst != LOAD_ERROR) {
+			worst = lr;
+			snprintf(r->err, sizeof(r->err), "%s",
+			    r->streams[i].st_err);
+		}
 	}
-	(void)buf_append(&r->ids, res->nr_id, res->nr_id_len);
-	(void)buf_putc(&r->ids, '\0');
-	r->offset[r->nbatch] = offset;
-	r->lineno[r->nbatch++] = lineno;
-	r->last_line = lineno;
-	if ((int64_t)r->nbatch >= r->imp->cfg->import_batch_lines)
-		return imp_flush(r);
+	return worst;
+}
+
+/* Hands chunk i to its stream.  The stream's result so far. */
+static enum load_result
+imp_stream_send(struct imp_run *r, int i)
+{
+	struct imp_stream	*st = &r->streams[i];
+	struct buf		 tmp;
+	enum load_result	 lr;
+
+	if ((lr = imp_stream_wait(st)) != LOAD_OK) {
+		snprintf(r->err, sizeof(r->err), "%s", st->st_err);
+		return lr;
+	}
+	if (r->chunk[i].b_len == 0)
+		return LOAD_OK;
+	tmp = st->st_data;
+	st->st_data = r->chunk[i];
+	r->chunk[i] = tmp;
+	imp_stream_post(st, IMP_CMD_DATA);
+	return LOAD_OK;
+}
+
+static int
+imp_streams_start(struct imp_run *r)
+{
+	struct imp_stream	*st;
+	int			 i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		st = &r->streams[i];
+		st->st_run = r;
+		buf_init(&st->st_data, (size_t)1 << 31);
+		buf_init(&r->chunk[i], (size_t)1 << 31);
+		pthread_mutex_init(&st->st_lock, NULL);
+		pthread_cond_init(&st->st_cond, NULL);
+		if ((st->st_conn = db_connect(r->imp->cfg->database_url,
+		    "worker import", r->err, sizeof(r->err))) == NULL)
+			return -1;
+		(void)throttle_conn(job_ctx_throttle(r->imp->ctx), st->st_conn);
+		/* A wait on another import's uncommitted row would stall
+		 * this stream, and so the reading thread and the other
+		 * stream: give up after a second and stage instead. */
+		(void)db_exec(st->st_conn, "SET synchronous_commit = off", 0,
+		    NULL, r->err, sizeof(r->err));
+		(void)db_exec(st->st_conn, "SET lock_timeout = '1s'", 0, NULL,
+		    r->err, sizeof(r->err));
+		if (pthread_create(&st->st_thread, NULL, imp_stream_main,
+		    st) != 0) {
+			snprintf(r->err, sizeof(r->err), "cannot start a "
+			    "thread");
+			return -1;
+		}
+		st->st_started = 1;
+	}
 	return 0;
 }
 
+/* Stops the streams (an open COPY is aborted, its transaction ends
+ * with the connection). */
+static void
+imp_streams_stop(struct imp_run *r)
+{
+	struct imp_stream	*st;
+	int			 i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++) {
+		st = &r->streams[i];
+		if (st->st_run == NULL)
+			continue;
+		if (st->st_started) {
+			(void)imp_stream_wait(st);
+			imp_stream_post(st, IMP_CMD_QUIT);
+			pthread_join(st->st_thread, NULL);
+		}
+		PQfinish(st->st_conn);
+		buf_free(&st->st_data);
+		buf_free(&r->chunk[i]);
+		pthread_mutex_destroy(&st->st_lock);
+		pthread_cond_destroy(&st->st_cond);
+	}
+}
+
+static uint64_t
+imp_hash(const char *s, size_t n)
+{
+	uint64_t	h = 1469598103934665603ULL;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
 static FILE *
-imp_spool(struct imp_run *r)
+imp_tmpfile(struct imp_run *r)
 {
 	char	path[1100];
 	int	fd;
@@ -451,6 +523,420 @@ imp_spool(struct imp_run *r)
 	}
 	(void)setvbuf(fp, NULL, _IOFBF, 1 << 20);
 	return fp;
+}
+
+/* Empties a temp file: 0, or -1 (r->err). */
+static int
+imp_truncate(struct imp_run *r, FILE *fp, off_t to)
+{
+	if (fflush(fp) == EOF || ftruncate(fileno(fp), to) == -1 ||
+	    fseeko(fp, to, SEEK_SET) == -1) {
+		snprintf(r->err, sizeof(r->err), "spool: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends a directly loaded row's id to the id file. */
+static int
+imp_fast_id(struct imp_run *r, const struct ndjson_resource *res,
+    int64_t lineno, int64_t offset)
+{
+	if (fprintf(r->fast, "%.*s\t%lld\t%lld\n", (int)res->nr_id_len,
+	    res->nr_id, (long long)lineno, (long long)offset) < 0) {
+		snprintf(r->err, sizeof(r->err), "spool: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates the stage table if this attempt has not yet. */
+static int
+imp_stage_create(struct imp_run *r)
+{
+	char	sql[384];
+
+	if (r->stage_ready)
+		return 0;
+	snprintf(sql, sizeof(sql), "CREATE UNLOGGED TABLE IF NOT EXISTS %s ("
+	    "seq bigint, off bigint, type text, id text, last_updated "
+	    "timestamptz, patient text, content text COMPRESSION lz4)",
+	    r->stage);
+	if (db_exec(r->conn, "SET client_min_messages = warning", 0, NULL,
+	    r->err, sizeof(r->err)) == -1 || db_exec(r->conn, sql, 0, NULL,
+	    r->err, sizeof(r->err)) == -1)
+		return -1;
+	r->stage_ready = 1;
+	return 0;
+}
+
+/* Opens a batch: its transactions and COPYs.  0, or -1 (r->err). */
+static int
+imp_batch_begin(struct imp_run *r)
+{
+	struct load_options	opts;
+
+	if (r->stage_from == 0) {
+		if (fflush(r->fast) == EOF || (r->fast_mark =
+		    ftello(r->fast)) == -1) {
+			snprintf(r->err, sizeof(r->err), "spool: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (imp_streams_all(r, IMP_CMD_BEGIN) != LOAD_OK)
+			return -1;
+		r->open = 1;
+		return 0;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.lo_keep_last_updated = r->imp->keep_updated;
+	opts.lo_expect_type = r->in->in_type;
+	opts.lo_stage_table = r->stage;
+	if (db_exec(r->conn, "BEGIN", 0, NULL, r->err, sizeof(r->err)) == -1 ||
+	    imp_stage_create(r) == -1)
+		return -1;
+	r->sess = load_session_begin(r->conn, LOAD_STAGE, &opts, r->err,
+	    sizeof(r->err));
+	if (r->sess == NULL)
+		return -1;
+	r->open = 1;
+	return 0;
+}
+
+/*
+ * The fast path met an existing or repeated id: roll the batch back and
+ * load it again, from the spool, into the stage, where this input stays.
+ */
+static int
+imp_to_stage(struct imp_run *r)
+{
+	struct ndjson_resource	 res;
+	enum load_result	 lr;
+	struct buf		 line;
+	int64_t			 hdr[3];
+	char			 sql[160];
+	int			 i, rc = -1;
+
+	buf_init(&line, (size_t)r->imp->cfg->import_max_line + 16);
+	for (i = 0; i < IMPORT_STREAMS; i++)
+		buf_reset(&r->chunk[i]);
+	r->open = 0;
+	if (imp_streams_all(r, IMP_CMD_ROLLBACK) != LOAD_OK ||
+	    imp_truncate(r, r->fast, r->fast_mark) == -1)
+		goto out;
+	r->stage_from = r->in->in_committed + 1;
+	/* Rows an earlier attempt staged before it died, unknown to the
+	 * checkpoint this attempt started from, would count twice. */
+	snprintf(sql, sizeof(sql), "TRUNCATE %s", r->stage);
+	if (imp_stage_create(r) == -1 || db_exec(r->conn, sql, 0, NULL,
+	    r->err, sizeof(r->err)) == -1 || imp_batch_begin(r) == -1)
+		goto out;
+	if (fflush(r->spool) == EOF || fseeko(r->spool, 0, SEEK_SET) == -1) {
+		snprintf(r->err, sizeof(r->err), "spool: %s", strerror(errno));
+		goto out;
+	}
+	while (fread(hdr, sizeof(hdr), 1, r->spool) == 1) {
+		buf_reset(&line);
+		if (hdr[2] < 0 || buf_reserve(&line, (size_t)hdr[2]) == -1 ||
+		    fread(line.b_data, 1, (size_t)hdr[2], r->spool) !=
+		    (size_t)hdr[2]) {
+			snprintf(r->err, sizeof(r->err), "spool read");
+			goto out;
+		}
+		/* Parsed and validated once already: this cannot fail. */
+		if (ndjson_parse(line.b_data, (size_t)hdr[2], &res, r->err,
+		    sizeof(r->err), NULL) == -1)
+			goto out;
+		lr = load_session_row(r->sess, &res, line.b_data,
+		    (size_t)hdr[2], hdr[0], hdr[1], r->err, sizeof(r->err));
+		if (lr != LOAD_OK)
+			goto out;
+	}
+	if (ferror(r->spool)) {
+		snprintf(r->err, sizeof(r->err), "spool read");
+		goto out;
+	}
+	rc = imp_truncate(r, r->spool, 0);
+ out:
+	buf_free(&line);
+	return rc;
+}
+
+/* Ends the fast path's COPYs: LOAD_OK (both ready to commit),
+ * LOAD_CONFLICT or LOAD_ERROR. */
+static enum load_result
+imp_fast_finish(struct imp_run *r)
+{
+	enum load_result	lr;
+	int			i;
+
+	for (i = 0; i < IMPORT_STREAMS; i++)
+		if ((lr = imp_stream_send(r, i)) != LOAD_OK)
+			return lr;
+	return imp_streams_all(r, IMP_CMD_FINISH);
+}
+
+/* Commits the open batch (if any).  0, or -1 (r->err set). */
+static int
+imp_commit(struct imp_run *r)
+{
+	enum load_result	lr;
+
+	if (!r->open)
+		return 0;
+	if (r->stage_from == 0) {
+		lr = imp_fast_finish(r);
+		if (lr == LOAD_CONFLICT) {
+			if (imp_to_stage(r) == -1)
+				return -1;
+		} else if (lr != LOAD_OK)
+			return -1;
+		/* Two transactions: a crash between the COMMITs leaves half
+		 * a batch past the checkpoint, which the resumed attempt
+		 * finds existing and stages (same content: no change). */
+		else if (imp_streams_all(r, IMP_CMD_COMMIT) != LOAD_OK)
+			return -1;
+	}
+	if (r->stage_from > 0) {
+		lr = load_session_finish(r->sess, NULL, r->err,
+		    sizeof(r->err));
+		load_session_free(r->sess);
+		r->sess = NULL;
+		if (lr != LOAD_OK || db_exec(r->conn, "COMMIT", 0, NULL,
+		    r->err, sizeof(r->err)) == -1)
+			return -1;
+	}
+	r->open = 0;
+	pthread_mutex_lock(&r->imp->lock);
+	r->in->in_loaded += r->nbatch;
+	r->in->in_committed = r->last_line;
+	r->in->in_stage_from = r->stage_from;
+	pthread_mutex_unlock(&r->imp->lock);
+	r->nbatch = 0;
+	return r->stage_from > 0 ? 0 : imp_truncate(r, r->spool, 0);
+}
+
+/* Queues a valid line into the open batch (opening one if needed). */
+static int
+imp_queue(struct imp_run *r, const struct ndjson_resource *res,
+    const char *line, size_t len, int64_t lineno, int64_t offset)
+{
+	enum load_result	lr = LOAD_OK;
+	int64_t			hdr[3] = { lineno, offset,
+				    (int64_t)len };
+	int			i;
+
+	if (!r->open && imp_batch_begin(r) == -1)
+		return -1;
+	if (throttle_take(job_ctx_throttle(r->imp->ctx), 1,
+	    (int64_t)len) == -1) {
+		snprintf(r->err, sizeof(r->err), "stopped");
+		return -1;
+	}
+	if (r->stage_from == 0) {
+		if (fwrite(hdr, sizeof(hdr), 1, r->spool) != 1 ||
+		    fwrite(line, 1, len, r->spool) != len) {
+			snprintf(r->err, sizeof(r->err), "spool: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (imp_fast_id(r, res, lineno, offset) == -1)
+			return -1;
+		/* By id: a repeated id meets its twin in the same
+		 * transaction (a unique violation at once, never a wait on
+		 * the other stream, which would hang this thread). */
+		i = (int)(imp_hash(res->nr_id, res->nr_id_len) %
+		    IMPORT_STREAMS);
+		if (load_format_row(&r->chunk[i], r->streams[0].st_sess,
+		    res, line, len, lineno, offset) == -1) {
+			snprintf(r->err, sizeof(r->err), "line too long to "
+			    "buffer");
+			return -1;
+		}
+		if (r->chunk[i].b_len >= IMPORT_CHUNK)
+			lr = imp_stream_send(r, i);
+	} else
+		lr = load_session_row(r->sess, res, line, len, lineno, offset,
+		    r->err, sizeof(r->err));
+	/* The spool holds this line too: the replay stages it. */
+	if (lr == LOAD_CONFLICT && r->stage_from == 0)
+		lr = imp_to_stage(r) == -1 ? LOAD_ERROR : LOAD_OK;
+	if (lr != LOAD_OK)
+		return -1;
+	r->nbatch++;
+	r->last_line = lineno;
+	if (r->nbatch >= r->imp->cfg->import_batch_lines)
+		return imp_commit(r);
+	return 0;
+}
+
+/* The id file into a temporary table imp_fast (id, line, off). */
+static int
+imp_fast_copy(struct imp_run *r)
+{
+	PGresult	*res;
+	char		 chunk[65536];
+	size_t		 n;
+	int		 rc = -1;
+
+	if (db_exec(r->conn, "CREATE TEMP TABLE imp_fast (id text, line "
+	    "bigint, off bigint) ON COMMIT DROP", 0, NULL, r->err,
+	    sizeof(r->err)) == -1)
+		return -1;
+	if (fflush(r->fast) == EOF || fseeko(r->fast, 0, SEEK_SET) == -1) {
+		snprintf(r->err, sizeof(r->err), "spool: %s", strerror(errno));
+		return -1;
+	}
+	res = PQexec(r->conn, "COPY imp_fast FROM STDIN");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		db_errmsg(r->conn, r->err, sizeof(r->err));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	while ((n = fread(chunk, 1, sizeof(chunk), r->fast)) > 0)
+		if (PQputCopyData(r->conn, chunk, (int)n) != 1)
+			break;
+	if (PQputCopyEnd(r->conn, ferror(r->fast) || n > 0 ? "spool read" :
+	    NULL) != 1)
+		db_errmsg(r->conn, r->err, sizeof(r->err));
+	while ((res = PQgetResult(r->conn)) != NULL) {
+		if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			rc = 0;
+		else {
+			db_errmsg(r->conn, r->err, sizeof(r->err));
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	if (fseeko(r->fast, 0, SEEK_END) == -1)
+		rc = -1;
+	return rc;
+}
+
+/*
+ * The end of a staged input, in one transaction: one warning per line a
+ * later one with the same id supersedes (in line order), then the merge
+ * of the last of each id.  Idempotent: the stage stays as it is until the
+ * input is recorded, so a resumed attempt may run it again.
+ */
+static int
+imp_finalize(struct imp_run *r)
+{
+	PGresult	*res = NULL;
+	char		 sql[2048], msg[256];
+	int		 i, rc = -1;
+
+	if (r->stage_from == 0)
+		return 0;
+	if (db_exec(r->conn, "BEGIN", 0, NULL, r->err, sizeof(r->err)) == -1 ||
+	    imp_stage_create(r) == -1 || imp_fast_copy(r) == -1)
+		goto out;
+	snprintf(sql, sizeof(sql), "CREATE TEMP TABLE imp_dups ON COMMIT DROP "
+	    "AS SELECT id, max(seq) AS last FROM %s GROUP BY id "
+	    "HAVING count(*) > 1", r->stage);
+	if (db_exec(r->conn, sql, 0, NULL, r->err, sizeof(r->err)) == -1)
+		goto out;
+	/* Through a cursor: an input may repeat millions of ids. */
+	snprintf(sql, sizeof(sql),
+	    "DECLARE imp_dup_warnings NO SCROLL CURSOR FOR "
+	    "SELECT line, off, id, next FROM ("
+	    " SELECT s.seq AS line, s.off, s.id, lead(s.seq) OVER (PARTITION "
+	    "  BY s.id ORDER BY s.seq) AS next"
+	    " FROM %s s JOIN imp_dups d USING (id)"
+	    " UNION ALL"
+	    " SELECT f.line, f.off, f.id, min(s.seq)"
+	    " FROM imp_fast f JOIN %s s USING (id) GROUP BY 1, 2, 3) w "
+	    "WHERE next IS NOT NULL ORDER BY line", r->stage, r->stage);
+	if (db_exec(r->conn, sql, 0, NULL, r->err, sizeof(r->err)) == -1)
+		goto out;
+	do {
+		if ((res = db_query(r->conn, "FETCH 10000 FROM "
+		    "imp_dup_warnings", 0, NULL, r->err,
+		    sizeof(r->err))) == NULL)
+			goto out;
+		for (i = 0; i < PQntuples(res); i++) {
+			int64_t	line, off;
+
+			line = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+			off = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+			snprintf(msg, sizeof(msg), "duplicate id %.64s: "
+			    "line %s wins over line %lld", PQgetvalue(res, i, 2),
+			    PQgetvalue(res, i, 3), (long long)line);
+			if (imp_outcome(r, "warning", "duplicate", line, off,
+			    msg) == -1)
+				goto out;
+		}
+		i = PQntuples(res);
+		PQclear(res);
+		res = NULL;
+	} while (i > 0);
+	if (db_exec(r->conn, "CLOSE imp_dup_warnings", 0, NULL, r->err,
+	    sizeof(r->err)) == -1)
+		goto out;
+	/* version carries the bump: 0 for a row the fast path of this
+	 * input created (it stays version 1), else 1. */
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO resources AS r (type, id, version, last_updated, "
+	    "    patient, deleted, content) "
+	    "SELECT s.type, s.id, CASE WHEN f.id IS NULL THEN 1 ELSE 0 END, "
+	    "    s.last_updated, s.patient, false, s.content "
+	    "FROM %s s LEFT JOIN imp_dups d USING (id) "
+	    "    LEFT JOIN imp_fast f USING (id) "
+	    "WHERE d.id IS NULL OR s.seq = d.last "
+	    "ON CONFLICT (type, id) DO UPDATE SET "
+	    "    version = r.version + excluded.version, "
+	    "    last_updated = excluded.last_updated, "
+	    "    patient = excluded.patient, deleted = false, "
+	    "    content = excluded.content "
+	    "WHERE r.deleted OR r.content IS DISTINCT FROM excluded.content",
+	    r->stage);
+	if (db_exec(r->conn, sql, 0, NULL, r->err, sizeof(r->err)) == -1 ||
+	    db_exec(r->conn, "COMMIT", 0, NULL, r->err, sizeof(r->err)) == -1)
+		goto out;
+	rc = 0;
+ out:
+	PQclear(res);
+	if (rc == -1)
+		(void)db_exec(r->conn, "ROLLBACK", 0, NULL, r->err + 512,
+		    sizeof(r->err) - 512);
+	return rc;
+}
+
+/*
+ * A resumed input that staged.  The checkpoint may lag the last commit
+ * (it is saved every second): rows staged after the line it names are
+ * staged again, so drop them first (and any before stage_from, left by
+ * an attempt whose checkpoint was lost).  And PostgreSQL empties unlogged
+ * tables when it recovers from a crash: if the stage lost its rows, stage
+ * the lines from stage_from on again.  Returns the lines to skip, or -1.
+ */
+static int64_t
+imp_stage_check(struct imp_run *r, int64_t skip)
+{
+	PGresult	*res;
+	char		 sql[256], n[32], f[32];
+	const char	*p[2] = { n, f };
+	int		 empty;
+
+	if (r->stage_from == 0 || skip < r->stage_from)
+		return skip;
+	if (imp_stage_create(r) == -1)
+		return -1;
+	snprintf(n, sizeof(n), "%lld", (long long)skip);
+	snprintf(f, sizeof(f), "%lld", (long long)r->stage_from);
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE seq > $1 OR "
+	    "seq < $2", r->stage);
+	if (db_exec(r->conn, sql, 2, p, r->err, sizeof(r->err)) == -1)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT NOT EXISTS (SELECT 1 FROM %s)",
+	    r->stage);
+	if ((res = db_query(r->conn, sql, 0, NULL, r->err,
+	    sizeof(r->err))) == NULL)
+		return -1;
+	empty = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return empty ? r->stage_from - 1 : skip;
 }
 
 /* A line of nothing but blanks (a lone "\r" is already stripped). */
@@ -480,23 +966,30 @@ imp_thread(void *arg)
 	const char		*line;
 	char			 reason[512];
 	size_t			 len, off;
+	int64_t			 skip = in->in_skip;
 	int			 lines_open = 0, ok = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.imp = imp;
 	r.in = in;
-	buf_init(&r.ids, (size_t)1 << 30);
+	r.stage_from = in->in_stage_from;
+	snprintf(r.stage, sizeof(r.stage), "imp_stage_%s_%d",
+	    job_ctx_id(imp->ctx), in->in_idx + 1);
 	if ((r.conn = db_connect(imp->cfg->database_url, "worker import",
 	    r.err, sizeof(r.err))) == NULL)
 		goto out;
 	(void)throttle_conn(job_ctx_throttle(imp->ctx), r.conn);
 	(void)db_exec(r.conn, "SET synchronous_commit = off", 0, NULL, r.err,
 	    sizeof(r.err));
-	if ((r.spool = imp_spool(&r)) == NULL) {
+	if ((r.spool = imp_tmpfile(&r)) == NULL ||
+	    (r.fast = imp_tmpfile(&r)) == NULL) {
 		snprintf(r.err, sizeof(r.err), "spool in %.900s: %s", imp->dir,
 		    strerror(errno));
 		goto out;
 	}
+	if ((skip = imp_stage_check(&r, skip)) == -1 ||
+	    (r.stage_from == 0 && imp_streams_start(&r) == -1))
+		goto out;
 	memset(&fo, 0, sizeof(fo));
 	fo.fo_allow = imp->cfg->import_allow;
 	fo.fo_import_dir = imp->cfg->import_dir;
@@ -523,7 +1016,7 @@ imp_thread(void *arg)
 			break;
 		if (st == LINES_ERROR) {
 			/* Keep what was valid, then say why reading ended. */
-			if (imp_flush(&r) == -1 || imp_outcome(&r, "fatal",
+			if (imp_commit(&r) == -1 || imp_outcome(&r, "fatal",
 			    "exception", 0, 0, fetch_error(f)) == -1)
 				goto out;
 			break;
@@ -548,16 +1041,8 @@ imp_thread(void *arg)
 			pthread_mutex_unlock(&imp->lock);
 			continue;
 		}
-		off = 0;
-		if (ndjson_parse(line, len, &res, reason, sizeof(reason),
-		    &off) == -1 ||
-		    (strlen(in->in_type) != res.nr_type_len ||
-		    memcmp(in->in_type, res.nr_type, res.nr_type_len) != 0 ?
-		    (snprintf(reason, sizeof(reason), "resourceType %.*s is "
-		    "not the input's type %s", (int)(res.nr_type_len > 64 ?
-		    64 : res.nr_type_len), res.nr_type, in->in_type), -1) :
-		    validate_resource(res.nr_type, res.nr_type_len, line, len,
-		    reason, sizeof(reason), &off))) {
+		if (validate_line(in->in_type, line, len, &res, reason,
+		    sizeof(reason), &off) == -1) {
 			if (imp_outcome(&r, "error", "structure", lr.l_lineno,
 			    lr.l_offset + (int64_t)off, reason) == -1)
 				goto out;
@@ -566,8 +1051,13 @@ imp_thread(void *arg)
 			pthread_mutex_unlock(&imp->lock);
 			continue;
 		}
-		if (lr.l_lineno <= in->in_skip) {
-			/* Committed by an earlier attempt. */
+		if (lr.l_lineno <= skip) {
+			/* Committed by an earlier attempt; the id file must
+			 * still list what the fast path loaded. */
+			if ((r.stage_from == 0 || lr.l_lineno < r.stage_from) &&
+			    imp_fast_id(&r, &res, lr.l_lineno,
+			    lr.l_offset) == -1)
+				goto out;
 			pthread_mutex_lock(&imp->lock);
 			in->in_loaded++;
 			pthread_mutex_unlock(&imp->lock);
@@ -577,10 +1067,16 @@ imp_thread(void *arg)
 		    lr.l_offset) == -1)
 			goto out;
 	}
-	if (imp_flush(&r) == -1)
+	if (imp_commit(&r) == -1 || imp_finalize(&r) == -1)
 		goto out;
 	ok = 1;
  out:
+	imp_streams_stop(&r);
+	if (r.sess != NULL) {
+		load_session_free(r.sess);
+		(void)db_exec(r.conn, "ROLLBACK", 0, NULL, reason,
+		    sizeof(reason));
+	}
 	if (ok && r.errors != NULL && outfile_set_close_current(r.errors,
 	    r.err, sizeof(r.err)) == -1)
 		ok = 0;
@@ -595,10 +1091,9 @@ imp_thread(void *arg)
 	fetch_close(f);
 	if (r.spool != NULL)
 		fclose(r.spool);
+	if (r.fast != NULL)
+		fclose(r.fast);
 	PQfinish(r.conn);
-	buf_free(&r.ids);
-	free(r.lineno);
-	free(r.offset);
 	pthread_mutex_lock(&imp->lock);
 	in->in_ok = ok;
 	if (!ok)
@@ -626,6 +1121,8 @@ imp_checkpoint(struct imp *x)
 		    x->inputs[i].in_state == IMP_RECORDED);
 		cJSON_AddNumberToObject(e, "committed",
 		    (double)x->inputs[i].in_committed);
+		cJSON_AddNumberToObject(e, "stage_from",
+		    (double)x->inputs[i].in_stage_from);
 		if (x->inputs[i].in_state == IMP_RECORDED) {
 			cJSON_AddNumberToObject(e, "lines",
 			    (double)x->inputs[i].in_lines);
@@ -672,6 +1169,24 @@ imp_progress(struct imp *x)
 	return s;
 }
 
+/* Drops an input's stage table, if it has one (once it is recorded, or
+ * the job ends for good).  Best effort: a failure is only logged. */
+static void
+imp_drop_stage(struct imp *x, const struct imp_input *in)
+{
+	PGconn	*conn;
+	char	 sql[160], err[256];
+
+	if ((conn = job_ctx_conn(x->ctx, err, sizeof(err))) == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS imp_stage_%s_%d",
+	    job_ctx_id(x->ctx), in->in_idx + 1);
+	if (db_exec(conn, "SET client_min_messages = warning", 0, NULL, err,
+	    sizeof(err)) == -1 || db_exec(conn, sql, 0, NULL, err,
+	    sizeof(err)) == -1)
+		log_warnx("import: %s", err);
+}
+
 /* Records a finished input: its error files, then its output row with
  * the checkpoint that marks it done.  -1: stop. */
 static int
@@ -704,6 +1219,8 @@ imp_record(struct imp *x, struct imp_input *in)
 	o.o_bytes = in->in_lines;
 	rc = job_ctx_output(x->ctx, &o, cp);
 	free(cp);
+	if (rc == 0 && in->in_stage_from > 0)
+		imp_drop_stage(x, in);
 	return rc;
 }
 
@@ -744,6 +1261,13 @@ imp_resume(struct imp *x)
 		if (x->inputs[i].in_skip < 0)
 			x->inputs[i].in_skip = 0;
 		x->inputs[i].in_committed = x->inputs[i].in_skip;
+		x->inputs[i].in_stage_from = cJSON_IsNumber(
+		    cJSON_GetObjectItemCaseSensitive(e, "stage_from")) ?
+		    (int64_t)cJSON_GetNumberValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "stage_from")) : 0;
+		if (x->inputs[i].in_stage_from < 0 ||
+		    x->inputs[i].in_stage_from > x->inputs[i].in_skip)
+			x->inputs[i].in_stage_from = 0;
 		i++;
 	}
 }
@@ -939,6 +1463,13 @@ job_import_run(struct job_ctx *ctx)
 	if (rc != JOB_STOPPED && job_ctx_stopping(ctx))
 		rc = JOB_STOPPED;
  out:
+	/* A stage outlives an attempt only for the attempt that resumes. */
+	if (x->inputs != NULL && (rc == JOB_DONE || rc == JOB_FAIL ||
+	    (rc == JOB_STOPPED && job_ctx_stop_reason(ctx) ==
+	    JOB_STOP_CANCEL)))
+		for (i = 0; i < x->ninputs; i++)
+			if (x->inputs[i].in_stage_from > 0)
+				imp_drop_stage(x, &x->inputs[i]);
 	if (rc == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL)
 		job_export_remove_files(x->cfg, job_ctx_id(ctx));
 	if (x->inputs != NULL)

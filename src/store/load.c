@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,18 +44,47 @@ struct load_session {
 	int			 ls_copying;	/* COPY is open */
 };
 
+/* A unique violation; or, under a caller's lock_timeout, a wait for
+ * another transaction that writes the same id. */
 static int
+load_conflict_state(const char *state)
+{
+	return state != NULL && (strcmp(state, "23505") == 0 ||
+	    strcmp(state, "55P03") == 0);
+}
+
+/* After the server ended the COPY: LOAD_CONFLICT for a unique
+ * violation, else LOAD_ERROR; errbuf set either way. */
+static enum load_result
+load_copy_failed(struct load_session *s, char *errbuf, size_t errlen)
+{
+	PGresult		*res;
+	const char		*state;
+	enum load_result	 rc = LOAD_ERROR;
+
+	s->ls_copying = 0;
+	db_errmsg(s->ls_conn, errbuf, errlen);
+	while ((res = PQgetResult(s->ls_conn)) != NULL) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (load_conflict_state(state))
+			rc = LOAD_CONFLICT;
+		PQclear(res);
+	}
+	return rc;
+}
+
+static enum load_result
 load_flush(struct load_session *s, char *errbuf, size_t errlen)
 {
 	if (s->ls_out.b_len == 0)
-		return 0;
+		return LOAD_OK;
+	/* A server error (a duplicate key in direct mode) ends the COPY
+	 * early: libpq then refuses more data. */
 	if (PQputCopyData(s->ls_conn, s->ls_out.b_data,
-	    (int)s->ls_out.b_len) != 1) {
-		db_errmsg(s->ls_conn, errbuf, errlen);
-		return -1;
-	}
+	    (int)s->ls_out.b_len) != 1)
+		return load_copy_failed(s, errbuf, errlen);
 	buf_reset(&s->ls_out);
-	return 0;
+	return LOAD_OK;
 }
 
 struct load_session *
@@ -64,6 +94,7 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 	struct load_session	*s;
 	PGresult		*res;
 	const char		*copy, *errstr;
+	char			 stage[256];
 
 	s = xcalloc(1, sizeof(*s));
 	s->ls_conn = conn;
@@ -96,6 +127,15 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 			goto fail;
 		copy = "COPY load_stage (seq, type, id, last_updated, patient, "
 		    "content) FROM STDIN WITH (FORMAT binary)";
+	} else if (mode == LOAD_STAGE) {
+		if (s->ls_opts.lo_stage_table == NULL) {
+			snprintf(errbuf, errlen, "load: no stage table");
+			goto fail;
+		}
+		snprintf(stage, sizeof(stage), "COPY %s (seq, off, type, id, "
+		    "last_updated, patient, content) FROM STDIN WITH "
+		    "(FORMAT binary)", s->ls_opts.lo_stage_table);
+		copy = stage;
 	} else
 		copy = "COPY resources (type, id, version, last_updated, "
 		    "patient, deleted, content) FROM STDIN WITH (FORMAT binary)";
@@ -122,10 +162,6 @@ load_session_line(struct load_session *s, const char *line, size_t len,
     char *errbuf, size_t errlen)
 {
 	struct ndjson_resource	 r;
-	struct buf		*o = &s->ls_out;
-	int64_t			 lu;
-	size_t			 mark;
-	int			 rc = 0;
 
 	if (ndjson_parse(line, len, &r, errbuf, errlen, NULL) == -1)
 		return LOAD_BAD_LINE;
@@ -137,22 +173,37 @@ load_session_line(struct load_session *s, const char *line, size_t len,
 		    s->ls_opts.lo_expect_type);
 		return LOAD_BAD_LINE;
 	}
-	lu = s->ls_now;
-	if (s->ls_opts.lo_keep_last_updated && r.nr_updated != NULL)
-		lu = ndjson_instant_usec(r.nr_updated, r.nr_updated_len);
-	mark = o->b_len;
+	return load_session_row(s, &r, line, len, s->ls_stats.ls_rows, 0,
+	    errbuf, errlen);
+}
+
+int
+load_format_row(struct buf *o, const struct load_session *s,
+    const struct ndjson_resource *r, const char *line, size_t len,
+    int64_t seq, int64_t off)
+{
+	int64_t	 lu = s->ls_now;
+	size_t	 mark = o->b_len;
+	int	 rc = 0;
+
+	if (s->ls_opts.lo_keep_last_updated && r->nr_updated != NULL)
+		lu = ndjson_instant_usec(r->nr_updated, r->nr_updated_len);
 	if (s->ls_mode == LOAD_MERGE) {
 		rc |= copybin_row(o, 6);
-		rc |= copybin_int8(o, s->ls_stats.ls_rows);
+		rc |= copybin_int8(o, seq);
+	} else if (s->ls_mode == LOAD_STAGE) {
+		rc |= copybin_row(o, 7);
+		rc |= copybin_int8(o, seq);
+		rc |= copybin_int8(o, off);
 	} else
 		rc |= copybin_row(o, 7);
-	rc |= copybin_text(o, r.nr_type, r.nr_type_len);
-	rc |= copybin_text(o, r.nr_id, r.nr_id_len);
+	rc |= copybin_text(o, r->nr_type, r->nr_type_len);
+	rc |= copybin_text(o, r->nr_id, r->nr_id_len);
 	if (s->ls_mode == LOAD_DIRECT)
 		rc |= copybin_int4(o, 1);
 	rc |= copybin_int8(o, lu);
-	if (r.nr_patient != NULL)
-		rc |= copybin_text(o, r.nr_patient, r.nr_patient_len);
+	if (r->nr_patient != NULL)
+		rc |= copybin_text(o, r->nr_patient, r->nr_patient_len);
 	else
 		rc |= copybin_null(o);
 	if (s->ls_mode == LOAD_DIRECT)
@@ -160,13 +211,46 @@ load_session_line(struct load_session *s, const char *line, size_t len,
 	rc |= copybin_text(o, line, len);
 	if (rc != 0) {
 		o->b_len = mark;	/* no partial row goes out */
+		return -1;
+	}
+	return 0;
+}
+
+enum load_result
+load_session_row(struct load_session *s, const struct ndjson_resource *r,
+    const char *line, size_t len, int64_t seq, int64_t off, char *errbuf,
+    size_t errlen)
+{
+	if (!s->ls_copying) {
+		snprintf(errbuf, errlen, "load: the COPY has ended");
+		return LOAD_ERROR;
+	}
+	if (load_format_row(&s->ls_out, s, r, line, len, seq, off) == -1) {
 		snprintf(errbuf, errlen, "line too long to buffer");
 		return LOAD_BAD_LINE;
 	}
 	s->ls_stats.ls_rows++;
 	s->ls_stats.ls_bytes += (int64_t)len;
-	if (o->b_len >= LOAD_FLUSH && load_flush(s, errbuf, errlen) == -1)
+	if (s->ls_out.b_len >= LOAD_FLUSH)
+		return load_flush(s, errbuf, errlen);
+	return LOAD_OK;
+}
+
+enum load_result
+load_session_put(struct load_session *s, const char *rows, size_t len,
+    char *errbuf, size_t errlen)
+{
+	enum load_result	rc;
+
+	if (!s->ls_copying) {
+		snprintf(errbuf, errlen, "load: the COPY has ended");
 		return LOAD_ERROR;
+	}
+	/* The binary header (and any row queued here) goes first. */
+	if ((rc = load_flush(s, errbuf, errlen)) != LOAD_OK || len == 0)
+		return rc;
+	if (len > INT_MAX || PQputCopyData(s->ls_conn, rows, (int)len) != 1)
+		return load_copy_failed(s, errbuf, errlen);
 	return LOAD_OK;
 }
 
@@ -193,12 +277,16 @@ load_session_finish(struct load_session *s, struct load_stats *stats,
 	int64_t			 n;
 	enum load_result	 rc = LOAD_ERROR;
 
+	if (!s->ls_copying) {
+		snprintf(errbuf, errlen, "load: the COPY has ended");
+		return LOAD_ERROR;
+	}
 	if (copybin_trailer(&s->ls_out) == -1) {
 		snprintf(errbuf, errlen, "out of buffer");
 		return LOAD_ERROR;
 	}
-	if (load_flush(s, errbuf, errlen) == -1)
-		return LOAD_ERROR;
+	if ((rc = load_flush(s, errbuf, errlen)) != LOAD_OK)
+		return rc;
 	s->ls_copying = 0;
 	if (PQputCopyEnd(s->ls_conn, NULL) != 1) {
 		db_errmsg(s->ls_conn, errbuf, errlen);
@@ -208,8 +296,7 @@ load_session_finish(struct load_session *s, struct load_stats *stats,
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		db_errmsg(s->ls_conn, errbuf, errlen);
-		rc = state != NULL && strcmp(state, "23505") == 0 ?
-		    LOAD_CONFLICT : LOAD_ERROR;
+		rc = load_conflict_state(state) ? LOAD_CONFLICT : LOAD_ERROR;
 		PQclear(res);
 		while ((res = PQgetResult(s->ls_conn)) != NULL)
 			PQclear(res);
@@ -375,7 +462,7 @@ int
 load_main(struct cfg *cfg, int argc, char **argv)
 {
 	struct load_files	 files = { NULL, 0 };
-	struct load_options	 opts = { 1, NULL };
+	struct load_options	 opts = { 1, NULL, NULL };
 	struct load_stats	 stats = { 0, 0, 0 };
 	struct load_session	*s = NULL;
 	enum load_mode		 mode = LOAD_DIRECT;

@@ -19,18 +19,22 @@
 #include <stdint.h>
 #include <libpq-fe.h>
 
+struct buf;
 struct cfg;
 struct load_session;
+struct ndjson_resource;
 
 enum load_mode {
 	LOAD_DIRECT,
 	LOAD_MERGE,
+	LOAD_STAGE,	/* into lo_stage_table only; the caller merges */
 };
 
 enum load_result {
 	LOAD_OK = 0,
 	LOAD_BAD_LINE = 1,	/* line rejected; reason in errbuf; no row sent */
-	LOAD_CONFLICT = 2,	/* direct mode met an existing id */
+	LOAD_CONFLICT = 2,	/* direct mode met an existing id (or, under
+				 * lock_timeout, one another transaction holds) */
 	LOAD_ERROR = -1,	/* database failure; the transaction is dead */
 };
 
@@ -47,6 +51,10 @@ struct load_options {
 	int		 lo_keep_last_updated;
 	/* If set, every line's resourceType must equal it. */
 	const char	*lo_expect_type;
+	/* LOAD_STAGE: a table (seq bigint, off bigint, type, id,
+	 * last_updated, patient, content) that receives the rows, seq and
+	 * off as load_session_row gives them; trusted SQL identifier. */
+	const char	*lo_stage_table;
 };
 
 /* Starts COPY on conn, which must be inside a transaction.  Returns NULL
@@ -55,6 +63,26 @@ struct load_session *load_session_begin(PGconn *, enum load_mode,
 	    const struct load_options *, char *errbuf, size_t errlen);
 /* Validates one line (no trailing newline) and queues its row. */
 enum load_result load_session_line(struct load_session *, const char *line,
+	    size_t len, char *errbuf, size_t errlen);
+/* Queues the row of a line the caller has parsed and checked already
+ * (ndjson_parse or validate_line filled r from this very line), so the
+ * line is not scanned again; seq and off are LOAD_STAGE's columns.
+ * LOAD_CONFLICT: direct mode met an existing id before the end (the
+ * COPY is over; roll back). */
+enum load_result load_session_row(struct load_session *,
+	    const struct ndjson_resource *r, const char *line, size_t len,
+	    int64_t seq, int64_t off, char *errbuf, size_t errlen);
+/* Formats the COPY row of a parsed line as session s would send it
+ * (its mode, options and transaction time) and appends it to out, for a
+ * caller that batches rows itself and sends them with load_session_put
+ * on a session of the same mode and options.  Thread-safe: reads s only.
+ * 0, or -1 if out is full. */
+int	load_format_row(struct buf *out, const struct load_session *s,
+	    const struct ndjson_resource *r, const char *line, size_t len,
+	    int64_t seq, int64_t off);
+/* Sends whole rows load_format_row made (no stats kept).  LOAD_CONFLICT
+ * or LOAD_ERROR when the server has ended the COPY. */
+enum load_result load_session_put(struct load_session *, const char *rows,
 	    size_t len, char *errbuf, size_t errlen);
 /* Ends the COPY (and merges).  Fills stats. */
 enum load_result load_session_finish(struct load_session *,

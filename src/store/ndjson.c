@@ -49,6 +49,8 @@ struct ndjson_scan {
 	const char		*ref[NDJSON_NREFS]; /* raw values, by name */
 	size_t			 ref_len[NDJSON_NREFS];
 	int			 dup;		/* a key seen twice */
+	jscan_member_fn		 member;	/* the caller's, or NULL */
+	void			*member_arg;
 };
 
 const char *
@@ -193,6 +195,9 @@ ndjson_member(void *arg, const char *key, size_t keylen, const char *value,
 	struct ndjson_resource	*r = s->r;
 	int			 i;
 
+	if (s->member != NULL && s->member(s->member_arg, key, keylen, value,
+	    valuelen) == -1)
+		return -1;
 	if (ndjson_key(key, keylen, "resourceType")) {
 		if (r->nr_type != NULL)
 			s->dup = 1;
@@ -236,6 +241,15 @@ int
 ndjson_parse(const char *line, size_t len, struct ndjson_resource *r,
     char *errbuf, size_t errlen, size_t *err_offset)
 {
+	return ndjson_parse_with(line, len, r, NULL, NULL, errbuf, errlen,
+	    err_offset);
+}
+
+int
+ndjson_parse_with(const char *line, size_t len, struct ndjson_resource *r,
+    jscan_member_fn member, void *arg, char *errbuf, size_t errlen,
+    size_t *err_offset)
+{
 	struct ndjson_scan	 s;
 	struct jscan_error	 je;
 	const char		*v, *ref, *cparam;
@@ -245,6 +259,8 @@ ndjson_parse(const char *line, size_t len, struct ndjson_resource *r,
 	memset(r, 0, sizeof(*r));
 	memset(&s, 0, sizeof(s));
 	s.r = r;
+	s.member = member;
+	s.member_arg = arg;
 	if (jscan_object(line, len, ndjson_member, &s, &je) == -1) {
 		if (errbuf != NULL)
 			snprintf(errbuf, errlen, "invalid JSON: %s at byte %zu",

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/jscan.h"
+
 #define NDJSON_ID_MAX	64	/* FHIR id: [A-Za-z0-9-.]{1,64} */
 
 struct ndjson_resource {
@@ -26,6 +28,12 @@ struct ndjson_resource {
 };
 
 int	ndjson_parse(const char *line, size_t len, struct ndjson_resource *,
+	    char *errbuf, size_t errlen, size_t *err_offset);
+/* ndjson_parse that also hands every top-level member to 'member' (may
+ * be NULL) during its one pass, so that callers checking more than the
+ * fields above do not scan the line again. */
+int	ndjson_parse_with(const char *line, size_t len,
+	    struct ndjson_resource *, jscan_member_fn member, void *arg,
 	    char *errbuf, size_t errlen, size_t *err_offset);
 /* FHIR id syntax check. */
 int	ndjson_valid_id(const char *, size_t);

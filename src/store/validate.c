@@ -111,36 +111,33 @@ validate_reference(const char *r, size_t n)
 	return ndjson_valid_id(r + 9, n - 9);
 }
 
-int
-validate_resource(const char *type, size_t typelen, const char *line,
-    size_t len, char *errbuf, size_t errlen, size_t *offset)
+/* The required elements of tname not flagged in v: 0, or -1 (errbuf). */
+static int
+validate_required(const struct validate_seen *v, const char *tname,
+    char *errbuf, size_t errlen)
+{
+	const cJSON	*e;
+	size_t		 i = 0;
+
+	cJSON_ArrayForEach(e, v->required) {
+		if (i < sizeof(v->found) && !v->found[i]) {
+			snprintf(errbuf, errlen, "%s.%s is required (min 1) "
+			    "and missing", tname, e->valuestring);
+			return -1;
+		}
+		i++;
+	}
+	return 0;
+}
+
+/* Every "reference" member's value: 0, or -1 (errbuf, *offset). */
+static int
+validate_references(const char *line, size_t len, char *errbuf,
+    size_t errlen, size_t *offset)
 {
 	static const char	 key[] = "\"reference\"";
-	struct validate_seen	 v;
-	const cJSON		*e;
 	const char		*p = line, *end = line + len, *q, *s;
-	char			 tname[72];
-	size_t			 i = 0;
 
-	*offset = 0;
-	memset(&v, 0, sizeof(v));
-	if (typelen >= sizeof(tname))
-		typelen = sizeof(tname) - 1;
-	memcpy(tname, type, typelen);
-	tname[typelen] = '\0';
-	v.required = cJSON_GetObjectItemCaseSensitive(validate_table, tname);
-	if (cJSON_GetArraySize(v.required) > 0) {
-		(void)jscan_object(line, len, validate_member, &v, NULL);
-		cJSON_ArrayForEach(e, v.required) {
-			if (i < sizeof(v.found) && !v.found[i]) {
-				snprintf(errbuf, errlen, "%s.%s is required "
-				    "(min 1) and missing", tname,
-				    e->valuestring);
-				return -1;
-			}
-			i++;
-		}
-	}
 	while ((q = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) !=
 	    NULL) {
 		p = q + sizeof(key) - 1;
@@ -168,4 +165,50 @@ validate_resource(const char *type, size_t typelen, const char *line,
 		}
 	}
 	return 0;
+}
+
+int
+validate_resource(const char *type, size_t typelen, const char *line,
+    size_t len, char *errbuf, size_t errlen, size_t *offset)
+{
+	struct validate_seen	 v;
+	char			 tname[72];
+
+	*offset = 0;
+	memset(&v, 0, sizeof(v));
+	if (typelen >= sizeof(tname))
+		typelen = sizeof(tname) - 1;
+	memcpy(tname, type, typelen);
+	tname[typelen] = '\0';
+	v.required = cJSON_GetObjectItemCaseSensitive(validate_table, tname);
+	if (cJSON_GetArraySize(v.required) > 0) {
+		(void)jscan_object(line, len, validate_member, &v, NULL);
+		if (validate_required(&v, tname, errbuf, errlen) == -1)
+			return -1;
+	}
+	return validate_references(line, len, errbuf, errlen, offset);
+}
+
+int
+validate_line(const char *type, const char *line, size_t len,
+    struct ndjson_resource *res, char *errbuf, size_t errlen, size_t *offset)
+{
+	struct validate_seen	 v;
+	size_t			 tl = strlen(type);
+
+	*offset = 0;
+	memset(&v, 0, sizeof(v));
+	v.required = cJSON_GetObjectItemCaseSensitive(validate_table, type);
+	if (ndjson_parse_with(line, len, res, cJSON_GetArraySize(v.required) >
+	    0 ? validate_member : NULL, &v, errbuf, errlen, offset) == -1)
+		return -1;
+	if (tl != res->nr_type_len || memcmp(type, res->nr_type, tl) != 0) {
+		snprintf(errbuf, errlen, "resourceType %.*s is not the input's "
+		    "type %s", (int)(res->nr_type_len > 64 ? 64 :
+		    res->nr_type_len), res->nr_type, type);
+		return -1;
+	}
+	if (validate_required(&v, type, errbuf, errlen) == -1)
+		return -1;
+	return validate_references(line, len, errbuf, errlen, offset);
 }

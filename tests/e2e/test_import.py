@@ -737,12 +737,7 @@ def test_corrupt_encoding_is_a_fatal_outcome(env, coding):
     assert env.rows(p + "-a") == e["count"]
 
 
-@pytest.mark.parametrize("coding", ["gzip", pytest.param(
-    "zstd", marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: over HTTP a zstd body corrupt after its first block loads "
-        "nothing: the decoded first block is not handed out before the "
-        "error (fetch.c fetch_decode keeps gzip's prefix, not zstd's "
-        "here); file:// inputs are not affected")))])
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
 def test_corrupt_encoding_keeps_the_valid_prefix(env, coding):
     """IMP-R-04.9: the valid prefix decoded before the corruption counts
     as read and is loaded: exactly its lines (60 for gzip; one 128 KB
@@ -851,12 +846,6 @@ def test_duplicate_id_within_one_input(env):
     assert row == [(1, lines[3].decode())]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: duplicate ids are only detected within one batch "
-    "(imp_dedupe in src/jobs/job_import.c runs per imp_flush); when the "
-    "two lines fall in different batches (BULKHEAD_IMPORT_BATCH_LINES, "
-    "100 here) there is no warning and the second batch upserts the row "
-    "to version 2"))
 def test_duplicate_id_across_batches_within_one_input(env):
     """IMP-d-01, IMP-S-03: the same id at line 1 and line 150 of one input
     (two batches apart): the last wins, one row, a warning OperationOutcome
@@ -875,6 +864,36 @@ def test_duplicate_id_across_batches_within_one_input(env):
     got = issues(oos)
     assert [(s, ln) for s, _, ln, _, _ in got] == [("warning", 1)], got
     assert row[0][0] == 1
+
+
+def test_duplicate_ids_across_batches_rerun_changes_nothing(env):
+    """IMP-R-04.7, IMP-S-03: an input repeating ids across batches (line 1
+    and 150; lines 120 and 130 and 260), imported twice: the second run
+    reports the same warnings and leaves every row as the first left it
+    (version 1, the last line's content, same last_updated)."""
+    p = env.prefix()
+    lines = [patient("%s-%03d" % (p, i)) for i in range(1, 301)]
+    lines[149] = patient(p + "-001", gender="other")
+    lines[129] = patient(p + "-120", gender="male")
+    lines[259] = patient(p + "-120", gender="female")
+    data = ndjson(lines)
+    m, url, e, oos = one(env, data)
+    expect(e, 300)
+    want = [(s, ln) for s, _, ln, _, _ in issues(oos)]
+    assert want == [("warning", 1), ("warning", 120), ("warning", 130)]
+    q = ("SELECT id, version, last_updated, content FROM resources WHERE "
+         "type = 'Patient' AND id LIKE %s ORDER BY id")
+    rows = env.db.query(q, (p + "-%",))
+    assert len(rows) == 297
+    assert set(r[1] for r in rows) == {1}
+    byid = {r[0]: r[3] for r in rows}
+    assert byid[p + "-001"] == lines[149].decode()
+    assert byid[p + "-120"] == lines[259].decode()
+    m2 = env.imp.run(params_body([("Patient", url)]))
+    check_counts(m2)
+    expect(entry(m2, url), 300)
+    assert [(s, ln) for s, _, ln, _, _ in issues(outcomes(m2, url))] == want
+    assert env.db.query(q, (p + "-%",)) == rows
 
 
 def test_duplicate_warning_names_the_lines_byte_offset(env):
@@ -1159,15 +1178,8 @@ def _crash_input(p, dups):
     return ndjson(lines)
 
 
-@pytest.mark.parametrize("dups", [False, pytest.param(
-    True, marks=pytest.mark.xfail(strict=True, reason=(
-        "BUG: on resume, lines up to the checkpoint's 'committed' are "
-        "counted without being queued (imp_thread, src/jobs/job_import.c, "
-        "'lr.l_lineno <= in->in_skip'), so the duplicate-id warnings of "
-        "those batches (made by imp_dedupe at flush time) are not written "
-        "again into the error file that the resumed attempt recreates: "
-        "the resumed manifest has fewer error outcomes than an undisturbed "
-        "run")))], ids=["clean", "with-duplicate-ids"])
+@pytest.mark.parametrize("dups", [False, True],
+                         ids=["clean", "with-duplicate-ids"])
 def test_worker_killed_mid_import_resumes_exactly(env, bulkhead_bin, db,
                                                    start_server, dups):
     """IMP-R-04.7/9, IMP-S-04: 'serve' + one 'worker' (lease 5 s,
@@ -1217,6 +1229,11 @@ def test_worker_killed_mid_import_resumes_exactly(env, bulkhead_bin, db,
     j = db.query("SELECT state, attempts FROM jobs WHERE id = %s", (jid,))
     assert j == [("running", 1)], j
     partial = db.scalar("SELECT count(*) FROM resources")
+    if dups:
+        # A repeated id moves the input to its stage table: committed
+        # batches wait there and merge into the store at the input's end.
+        assert partial == 0, partial
+        partial = db.scalar("SELECT count(*) FROM imp_stage_%s_1" % jid)
     assert 4000 <= partial < expected_rows, partial
     assert requests.get(loc, timeout=30).status_code == 202
 
