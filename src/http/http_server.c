@@ -45,6 +45,8 @@
 
 #define HTTP_SERVER_BACKLOG	511	/* listen(2) queue */
 #define HTTP_SERVER_DRAIN_MS	5000	/* stop: wait for requests */
+#define HTTP_SERVER_LOG_RING	(1024 * 1024)	/* ~5 s of access log at
+						   1,000 requests/s */
 
 static int	 http_server_listen(const struct cfg *, char *, size_t);
 static void	 http_server_mhd_log(void *, const char *, va_list)
@@ -193,6 +195,9 @@ http_server_main(struct cfg *cfg)
 	}
 	if (export_api_start(cfg, err, sizeof(err)) == -1)
 		log_warnx("%s; status polls read the database each time", err);
+	/* The access log off the request path: see lib/log.c. */
+	if (log_async_start(HTTP_SERVER_LOG_RING) == -1)
+		log_warnx("access log written inline: no log thread");
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
 	    MHD_USE_ERROR_LOG;
@@ -242,5 +247,6 @@ http_server_main(struct cfg *cfg)
 	export_api_stop();
 	http_fhir_shutdown();
 	http_db_shutdown();
+	log_async_stop();
 	return rc;
 }
