@@ -706,6 +706,23 @@ xp_renewal_cohort(struct xp *x)
 		return -1;
 	return 0;
 }
+/* Adds "lastSuccess": {job, transactionTime} (nulls when no earlier
+ * success) to parent; returns the object. */
+static cJSON *
+xp_last_success_json(const struct xp *x, cJSON *parent)
+{
+	cJSON	*ls = cJSON_AddObjectToObject(parent, "lastSuccess");
+
+	if (x->ls_job[0] != '\0') {
+		cJSON_AddStringToObject(ls, "job", x->ls_job);
+		cJSON_AddStringToObject(ls, "transactionTime", x->ls_since);
+	} else {
+		cJSON_AddNullToObject(ls, "job");
+		cJSON_AddNullToObject(ls, "transactionTime");
+	}
+	return ls;
+}
+
 
 /* ---- checkpoints and outputs ---------------------------------------- */
 
@@ -719,18 +736,8 @@ xp_checkpoint(struct xp *x, int step, const char *cursor, int next_seq)
 	cJSON_AddNumberToObject(c, "step", step);
 	cJSON_AddStringToObject(c, "cursor", cursor);
 	cJSON_AddNumberToObject(c, "next_seq", next_seq);
-	if (x->last_success) {
-		cJSON *ls = cJSON_AddObjectToObject(c, "lastSuccess");
-
-		if (x->ls_job[0] != '\0') {
-			cJSON_AddStringToObject(ls, "job", x->ls_job);
-			cJSON_AddStringToObject(ls, "transactionTime",
-			    x->ls_since);
-		} else {
-			cJSON_AddNullToObject(ls, "job");
-			cJSON_AddNullToObject(ls, "transactionTime");
-		}
-	}
+	if (x->last_success)
+		(void)xp_last_success_json(x, c);
 	s = cJSON_PrintUnformatted(c);
 	cJSON_Delete(c);
 	return s;
@@ -1709,16 +1716,8 @@ xp_main(struct job_ctx *ctx, const char *level)
 		cJSON_AddStringToObject(res, "since", xp_str(x->params,
 		    "since"));
 	if (x->last_success) {
-		cJSON *ls = cJSON_AddObjectToObject(res, "lastSuccess");
+		cJSON *ls = xp_last_success_json(x, res);
 
-		if (x->ls_job[0] != '\0') {
-			cJSON_AddStringToObject(ls, "job", x->ls_job);
-			cJSON_AddStringToObject(ls, "transactionTime",
-			    x->ls_since);
-		} else {
-			cJSON_AddNullToObject(ls, "job");
-			cJSON_AddNullToObject(ls, "transactionTime");
-		}
 		cJSON_AddStringToObject(ls, "note", x->ls_note);
 	}
 	result = cJSON_PrintUnformatted(res);

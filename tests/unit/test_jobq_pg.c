@@ -32,6 +32,7 @@
 #include "libpq-fe.h"
 
 #include "check.h"
+#include "pgcheck.h"
 #include "jobs/jobq.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -64,25 +65,10 @@ static int	 claim(const char *, struct jobq_lease *);
 static void	 test_complete_after_cancel(void);
 static void	 test_pause_withdrawn(void);
 
-/* The first column of the first row, or NULL (SQL NULL or error);
- * caller frees. */
 static char *
 sql1(const char *sql, const char *p)
 {
-	const char	*params[1] = { p };
-	char		 err[512], *v = NULL;
-	PGresult	*res;
-
-	res = db_query(conn, sql, p != NULL ? 1 : 0, p != NULL ? params : NULL,
-	    err, sizeof(err));
-	if (res == NULL) {
-		fprintf(stderr, "  %s: %s\n", sql, err);
-		return NULL;
-	}
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		v = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
+	return pgcheck_sql1(conn, sql, p);
 }
 
 /* True if sql1(sql, p) equals want (want NULL: is SQL NULL). */

@@ -19,6 +19,7 @@
 #include "libpq-fe.h"
 
 #include "check.h"
+#include "pgcheck.h"
 #include "jobs/cron.h"
 #include "jobs/jobq.h"
 #include "jobs/schedule.h"
@@ -40,25 +41,10 @@ static void	 test_run_now(void);
 static void	 test_fire(void);
 static void	 test_fence(void);
 
-/* The first column of the first row of sql with one parameter, or NULL;
- * caller frees. */
 static char *
 sql1(const char *sql, const char *p)
 {
-	const char	*params[1] = { p };
-	char		 err[512], *v = NULL;
-	PGresult	*res;
-
-	res = db_query(conn, sql, p != NULL ? 1 : 0, p != NULL ? params : NULL,
-	    err, sizeof(err));
-	if (res == NULL) {
-		fprintf(stderr, "  %s: %s\n", sql, err);
-		return NULL;
-	}
-	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-		v = xstrdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return v;
+	return pgcheck_sql1(conn, sql, p);
 }
 
 static int
