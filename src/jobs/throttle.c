@@ -38,6 +38,8 @@
 #include "lib/xmalloc.h"
 #include "store/db.h"
 
+#define THROTTLE_FLUSH_AFTER	"2MB"	/* see throttle_conn */
+
 /* From linux/ioprio.h, which glibc does not wrap (as worker.c). */
 #define THR_IOPRIO_WHO_PROCESS	1
 #define THR_IOPRIO_CLASS_BE	2
@@ -282,6 +284,21 @@ throttle_conn(struct throttle *t, PGconn *conn)
 	if (db_exec(conn, "SELECT set_config('statement_timeout', $1, false)",
 	    1, params, err, sizeof(err)) == -1) {
 		log_warnx("bulk session: statement_timeout: %s", err);
+		rc = -1;
+	}
+	/*
+	 * Have the kernel start writing this backend's pages out as it goes
+	 * (sync_file_range every THROTTLE_FLUSH_AFTER), instead of leaving
+	 * gigabytes dirty in the page cache.  Measured in tests/bench/
+	 * isolation: without it a 1M-claim import piled up enough dirty
+	 * memory for the kernel to stall every writer on the machine, and
+	 * interactive p99 went from 5 to 182 ms (18.8 ms with it; the
+	 * import's own rate did not change).
+	 */
+	if (db_exec(conn, "SELECT set_config('backend_flush_after', '"
+	    THROTTLE_FLUSH_AFTER "', false)", 0, NULL, err,
+	    sizeof(err)) == -1) {
+		log_warnx("bulk session: backend_flush_after: %s", err);
 		rc = -1;
 	}
 	if (nice < 0)
