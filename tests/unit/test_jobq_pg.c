@@ -229,40 +229,20 @@ test_pause_withdrawn(void)
 int
 main(void)
 {
-	const char	*admin = getenv("BULKHEAD_TEST_PG");
-	char		 name[64], create[128], conninfo[1024], err[512];
-	PGconn		*aconn;
+	const char		*admin = getenv("BULKHEAD_TEST_PG");
+	struct pgcheck_scratch	 sc = { NULL, "" };
 
 	log_init("test", LOG_LEVEL_ERROR);
 	if (admin == NULL || admin[0] == '\0') {
 		printf("skipped: BULKHEAD_TEST_PG not set\n");
 		return CHECK_DONE();
 	}
-	if ((aconn = db_connect(admin, "test", err, sizeof(err))) == NULL) {
-		fprintf(stderr, "connect: %s\n", err);
-		return 1;
-	}
-	snprintf(name, sizeof(name), "bh_unit_jobq_%ld", (long)getpid());
-	snprintf(create, sizeof(create), "CREATE DATABASE %s", name);
-	if (db_exec(aconn, create, 0, NULL, err, sizeof(err)) == -1) {
-		fprintf(stderr, "%s: %s\n", create, err);
-		PQfinish(aconn);
-		return 1;
-	}
-	snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", admin, name);
-	if ((conn = db_connect(conninfo, "test", err, sizeof(err))) == NULL ||
-	    migrate_apply(conn, err, sizeof(err)) == -1) {
-		fprintf(stderr, "scratch database: %s\n", err);
+	if ((conn = pgcheck_scratch_open(&sc, admin, "bh_unit_jobq")) == NULL)
 		CHECK(0);
-	} else {
+	else {
 		test_complete_after_cancel();
 		test_pause_withdrawn();
 	}
-	PQfinish(conn);
-	snprintf(create, sizeof(create), "DROP DATABASE IF EXISTS %s WITH "
-	    "(FORCE)", name);
-	if (db_exec(aconn, create, 0, NULL, err, sizeof(err)) == -1)
-		fprintf(stderr, "%s: %s\n", create, err);
-	PQfinish(aconn);
+	pgcheck_scratch_close(&sc, conn);
 	return CHECK_DONE();
 }
