@@ -133,18 +133,25 @@ ec_lru_unlink(struct ec_entry *e)
 	e->e_prev = e->e_next = NULL;
 }
 
+/* Links e, which is in no list, at the front. */
 static void
-ec_lru_front(struct ec_entry *e)
+ec_lru_push(struct ec_entry *e)
 {
-	if (ec.head == e)
-		return;
-	ec_lru_unlink(e);
 	e->e_next = ec.head;
 	if (ec.head != NULL)
 		ec.head->e_prev = e;
 	ec.head = e;
 	if (ec.tail == NULL)
 		ec.tail = e;
+}
+
+static void
+ec_lru_front(struct ec_entry *e)
+{
+	if (ec.head == e)
+		return;
+	ec_lru_unlink(e);
+	ec_lru_push(e);
 }
 
 /* Removes and frees e.  A load running for it will store nothing; its
@@ -193,12 +200,7 @@ ec_insert(const char *id)
 	e->e_hnext = ec.buckets[h];
 	ec.buckets[h] = e;
 	ec.n++;
-	e->e_next = ec.head;
-	if (ec.head != NULL)
-		ec.head->e_prev = e;
-	ec.head = e;
-	if (ec.tail == NULL)
-		ec.tail = e;
+	ec_lru_push(e);
 	return e;
 }
 
