@@ -291,19 +291,25 @@ imp_outcome(struct imp_run *r, const char *severity, const char *code,
 
 /* ---- the fast path's COPY streams ---------------------------------------- */
 
+/* The load options of the input r reads (both COPY paths). */
+static void
+imp_load_options(const struct imp_run *r, struct load_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->lo_keep_last_updated = r->imp->keep_updated;
+	opts->lo_expect_type = r->in->in_type;
+}
+
 static void *
 imp_stream_main(void *arg)
 {
 	struct imp_stream	*st = arg;
-	struct imp		*imp = st->st_run->imp;
 	struct load_options	 opts;
 	enum load_result	 lr;
 	enum imp_cmd		 cmd;
 	char			 err[512];
 
-	memset(&opts, 0, sizeof(opts));
-	opts.lo_keep_last_updated = imp->keep_updated;
-	opts.lo_expect_type = st->st_run->in->in_type;
+	imp_load_options(st->st_run, &opts);
 	for (;;) {
 		pthread_mutex_lock(&st->st_lock);
 		while (st->st_cmd == IMP_CMD_IDLE)
@@ -588,9 +594,7 @@ imp_batch_begin(struct imp_run *r)
 		r->open = 1;
 		return 0;
 	}
-	memset(&opts, 0, sizeof(opts));
-	opts.lo_keep_last_updated = r->imp->keep_updated;
-	opts.lo_expect_type = r->in->in_type;
+	imp_load_options(r, &opts);
 	opts.lo_stage_table = r->stage;
 	if (db_exec(r->conn, "BEGIN", 0, NULL, r->err, sizeof(r->err)) == -1 ||
 	    imp_stage_create(r) == -1)

@@ -88,7 +88,7 @@ count_lines(const char *out, int *dropnote)
 	*dropnote = 0;
 	for (; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
 		if ((at = strstr(p, " line ")) != NULL && at < nl) {
-			v = atoi(at + 6);
+			v = (int)strtol(at + 6, NULL, 10);
 			CHECK(v > last);
 			CHECK(nl - at == 6 + 6 + 1 + 80);
 			last = v;
