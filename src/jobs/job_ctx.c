@@ -102,7 +102,7 @@ job_ctx_apply_limits(struct job_ctx *ctx)
 	 * lease bound the others. */
 	throttle_set_session(ctx->c_throttle, l->lim_rows_per_second > 0 ||
 	    l->lim_bytes_per_second > 0 ? 0 : l->lim_statement_timeout_ms,
-	    l->lim_worker_nice);
+	    l->lim_worker_nice, l->lim_worker_idle);
 }
 
 /* Re-reads the limits when due and checks the kind's timeout.  0 go on,

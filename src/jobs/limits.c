@@ -49,6 +49,7 @@ static const struct limits_field limits_fields[] = {
 	LF(import_batch_lines, 100, 10000000, 0),
 	LF(statement_timeout_ms, 0, 86400000, 0),
 	LF(worker_nice, 0, 19, 0),
+	LF(worker_idle, 0, 1, 0),
 };
 #define LIMITS_NFIELDS (sizeof(limits_fields) / sizeof(limits_fields[0]))
 
@@ -88,6 +89,7 @@ limits_defaults(struct limits *l)
 	l->lim_max_jobs_total = 1;
 	l->lim_statement_timeout_ms = 900000;
 	l->lim_worker_nice = 10;
+	l->lim_worker_idle = 1;
 }
 
 static int64_t
@@ -340,6 +342,7 @@ limits_to_json(const struct limits *l, struct buf *b)
 	"'import_batch_lines', import_batch_lines, " \
 	"'statement_timeout_ms', statement_timeout_ms, " \
 	"'worker_nice', worker_nice, " \
+	"'worker_idle', worker_idle, " \
 	"'max_jobs_per_kind', max_jobs_per_kind, " \
 	"'kind_timeout_s', kind_timeout_s, " \
 	"'kind_max_attempts', kind_max_attempts)::text FROM limits"
@@ -452,8 +455,9 @@ limits_put_json(PGconn *conn, const char *json, char *errbuf, size_t errlen)
 	if (db_exec(conn, "UPDATE limits SET max_jobs_total = $1::int, "
 	    "rows_per_second = $2::bigint, bytes_per_second = $3::bigint, "
 	    "import_batch_lines = $4::int, statement_timeout_ms = $5::int, "
-	    "worker_nice = $6::int, max_jobs_per_kind = $7::jsonb, "
-	    "kind_timeout_s = $8::jsonb, kind_max_attempts = $9::jsonb, "
+	    "worker_nice = $6::int, worker_idle = $7::int, "
+	    "max_jobs_per_kind = $8::jsonb, kind_timeout_s = $9::jsonb, "
+	    "kind_max_attempts = $10::jsonb, "
 	    "updated = now()", (int)(LIMITS_NFIELDS + LIMITS_NMAPS), p,
 	    errbuf, errlen) == -1 ||
 	    db_exec(conn, "COMMIT", 0, NULL, errbuf, errlen) == -1)

@@ -28,6 +28,8 @@
  *                         statement takes as long as the rate makes it)
  *   worker_nice           int 0..19: worker processes and, where
  *                         permitted, their database backends
+ *   worker_idle           0 or 1: the same processes in the SCHED_IDLE
+ *                         class (1, the default; see 009_worker_idle.sql)
  *   kind_timeout_s        {kind: int 0..604800}: an attempt running longer
  *                         fails for good (0 or absent: no timeout)
  *   kind_max_attempts     {kind: int 1..100}: attempts before a job of the
@@ -73,6 +75,7 @@ struct limits {
 	int			lim_import_batch_lines;	/* 0: from cfg */
 	int			lim_statement_timeout_ms; /* 0: none */
 	int			lim_worker_nice;	/* 0..19 */
+	int			lim_worker_idle;	/* 0 or 1 */
 	size_t			lim_nkinds;
 	struct limits_kind	lim_kinds[LIMITS_MAX_KINDS];
 };

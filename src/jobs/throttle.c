@@ -18,13 +18,17 @@
  * local, and setpriority/ioprio_set on it work for its own user or root
  * (make run: workers as root, server as postgres).  We check that the pid
  * is a local postgres process first, so a remote server's pid never
- * renices an unrelated local process.
+ * renices an unrelated local process.  Nice alone did little there: the
+ * server is an autogroup of its own, and groups share the CPUs equally
+ * whatever nice says inside them; SCHED_IDLE (worker_idle, schemas/
+ * 009_worker_idle.sql) yields to every waking task, in any group.
  */
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +66,7 @@ struct throttle {
 	double		 t_bytes_tat;
 	int		 t_stmt_ms;
 	int		 t_nice;
+	int		 t_idle;
 	/* Totals (atomic: updated outside the lock on the fast path). */
 	atomic_llong	 t_rows;
 	atomic_llong	 t_bytes;
@@ -127,11 +132,13 @@ throttle_set_rates(struct throttle *t, int64_t rows_ps, int64_t bytes_ps)
 }
 
 void
-throttle_set_session(struct throttle *t, int stmt_timeout_ms, int nice)
+throttle_set_session(struct throttle *t, int stmt_timeout_ms, int nice,
+    int idle)
 {
 	pthread_mutex_lock(&t->t_lock);
 	t->t_stmt_ms = stmt_timeout_ms;
 	t->t_nice = nice;
+	t->t_idle = idle;
 	pthread_mutex_unlock(&t->t_lock);
 }
 
@@ -250,13 +257,25 @@ throttle_local(PGconn *conn)
 }
 
 int
-throttle_renice_backend(int pid, int nice)
+throttle_sched_idle(int pid, int idle)
+{
+	struct sched_param	sp;
+
+	memset(&sp, 0, sizeof(sp));
+	if (sched_getscheduler(pid) == (idle ? SCHED_IDLE : SCHED_OTHER))
+		return 0;
+	return sched_setscheduler(pid, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
+}
+
+int
+throttle_renice_backend(int pid, int nice, int idle)
 {
 	if (pid <= 0 || !throttle_is_postgres(pid)) {
 		errno = ESRCH;
 		return -1;
 	}
-	if (setpriority(PRIO_PROCESS, (id_t)pid, nice) == -1)
+	if (setpriority(PRIO_PROCESS, (id_t)pid, nice) == -1 ||
+	    throttle_sched_idle(pid, idle) == -1)
 		return -1;
 	if (syscall(SYS_ioprio_set, THR_IOPRIO_WHO_PROCESS, pid,
 	    (THR_IOPRIO_CLASS_BE << THR_IOPRIO_CLASS_SHIFT) |
@@ -270,13 +289,14 @@ throttle_conn(struct throttle *t, PGconn *conn)
 {
 	const char	*params[1];
 	char		 ms[16], err[512];
-	int		 stmt, nice, rc = 0;
+	int		 stmt, nice, idle, rc = 0;
 
 	if (t == NULL || conn == NULL)
 		return 0;
 	pthread_mutex_lock(&t->t_lock);
 	stmt = t->t_stmt_ms;
 	nice = t->t_nice;
+	idle = t->t_idle;
 	pthread_mutex_unlock(&t->t_lock);
 
 	snprintf(ms, sizeof(ms), "%d", stmt);
@@ -310,7 +330,7 @@ throttle_conn(struct throttle *t, PGconn *conn)
 			    "workers only)");
 		return rc;
 	}
-	if (throttle_renice_backend(PQbackendPID(conn), nice) == -1 &&
+	if (throttle_renice_backend(PQbackendPID(conn), nice, idle) == -1 &&
 	    atomic_exchange(&throttle_warned_nice, 1) == 0)
 		log_info("cannot lower the priority of database backend %d "
 		    "(%s): run the workers as root or as the server's user "

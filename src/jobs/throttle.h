@@ -47,10 +47,10 @@ void		 throttle_free(struct throttle *);
  * the new rates. */
 void		 throttle_set_rates(struct throttle *, int64_t rows_per_s,
 		    int64_t bytes_per_s);
-/* Sets what throttle_conn applies: statement_timeout in ms (0: none) and
- * the nice value for backends. */
+/* Sets what throttle_conn applies: statement_timeout in ms (0: none),
+ * the nice value for backends and whether they go to SCHED_IDLE. */
 void		 throttle_set_session(struct throttle *, int stmt_timeout_ms,
-		    int nice);
+		    int nice, int idle);
 
 /* Accounts rows and bytes, sleeping as the rates require.  0, or -1 when
  * the job must stop. */
@@ -72,11 +72,19 @@ void		 throttle_totals(struct throttle *, int64_t *rows,
 		    int64_t *bytes, int64_t *slept_ms);
 
 /*
- * Lowers the priority of local process pid (a database backend): nice
- * and I/O best-effort level 7.  0 done, -1 not possible (not local, not
- * a postgres process, or not permitted; errno set, EPERM/EACCES for the
- * latter).  Used by throttle_conn and the worker.
+ * Lowers the priority of local process pid (a database backend): nice,
+ * the SCHED_IDLE class when idle (else back to the normal one) and I/O
+ * best-effort level 7.  0 done, -1 not possible (not local, not a
+ * postgres process, or not permitted; errno set, EPERM/EACCES for the
+ * latter).  Used by throttle_conn.
  */
-int		 throttle_renice_backend(int pid, int nice);
+int		 throttle_renice_backend(int pid, int nice, int idle);
+
+/*
+ * Puts thread pid (0: the calling thread; a single-threaded process's pid:
+ * the process) in SCHED_IDLE when idle, else in the normal class.  0, or
+ * -1 with errno.
+ */
+int		 throttle_sched_idle(int pid, int idle);
 
 #endif

@@ -373,8 +373,12 @@ def empty_store(url):
     sql(url, "CHECKPOINT")
 
 
+POLICY = {0: "other", 3: "batch", 5: "idle"}
+
+
 def backend_nice(url):
-    """Nice values of the database backends of bulk sessions right now."""
+    """Nice value and scheduling class of the database backends of bulk
+    sessions right now."""
     rows = sql(url, "SELECT pid, application_name FROM pg_stat_activity "
                "WHERE datname = current_database() AND application_name "
                "IN ('bulkhead worker job', 'bulkhead worker import')")
@@ -382,7 +386,8 @@ def backend_nice(url):
     for pid, app in rows:
         try:
             with open("/proc/%d/stat" % pid) as f:
-                out.append((app, int(f.read().rsplit(")", 1)[1].split()[16])))
+                st = f.read().rsplit(")", 1)[1].split()
+            out.append((app, int(st[16]), POLICY.get(int(st[38]), st[38])))
         except OSError:
             pass
     return out
@@ -475,8 +480,8 @@ def main():
           "%.0f claims/s (%.1f s): %.2f (goal >= 0.5)%s" % (
               rate_b, secs_b, rate_c, secs_c, rate_c / rate_b,
               "" if rate_c / rate_b >= 0.5 else "  MISSED"))
-    print("bulk backends during the import (application: nice): %s" %
-          ", ".join("%s: %d" % x for x in nice))
+    print("bulk backends during the import (application: nice, class): "
+          "%s" % ", ".join("%s: %d, %s" % x for x in nice))
     print("load average before: %s, after: %s" % (load_before, load_after))
     if os.environ.get("BENCH_KEEP_DATA", "1") == "0":
         shutil.rmtree(WORK, ignore_errors=True)

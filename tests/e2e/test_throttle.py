@@ -27,7 +27,7 @@ JOB_URL = re.compile(r"^(https?://[^/]+/fhir)/_jobs/([0-9a-f]{32})$")
 DEFAULTS = {"max_jobs_total": 1, "max_jobs_per_kind": {},
             "rows_per_second": 0, "bytes_per_second": 0,
             "import_batch_lines": 0, "statement_timeout_ms": 900000,
-            "worker_nice": 10, "kind_timeout_s": {},
+            "worker_nice": 10, "worker_idle": 1, "kind_timeout_s": {},
             "kind_max_attempts": {}}
 
 
@@ -37,12 +37,14 @@ def limits_sql(db):
     """The limits row as limits_get_json spells it."""
     row = db.query("SELECT max_jobs_total, max_jobs_per_kind, "
                    "rows_per_second, bytes_per_second, import_batch_lines, "
-                   "statement_timeout_ms, worker_nice, kind_timeout_s, "
+                   "statement_timeout_ms, worker_nice, worker_idle, "
+                   "kind_timeout_s, "
                    "kind_max_attempts FROM limits")
     assert len(row) == 1
     keys = ["max_jobs_total", "max_jobs_per_kind", "rows_per_second",
             "bytes_per_second", "import_batch_lines", "statement_timeout_ms",
-            "worker_nice", "kind_timeout_s", "kind_max_attempts"]
+            "worker_nice", "worker_idle", "kind_timeout_s",
+            "kind_max_attempts"]
     return dict(zip(keys, row[0]))
 
 
@@ -184,7 +186,7 @@ def test_limits_defaults_and_sql_round_trip(db, start_server):
     assert got["rows_per_second"] == 1234
     assert got["max_jobs_per_kind"] == {"export": 2}
     # The CHECKs repeat the API's validation for hand edits.
-    for bad in ("worker_nice = 20", "max_jobs_total = -1",
+    for bad in ("worker_nice = 20", "worker_idle = 2", "max_jobs_total = -1",
                 "import_batch_lines = 5", "max_jobs_per_kind = '[]'"):
         with pytest.raises(Exception):
             db.query("UPDATE limits SET " + bad)
@@ -212,6 +214,7 @@ def test_limits_get_put_over_the_admin_api(db, start_server):
     # Every bad document is refused whole: nothing changes.
     for bad in ({"rows_per_second": -1}, {"rows_per_second": "5"},
                 {"rows_per_second": 1.5}, {"worker_nice": 20},
+                {"worker_idle": 2}, {"worker_idle": True},
                 {"max_jobs_total": 1, "nonsense": 1},
                 {"max_jobs_per_kind": {"no-such-kind": 1}},
                 {"max_jobs_per_kind": {"export": -1}},
@@ -446,3 +449,47 @@ def test_cancel_running_import_removes_its_files(db, store, tmp_path):
     assert db.scalar("SELECT count(*) FROM resources WHERE id LIKE 'i%%'") \
         < 2999
     assert requests.get(url, timeout=30).status_code != 200
+
+
+# ---- priorities -------------------------------------------------------------
+
+def sched_of(pid):
+    """(policy, nice) of a process from /proc/PID/stat: policy 5 is
+    SCHED_IDLE, 0 SCHED_OTHER."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state); nice is field 19, policy field 41.
+    return int(fields[38]), int(fields[16])
+
+
+def bulk_backends(db):
+    return [r[0] for r in db.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name LIKE "
+        "'bulkhead worker%%' AND state = 'active' AND query ILIKE 'COPY%%'")]
+
+
+def test_bulk_work_runs_in_the_idle_class(db, store):
+    """worker_idle (default 1): the worker process and its bulk backend
+    run in SCHED_IDLE at worker_nice; 0 puts them back in the normal
+    class, without a restart."""
+    set_limits(store.db, rows_per_second=300)
+    url, jid = kickoff(store)
+    wait_job(db, jid, lambda j: j["state"] == "running", 30)
+    pids = wait_for(lambda: bulk_backends(db), 30, what="the COPY backend")
+    assert [sched_of(p) for p in pids] == [(5, 10)] * len(pids)
+    workers = [int(p) for p in db.query(
+        "SELECT split_part(lease_owner, ':', 2) FROM jobs WHERE id = %s",
+        [jid])[0]]
+    assert sched_of(workers[0]) == (5, 10)
+    cancel(store, db, jid)
+    wait_final(db, jid, 60)
+
+    set_limits(store.db, worker_idle=0)
+    wait_for(lambda: sched_of(workers[0])[0] == 0, 30,
+             what="the worker back in SCHED_OTHER")
+    url, jid = kickoff(store)
+    wait_job(db, jid, lambda j: j["state"] == "running", 30)
+    pids = wait_for(lambda: bulk_backends(db), 30, what="the COPY backend")
+    assert [sched_of(p) for p in pids] == [(0, 10)] * len(pids)
+    cancel(store, db, jid)
+    wait_final(db, jid, 60)
