@@ -26,6 +26,7 @@
 
 #include "core/cfg.h"
 #include "jobs/job_ctx.h"
+#include "jobs/job_kinds.h"
 #include "jobs/jobq.h"
 #include "jobs/limits.h"
 #include "jobs/throttle.h"
@@ -61,6 +62,7 @@ struct job_ctx {
 	double			 c_tried;	/* last renewal attempted */
 	char			*c_result;	/* owned JSON, or NULL */
 	char			 c_error[JOBQ_ERROR_MAX];
+	int			 c_idle;	/* our thread put in SCHED_IDLE */
 };
 
 static int	job_ctx_renewed(struct job_ctx *, int, const char *,
@@ -93,6 +95,7 @@ static void
 job_ctx_apply_limits(struct job_ctx *ctx)
 {
 	const struct limits	*l = &ctx->c_limits;
+	const struct job_kind	*k = job_kind_find(ctx->c_kind);
 
 	throttle_set_rates(ctx->c_throttle, l->lim_rows_per_second,
 	    l->lim_bytes_per_second);
@@ -102,7 +105,7 @@ job_ctx_apply_limits(struct job_ctx *ctx)
 	 * lease bound the others. */
 	throttle_set_session(ctx->c_throttle, l->lim_rows_per_second > 0 ||
 	    l->lim_bytes_per_second > 0 ? 0 : l->lim_statement_timeout_ms,
-	    l->lim_worker_nice, l->lim_worker_idle);
+	    l->lim_worker_nice, l->lim_worker_idle && k != NULL && k->k_idle);
 }
 
 /* Re-reads the limits when due and checks the kind's timeout.  0 go on,
@@ -141,8 +144,9 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
     const volatile sig_atomic_t *stop, int wakefd, char *errbuf,
     size_t errlen)
 {
-	struct job_ctx	*ctx;
-	cJSON		*params, *cp = NULL;
+	struct job_ctx		*ctx;
+	const struct job_kind	*k;
+	cJSON			*params, *cp = NULL;
 
 	params = cJSON_Parse(job->j_params);
 	if (params == NULL || !cJSON_IsObject(params)) {
@@ -186,6 +190,16 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	ctx->c_started = ctx->c_limits_at = ctx->c_renewed;
 	ctx->c_throttle = throttle_new(stop, job_ctx_throttle_tick, ctx);
 	job_ctx_apply_limits(ctx);
+	/* The worker's thread (and the threads the kind starts, which
+	 * inherit it) in the kind's class for this job; job_ctx_free puts
+	 * it back. */
+	k = job_kind_find(ctx->c_kind);
+	if (lim->lim_worker_idle && k != NULL && k->k_idle) {
+		if (throttle_sched_idle(0, 1) == 0)
+			ctx->c_idle = 1;
+		else
+			log_warn("sched_setscheduler(SCHED_IDLE)");
+	}
 	return ctx;
 }
 
@@ -194,6 +208,8 @@ job_ctx_free(struct job_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (ctx->c_idle && throttle_sched_idle(0, 0) == -1)
+		log_warn("sched_setscheduler(SCHED_OTHER)");
 	throttle_free(ctx->c_throttle);
 	cJSON_Delete(ctx->c_params);
 	cJSON_Delete(ctx->c_checkpoint);

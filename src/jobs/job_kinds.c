@@ -13,16 +13,16 @@
 
 static const struct job_kind job_kinds[] = {
 	{ "export", job_export_run, job_export_check,
-	    "FHIR Bulk Data $export (system, Patient or Group level)" },
+	    "FHIR Bulk Data $export (system, Patient or Group level)", 0 },
 	{ "renewal-export", job_renewal_run, job_renewal_check,
 	    "policies due for renewal in the next N days (default 14) with "
-	    "their insurees, families and products" },
+	    "their insurees, families and products", 0 },
 	{ "housekeeping", job_housekeeping_run, job_housekeeping_check,
-	    "remove expired output files, prune old job history" },
+	    "remove expired output files, prune old job history", 1 },
 	{ "import", job_import_run, job_import_check,
-	    "$import of NDJSON inputs (http(s) or file:// URLs)" },
+	    "$import of NDJSON inputs (http(s) or file:// URLs)", 1 },
 	{ "noop", job_noop_run, job_noop_check,
-	    "test kind: N steps of M ms, with progress and checkpoints" },
+	    "test kind: N steps of M ms, with progress and checkpoints", 1 },
 };
 
 #define JOB_NKINDS (sizeof(job_kinds) / sizeof(job_kinds[0]))

@@ -20,8 +20,9 @@
  * is a local postgres process first, so a remote server's pid never
  * renices an unrelated local process.  Nice alone did little there: the
  * server is an autogroup of its own, and groups share the CPUs equally
- * whatever nice says inside them; SCHED_IDLE (worker_idle, schemas/
- * 009_worker_idle.sql) yields to every waking task, in any group.
+ * whatever nice says inside them; a SCHED_IDLE backend (worker_idle,
+ * schemas/009_worker_idle.sql) at least yields at once to the
+ * interactive backends beside it.
  */
 #include <sys/resource.h>
 #include <sys/syscall.h>

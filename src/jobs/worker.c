@@ -44,7 +44,6 @@
 #include "jobs/job_kinds.h"
 #include "jobs/jobq.h"
 #include "jobs/limits.h"
-#include "jobs/throttle.h"
 #include "jobs/worker.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -78,8 +77,6 @@ struct worker {
 	double		 w_limits_at;		/* when, monotonic; 0: due */
 	int		 w_nice;		/* applied to us */
 	int		 w_nice_warned;
-	int		 w_idle;		/* applied; -1: not yet */
-	int		 w_idle_warned;
 };
 
 /* Signal state: the only globals, written by the handler alone. */
@@ -113,10 +110,10 @@ worker_lower_priority(void)
 
 /*
  * Re-reads the limits when due (or now, with force) and applies
- * worker_nice and worker_idle to this process.  On Linux, both are per
- * thread: the threads a kind starts afterwards inherit them.  Raising
- * priority again needs root (CAP_SYS_NICE); without it the lower priority
- * stays, which errs on the side of the interactive users.
+ * worker_nice to this process.  On Linux, nice is per thread: the threads
+ * a kind starts afterwards inherit it.  Raising priority again needs root
+ * (CAP_SYS_NICE); without it the lower priority stays, which errs on the
+ * side of the interactive users.
  */
 static void
 worker_limits(struct worker *w, int force)
@@ -134,18 +131,6 @@ worker_limits(struct worker *w, int force)
 		log_warnx("reading limits: %s (keeping the previous ones)",
 		    err);
 		return;
-	}
-	if (w->w_limits.lim_worker_idle != w->w_idle) {
-		if (throttle_sched_idle(0, w->w_limits.lim_worker_idle) == 0) {
-			log_debug("SCHED_%s", w->w_limits.lim_worker_idle ?
-			    "IDLE" : "OTHER");
-			w->w_idle = w->w_limits.lim_worker_idle;
-		} else if (!w->w_idle_warned) {
-			log_warn("sched_setscheduler(%s)",
-			    w->w_limits.lim_worker_idle ? "SCHED_IDLE" :
-			    "SCHED_OTHER");
-			w->w_idle_warned = 1;
-		}
 	}
 	if (w->w_limits.lim_worker_nice == w->w_nice)
 		return;
@@ -510,7 +495,6 @@ worker_main(struct cfg *cfg)
 	w.w_cfg = cfg;
 	limits_defaults(&w.w_limits);
 	w.w_nice = WORKER_NICE;
-	w.w_idle = -1;
 	if ((worker_wakefd = sigstop_init()) == -1)
 		return 1;
 	worker_lower_priority();

@@ -39,7 +39,11 @@ Environment: BENCH_FAMILIES (default 200000: ~3.2M resources, ~7 GB of
 NDJSON; generation and load take minutes), BENCH_REUSE=1 (keep the loaded
 database for the next run, and reuse one that is there),
 BENCH_EXPORT_RUNS (default "quiet,wrk": which exports to run),
-BENCH_RAW_REPEAT (default 2: best of how many raw COPYs),
+BENCH_RAW_REPEAT (default 2: best of how many raw COPYs; 0: none, and no
+bench_plain table: for memory figures at sizes the disk cannot hold
+twice), BENCH_GEN_CHUNK (generate and load the store in rounds of that
+many families, seeds 7, 8, ...: five times the default size then needs
+one round's NDJSON on disk, not all of it),
 BULKHEAD_DATABASE_URL (the cluster; scripts/bench.sh sets it),
 BULKHEAD_BIN (the binary; default build/bulkhead).
 """
@@ -72,8 +76,15 @@ def log(msg=""):
 
 # ---- the store --------------------------------------------------------
 
+def gen_chunk(families):
+    return int(os.environ.get("BENCH_GEN_CHUNK", "0")) or families
+
+
 def db_tag(families):
-    return "bulkhead bench export: families=%d seed=%d" % (families, SEED)
+    tag = "bulkhead bench export: families=%d seed=%d" % (families, SEED)
+    if gen_chunk(families) < families:
+        tag += " chunk=%d" % gen_chunk(families)
+    return tag
 
 
 def reusable(admin, families):
@@ -89,32 +100,49 @@ def prepare_store(admin, families, reuse, work):
         log("store: reusing database %s (%s)" % (dbname, db_tag(families)))
         return url
     data = os.path.join(work, "export-data")
-    shutil.rmtree(data, ignore_errors=True)
-    log("load average before generate: %s" % loadavg())
-    dt, rss = peak_rss_mb([BIN, "generate", "--families", str(families),
-                           "--seed", str(SEED), "--out", data])
-    nbytes = dir_bytes(data)
-    log("generate: %d families, %.0f MB in %.1f s (%.0f MB/s), peak RSS "
-        "%.1f MB" % (families, nbytes / 1e6, dt, nbytes / 1e6 / dt, rss))
     url = fresh_db(admin, dbname)
     env = dict(os.environ, BULKHEAD_DATABASE_URL=url)
     migrate(env)
-    dt, rss = peak_rss_mb([BIN, "load", data], env=env,
-                          stdout=subprocess.DEVNULL)
-    log("load: %.0f MB in %.1f s (%.0f MB/s), peak RSS %.1f MB"
-        % (nbytes / 1e6, dt, nbytes / 1e6 / dt, rss))
-    shutil.rmtree(data, ignore_errors=True)
+    # In rounds of BENCH_GEN_CHUNK families, each its own seed (every id
+    # hashes the seed): a store five times the default then never needs
+    # all of its NDJSON on disk at once.
+    chunk = gen_chunk(families)
+    done, rnd = 0, 0
+    while done < families:
+        n = min(chunk, families - done)
+        shutil.rmtree(data, ignore_errors=True)
+        log("load average before generate: %s" % loadavg())
+        dt, rss = peak_rss_mb([BIN, "generate", "--families", str(n),
+                               "--seed", str(SEED + rnd), "--out", data])
+        nbytes = dir_bytes(data)
+        log("generate: %d families, %.0f MB in %.1f s (%.0f MB/s), peak "
+            "RSS %.1f MB" % (n, nbytes / 1e6, dt, nbytes / 1e6 / dt, rss))
+        dt, rss = peak_rss_mb([BIN, "load", data], env=env,
+                              stdout=subprocess.DEVNULL)
+        log("load: %.0f MB in %.1f s (%.0f MB/s), peak RSS %.1f MB"
+            % (nbytes / 1e6, dt, nbytes / 1e6 / dt, rss))
+        shutil.rmtree(data, ignore_errors=True)
+        done += n
+        rnd += 1
     # The steady state: hint bits set, visibility map and statistics
     # current (bulkhead load leaves that to autovacuum).
     t0 = time.monotonic()
     sql(url, "VACUUM (ANALYZE) resources")
     sql(url, "DROP TABLE IF EXISTS bench_plain")
-    sql(url, "CREATE TABLE bench_plain AS SELECT content FROM resources")
-    sql(url, "VACUUM (ANALYZE) bench_plain")
+    if raw_repeat() > 0:
+        sql(url, "CREATE TABLE bench_plain AS SELECT content FROM "
+            "resources")
+        sql(url, "VACUUM (ANALYZE) bench_plain")
     sql(url, "CHECKPOINT")
     log("vacuum analyze + bench_plain: %.1f s" % (time.monotonic() - t0))
     sql(admin, "COMMENT ON DATABASE %s IS '%s'" % (dbname, db_tag(families)))
     return url
+
+
+def raw_repeat():
+    """BENCH_RAW_REPEAT: best of how many raw COPYs; 0 skips the raw COPY
+    and its table (a run for memory figures only)."""
+    return int(os.environ.get("BENCH_RAW_REPEAT", "2"))
 
 
 def migrate(env):
@@ -465,8 +493,10 @@ def export_once(url, work, with_wrk, limit, rows_expected):
     log("  worker (jobs.started -> finished) %.1f s: %.0f resources/s, "
         "%.0f MB/s; polling granularity adds %.1f s"
         % (worker_s, n / worker_s, mb / worker_s, elapsed - worker_s))
-    log("  ratio export / raw COPY: %.2f kick-off to manifest, %.2f worker "
-        "alone (target <= 1.3)" % (elapsed / limit, worker_s / limit))
+    if limit:
+        log("  ratio export / raw COPY: %.2f kick-off to manifest, %.2f "
+            "worker alone (target <= 1.3)" % (elapsed / limit,
+                                              worker_s / limit))
     log("  CPU seconds (share of the worker time) and seconds spent "
         "runnable but waiting for a CPU:")
     for lab, pid, secs, wait in cpu.by_pid():
@@ -520,22 +550,25 @@ def main():
     url = prepare_store(admin, families, reuse, work)
     migrate(dict(os.environ, BULKHEAD_DATABASE_URL=url))
     (rows,), = sql(url, "SELECT count(*) FROM resources WHERE NOT deleted")
-    (nbytes, plain_mb, res_mb, plain_lz4), = sql(
+    (nbytes, res_mb), = sql(
         url, "SELECT sum(octet_length(content) + 1)::bigint, "
-        "pg_total_relation_size('bench_plain') / 1e6, "
         "(SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits "
-        "WHERE inhparent = 'resources'::regclass) / 1e6, "
-        "(SELECT count(*) FILTER (WHERE pg_column_compression(content) = "
-        "'lz4') * 100.0 / greatest(count(*), 1) FROM (SELECT content FROM "
-        "bench_plain LIMIT 10000) s) FROM bench_plain")
+        "WHERE inhparent = 'resources'::regclass) / 1e6 FROM resources "
+        "WHERE NOT deleted")
     log("store: %d resources, %.0f MB of NDJSON; on disk: resources %.0f "
-        "MB, bench_plain %.0f MB (%.0f%% of its values lz4-compressed, as "
-        "CREATE TABLE AS keeps them)" % (rows, nbytes / 1e6, res_mb,
-                                          plain_mb, plain_lz4))
-
-    log("load average before raw COPY: %s" % loadavg())
-    limit, meth, res_copy = raw_copy(
-        url, rows, nbytes, int(os.environ.get("BENCH_RAW_REPEAT", "2")))
+        "MB" % (rows, nbytes / 1e6, res_mb))
+    limit, meth = None, "skipped (BENCH_RAW_REPEAT=0)"
+    if raw_repeat() > 0:
+        (plain_mb, plain_lz4), = sql(
+            url, "SELECT pg_total_relation_size('bench_plain') / 1e6, "
+            "(SELECT count(*) FILTER (WHERE pg_column_compression(content) "
+            "= 'lz4') * 100.0 / greatest(count(*), 1) FROM (SELECT content "
+            "FROM bench_plain LIMIT 10000) s)")
+        log("bench_plain %.0f MB on disk (%.0f%% of its values "
+            "lz4-compressed, as CREATE TABLE AS keeps them)"
+            % (plain_mb, plain_lz4))
+        log("load average before raw COPY: %s" % loadavg())
+        limit, meth, res_copy = raw_copy(url, rows, nbytes, raw_repeat())
     results = {}
     for r in runs:
         if r not in ("quiet", "wrk"):
@@ -543,12 +576,17 @@ def main():
             continue
         log("load average before the %s export: %s" % (r, loadavg()))
         results[r] = export_once(url, work, r == "wrk", limit, rows)
-    log("summary: %d resources, %.0f MB; raw COPY limit %.1f s (%s)"
-        % (rows, nbytes / 1e6, limit, meth))
+    log("summary: %d resources, %.0f MB; raw COPY limit %s (%s)"
+        % (rows, nbytes / 1e6, "%.1f s" % limit if limit else "none",
+           meth))
     for r, (elapsed, worker_s) in results.items():
-        log("  export %-5s %6.1f s kick-off to manifest (ratio %.2f, "
-            "target <= 1.3), worker %.1f s (ratio %.2f)"
-            % (r, elapsed, elapsed / limit, worker_s, worker_s / limit))
+        if limit:
+            log("  export %-5s %6.1f s kick-off to manifest (ratio %.2f, "
+                "target <= 1.3), worker %.1f s (ratio %.2f)"
+                % (r, elapsed, elapsed / limit, worker_s, worker_s / limit))
+        else:
+            log("  export %-5s %6.1f s kick-off to manifest, worker %.1f s"
+                % (r, elapsed, worker_s))
     if "quiet" in results and "wrk" in results:
         log("  under wrk the export took %.2fx as long"
             % (results["wrk"][0] / results["quiet"][0]))

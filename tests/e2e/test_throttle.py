@@ -468,28 +468,55 @@ def bulk_backends(db):
         "'bulkhead worker%%' AND state = 'active' AND query ILIKE 'COPY%%'")]
 
 
-def test_bulk_work_runs_in_the_idle_class(db, store):
-    """worker_idle (default 1): the worker process and its bulk backend
-    run in SCHED_IDLE at worker_nice; 0 puts them back in the normal
-    class, without a restart."""
+def slow_import(store, tmp_path, name):
+    """Kicks off a $import of 3,000 Patients (rows_per_second set by the
+    caller); returns its job id once it runs."""
+    imp = tmp_path / "import"           # the store's import directory
+    imp.mkdir(exist_ok=True)
+    (imp / (name + ".ndjson")).write_text("\n".join(
+        json.dumps({"resourceType": "Patient", "id": "%s%05d" % (name, i)})
+        for i in range(3000)) + "\n")
+    r = requests.post(store.fhir + "/$import", timeout=30, data=json.dumps({
+        "inputFormat": "application/fhir+ndjson",
+        "inputSource": "https://openimis.example/fhir",
+        "storageDetail": {"type": "https"},
+        "input": [{"type": "Patient",
+                   "url": "file://" + str(imp / (name + ".ndjson"))}]}),
+        headers={"Content-Type": "application/json",
+                 "Prefer": "respond-async"})
+    assert r.status_code == 202, r.text
+    return JOB_URL.match(r.headers["Content-Location"]).group(2)
+
+
+def classes_while_running(db, store, jid):
+    """(policy, nice) of the job's worker thread and of its COPY
+    backends, read while it runs; then cancels it.  The worker's pid
+    goes to store.worker_pid."""
+    wait_job(db, jid, lambda j: j["state"] == "running", 30)
+    pids = wait_for(lambda: bulk_backends(db), 30, what="a COPY backend")
+    (owner,), = db.query("SELECT lease_owner FROM jobs WHERE id = %s",
+                         [jid])
+    store.worker_pid = int(owner.split(":")[1])
+    worker = sched_of(store.worker_pid)
+    backends = set(sched_of(p) for p in pids)
+    cancel(store, db, jid)
+    wait_final(db, jid, 60)
+    return worker, backends
+
+
+def test_bulk_work_runs_in_the_idle_class(db, store, tmp_path):
+    """worker_idle (default 1): an import's worker thread and its COPY
+    backends run in SCHED_IDLE at worker_nice; an export stays in the
+    normal class (job_kinds.h says why); worker_idle 0 puts imports back
+    in the normal class, without a restart."""
     set_limits(store.db, rows_per_second=300)
     url, jid = kickoff(store)
-    wait_job(db, jid, lambda j: j["state"] == "running", 30)
-    pids = wait_for(lambda: bulk_backends(db), 30, what="the COPY backend")
-    assert [sched_of(p) for p in pids] == [(5, 10)] * len(pids)
-    workers = [int(p) for p in db.query(
-        "SELECT split_part(lease_owner, ':', 2) FROM jobs WHERE id = %s",
-        [jid])[0]]
-    assert sched_of(workers[0]) == (5, 10)
-    cancel(store, db, jid)
-    wait_final(db, jid, 60)
-
-    set_limits(store.db, worker_idle=0)
-    wait_for(lambda: sched_of(workers[0])[0] == 0, 30,
+    assert classes_while_running(db, store, jid) == ((0, 10), {(0, 10)})
+    jid = slow_import(store, tmp_path, "a")
+    assert classes_while_running(db, store, jid) == ((5, 10), {(5, 10)})
+    # Between jobs the worker is back in the normal class.
+    wait_for(lambda: sched_of(store.worker_pid) == (0, 10), 30,
              what="the worker back in SCHED_OTHER")
-    url, jid = kickoff(store)
-    wait_job(db, jid, lambda j: j["state"] == "running", 30)
-    pids = wait_for(lambda: bulk_backends(db), 30, what="the COPY backend")
-    assert [sched_of(p) for p in pids] == [(0, 10)] * len(pids)
-    cancel(store, db, jid)
-    wait_final(db, jid, 60)
+    set_limits(store.db, worker_idle=0)
+    jid = slow_import(store, tmp_path, "b")
+    assert classes_while_running(db, store, jid) == ((0, 10), {(0, 10)})
