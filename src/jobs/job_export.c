@@ -1468,6 +1468,30 @@ xp_resume(struct xp *x)
 		x->next_seq = v->valueint;
 }
 
+int
+job_export_check_client(const char *params, const char *client,
+    char *errbuf, size_t errlen)
+{
+	cJSON		*doc = cJSON_Parse(params != NULL ? params : "{}");
+	const cJSON	*s;
+	size_t		 plen = strlen(SCHEDULE_CLIENT_PREFIX);
+	int		 rc = 0;
+
+	if ((s = cJSON_GetObjectItemCaseSensitive(doc, "_since")) == NULL)
+		s = cJSON_GetObjectItemCaseSensitive(doc, "since");
+	if (cJSON_IsString(s) && strcmp(s->valuestring,
+	    EXPORT_SINCE_LAST_SUCCESS) == 0 && (client == NULL ||
+	    strncmp(client, SCHEDULE_CLIENT_PREFIX, plen) != 0 ||
+	    client[plen] == '\0')) {
+		snprintf(errbuf, errlen, "export: _since \"last-success\" is "
+		    "for jobs of a schedule: give --client schedule:NAME, or "
+		    "a FHIR instant");
+		rc = -1;
+	}
+	cJSON_Delete(doc);
+	return rc;
+}
+
 /*
  * Normalises since: the alias _since becomes since, and "last-success"
  * becomes the transactionTime of the last successful export of the same

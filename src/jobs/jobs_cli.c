@@ -24,6 +24,7 @@
 
 #include "admin/admin_client.h"
 #include "core/cfg.h"
+#include "jobs/job_export.h"
 #include "jobs/job_kinds.h"
 #include "jobs/jobq.h"
 #include "jobs/jobs_cli.h"
@@ -171,7 +172,9 @@ cli_submit(struct cfg *cfg, const char *prog, const char **pos, int npos)
 	spec.s_client = cli_opt("client");
 	spec.s_max_attempts = cfg->job_max_attempts;
 	if (job_kind_check(spec.s_kind, spec.s_params, err, sizeof(err)) ==
-	    -1) {
+	    -1 || (strcmp(spec.s_kind, "export") == 0 &&
+	    job_export_check_client(spec.s_params, spec.s_client, err,
+	    sizeof(err)) == -1)) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return 2;
 	}

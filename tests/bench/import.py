@@ -33,7 +33,9 @@ enough for BENCH_CLAIMS, 22 per 100 claims), BULKHEAD_DATABASE_URL (the
 cluster; scripts/bench.sh sets it), BULKHEAD_BIN (default build/bulkhead),
 BENCH_KEEP=1 (keep the generated Claim file and the database),
 BENCH_LOAD_REFERENCE=0 (skip the reference below), BENCH_RERUN=0 (skip the
-re-run of the same input, for the largest sizes).
+re-run of the same input, for the largest sizes), BENCH_LIMITS (a JSON
+object of integer limits to set instead of the defaults, e.g.
+'{"worker_idle": 0}').
 
 Besides (not part of the ratio): 'bulkhead load' of the same file into a
 fresh store, the product's own COPY path with the primary key and the
@@ -456,6 +458,11 @@ def main():
         load_reference(admin, path, lines, size, raw_dt, raw_cpu)
 
     svc = Service(url, work, indir, free_port()).start()
+    limits = json.loads(os.environ.get("BENCH_LIMITS", "{}"))
+    for k, v in sorted(limits.items()):
+        sql(url, "UPDATE limits SET %s = %d" % (k, int(v)))
+    (lim,), = sql(url, "SELECT row_to_json(l)::text FROM limits l")
+    log("limits: %s" % lim)
     sampler = Sampler(svc.proc.pid).start()
     try:
         file_url = "file://" + path

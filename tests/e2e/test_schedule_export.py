@@ -147,12 +147,21 @@ def test_last_success_outside_a_schedule(bulkhead_bin, db, server):
         timeout=30)
     assert r.status_code == 400, r.text
     assert db.scalar("SELECT count(*) FROM jobs WHERE kind = 'export'") == 0
-    # A job no schedule made has no previous run to follow: it fails,
-    # with the reason, instead of guessing.
-    r = cli(bulkhead_bin, db, "jobs", "submit", "export",
-            json.dumps({"level": "system", "since": "last-success"}))
-    assert r.returncode == 0, r.stderr.decode()
-    j = wait_final(db, r.stdout.decode().strip())
+    # A job no schedule made has no previous run to follow: 'jobs submit'
+    # refuses it with a one-line reason and queues nothing ...
+    params = json.dumps({"level": "system", "since": "last-success"})
+    for extra in ([], ["--client", "ip:127.0.0.1"], ["--client",
+                                                      "schedule:"]):
+        r = cli(bulkhead_bin, db, "jobs", "submit", "export", params, *extra)
+        assert r.returncode == 2, (extra, r.stdout, r.stderr)
+        err = r.stderr.decode()
+        assert err.count("\n") == 1 and "last-success" in err, err
+    assert db.scalar("SELECT count(*) FROM jobs WHERE kind = 'export'") == 0
+    # ... and a row put in by hand fails at run time, with the reason,
+    # instead of guessing.
+    jid = db.scalar("INSERT INTO jobs (kind, params) VALUES ('export', "
+                    "%s) RETURNING id", [params])
+    j = wait_final(db, jid)
     assert j["state"] == "failed", j
     assert "for jobs that a schedule submits" in j["error"], j
 
