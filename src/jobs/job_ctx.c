@@ -70,6 +70,7 @@ static int	job_ctx_renewed(struct job_ctx *, int, const char *,
 static void	job_ctx_stop(struct job_ctx *, enum job_stop);
 static int	job_ctx_throttle_tick(void *);
 static void	job_ctx_apply_limits(struct job_ctx *);
+static int	job_ctx_wants_idle(const struct job_ctx *);
 static int	job_ctx_check_limits(struct job_ctx *, double);
 
 /* Sets the stop reason (the first one sticks) and stops the throttle,
@@ -90,12 +91,21 @@ job_ctx_throttle_tick(void *arg)
 	return job_ctx_tick(arg);
 }
 
+/* 1 if the job's work belongs in SCHED_IDLE: the limits say so and the
+ * kind allows it (job_kinds.h). */
+static int
+job_ctx_wants_idle(const struct job_ctx *ctx)
+{
+	const struct job_kind	*k = job_kind_find(ctx->c_kind);
+
+	return ctx->c_limits.lim_worker_idle && k != NULL && k->k_idle;
+}
+
 /* Hands the current limits to the throttle and the configuration copy. */
 static void
 job_ctx_apply_limits(struct job_ctx *ctx)
 {
 	const struct limits	*l = &ctx->c_limits;
-	const struct job_kind	*k = job_kind_find(ctx->c_kind);
 
 	throttle_set_rates(ctx->c_throttle, l->lim_rows_per_second,
 	    l->lim_bytes_per_second);
@@ -105,7 +115,7 @@ job_ctx_apply_limits(struct job_ctx *ctx)
 	 * lease bound the others. */
 	throttle_set_session(ctx->c_throttle, l->lim_rows_per_second > 0 ||
 	    l->lim_bytes_per_second > 0 ? 0 : l->lim_statement_timeout_ms,
-	    l->lim_worker_nice, l->lim_worker_idle && k != NULL && k->k_idle);
+	    l->lim_worker_nice, job_ctx_wants_idle(ctx));
 }
 
 /* Re-reads the limits when due and checks the kind's timeout.  0 go on,
@@ -144,9 +154,8 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
     const volatile sig_atomic_t *stop, int wakefd, char *errbuf,
     size_t errlen)
 {
-	struct job_ctx		*ctx;
-	const struct job_kind	*k;
-	cJSON			*params, *cp = NULL;
+	struct job_ctx	*ctx;
+	cJSON		*params, *cp = NULL;
 
 	params = cJSON_Parse(job->j_params);
 	if (params == NULL || !cJSON_IsObject(params)) {
@@ -193,8 +202,7 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	/* The worker's thread (and the threads the kind starts, which
 	 * inherit it) in the kind's class for this job; job_ctx_free puts
 	 * it back. */
-	k = job_kind_find(ctx->c_kind);
-	if (lim->lim_worker_idle && k != NULL && k->k_idle) {
+	if (job_ctx_wants_idle(ctx)) {
 		if (throttle_sched_idle(0, 1) == 0)
 			ctx->c_idle = 1;
 		else
