@@ -704,7 +704,8 @@ admin_api_job_retry(struct http_req *req)
 		goto out;
 	}
 	/* The kind may have tightened its parameters since. */
-	if (job_kind_check(j->j_kind, j->j_params, err, sizeof(err)) == -1) {
+	if (job_kind_check(j->j_kind, j->j_params, j->j_client, err,
+	    sizeof(err)) == -1) {
 		(void)http_reply_outcome(req, 409, "conflict", "job %s cannot "
 		    "be retried: %s", id, err);
 		goto out;

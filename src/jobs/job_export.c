@@ -1469,27 +1469,22 @@ xp_resume(struct xp *x)
 }
 
 int
-job_export_check_client(const char *params, const char *client,
+job_export_check_client(const cJSON *params, const char *client,
     char *errbuf, size_t errlen)
 {
-	cJSON		*doc = cJSON_Parse(params != NULL ? params : "{}");
 	const cJSON	*s;
-	size_t		 plen = strlen(SCHEDULE_CLIENT_PREFIX);
-	int		 rc = 0;
 
-	if ((s = cJSON_GetObjectItemCaseSensitive(doc, "_since")) == NULL)
-		s = cJSON_GetObjectItemCaseSensitive(doc, "since");
+	if ((s = cJSON_GetObjectItemCaseSensitive(params, "_since")) == NULL)
+		s = cJSON_GetObjectItemCaseSensitive(params, "since");
 	if (cJSON_IsString(s) && strcmp(s->valuestring,
-	    EXPORT_SINCE_LAST_SUCCESS) == 0 && (client == NULL ||
-	    strncmp(client, SCHEDULE_CLIENT_PREFIX, plen) != 0 ||
-	    client[plen] == '\0')) {
+	    EXPORT_SINCE_LAST_SUCCESS) == 0 &&
+	    schedule_client_name(client) == NULL) {
 		snprintf(errbuf, errlen, "export: _since \"last-success\" is "
 		    "for jobs of a schedule: give --client schedule:NAME, or "
 		    "a FHIR instant");
-		rc = -1;
+		return -1;
 	}
-	cJSON_Delete(doc);
-	return rc;
+	return 0;
 }
 
 /*
@@ -1548,12 +1543,10 @@ xp_last_success(struct xp *x)
 {
 	const cJSON	*cp = job_ctx_checkpoint(x->ctx), *ls, *v;
 	const char	*client = job_ctx_client(x->ctx);
-	const char	*p[2];
+	const char	*p[2], *sched;
 	PGresult	*res;
-	size_t		 plen = strlen(SCHEDULE_CLIENT_PREFIX);
 
-	if (client == NULL || strncmp(client, SCHEDULE_CLIENT_PREFIX,
-	    plen) != 0 || client[plen] == '\0') {
+	if ((sched = schedule_client_name(client)) == NULL) {
 		job_ctx_error(x->ctx, "export: _since \"last-success\" is "
 		    "for jobs that a schedule submits (client \"schedule:"
 		    "NAME\"); this job's client is %s", client != NULL ?
@@ -1596,12 +1589,12 @@ xp_last_success(struct xp *x)
 		snprintf(x->ls_note, sizeof(x->ls_note), "_since=last-success "
 		    "of schedule %s: resources changed after %s, the "
 		    "transactionTime of its last successful export (job %s)",
-		    client + plen, x->ls_since, x->ls_job);
+		    sched, x->ls_since, x->ls_job);
 	else {
 		x->ls_job[0] = x->ls_since[0] = '\0';
 		snprintf(x->ls_note, sizeof(x->ls_note), "_since=last-success "
 		    "of schedule %s: no earlier successful export, so this one "
-		    "holds everything (no _since)", client + plen);
+		    "holds everything (no _since)", sched);
 	}
 	log_info("job %s: %s", job_ctx_id(x->ctx), x->ls_note);
 	return JOB_DONE;

@@ -27,11 +27,11 @@
 #define EXPORT_SINCE_LAST_SUCCESS	"last-success"
 
 /*
- * At submit time: an export whose params (JSON text) ask for since
+ * At submit time (job_kind_check): an export whose params ask for since
  * "last-success" must come from a schedule (client "schedule:NAME"), the
  * only thing a previous success can be of.  0, or -1 with the reason.
  */
-int		job_export_check_client(const char *params,
+int		job_export_check_client(const cJSON *params,
 		    const char *client, char *errbuf, size_t errlen);
 
 enum job_status	job_export_run(struct job_ctx *);

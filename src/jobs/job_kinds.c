@@ -12,17 +12,26 @@
 #include "jobs/jobq.h"
 
 static const struct job_kind job_kinds[] = {
-	{ "export", job_export_run, job_export_check,
-	    "FHIR Bulk Data $export (system, Patient or Group level)", 0 },
-	{ "renewal-export", job_renewal_run, job_renewal_check,
-	    "policies due for renewal in the next N days (default 14) with "
-	    "their insurees, families and products", 0 },
-	{ "housekeeping", job_housekeeping_run, job_housekeeping_check,
-	    "remove expired output files, prune old job history", 1 },
-	{ "import", job_import_run, job_import_check,
-	    "$import of NDJSON inputs (http(s) or file:// URLs)", 1 },
-	{ "noop", job_noop_run, job_noop_check,
-	    "test kind: N steps of M ms, with progress and checkpoints", 1 },
+	{ .k_name = "export", .k_run = job_export_run,
+	    .k_check = job_export_check,
+	    .k_check_client = job_export_check_client,
+	    .k_help = "FHIR Bulk Data $export (system, Patient or Group "
+	    "level)", .k_idle = 0 },
+	{ .k_name = "renewal-export", .k_run = job_renewal_run,
+	    .k_check = job_renewal_check,
+	    .k_help = "policies due for renewal in the next N days (default "
+	    "14) with their insurees, families and products", .k_idle = 0 },
+	{ .k_name = "housekeeping", .k_run = job_housekeeping_run,
+	    .k_check = job_housekeeping_check,
+	    .k_help = "remove expired output files, prune old job history",
+	    .k_idle = 1 },
+	{ .k_name = "import", .k_run = job_import_run,
+	    .k_check = job_import_check,
+	    .k_help = "$import of NDJSON inputs (http(s) or file:// URLs)",
+	    .k_idle = 1 },
+	{ .k_name = "noop", .k_run = job_noop_run, .k_check = job_noop_check,
+	    .k_help = "test kind: N steps of M ms, with progress and "
+	    "checkpoints", .k_idle = 1 },
 };
 
 #define JOB_NKINDS (sizeof(job_kinds) / sizeof(job_kinds[0]))
@@ -46,8 +55,8 @@ job_kind_all(size_t *n)
 }
 
 int
-job_kind_check(const char *kind, const char *params, char *errbuf,
-    size_t errlen)
+job_kind_check(const char *kind, const char *params, const char *client,
+    char *errbuf, size_t errlen)
 {
 	const struct job_kind	*k;
 	cJSON			*obj;
@@ -73,6 +82,9 @@ job_kind_check(const char *kind, const char *params, char *errbuf,
 		goto out;
 	}
 	if (k->k_check != NULL && k->k_check(obj, errbuf, errlen) == -1)
+		goto out;
+	if (k->k_check_client != NULL && k->k_check_client(obj, client,
+	    errbuf, errlen) == -1)
 		goto out;
 	rc = 0;
  out:

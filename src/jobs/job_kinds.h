@@ -22,6 +22,10 @@ struct job_kind {
 	 * the reason in errbuf.  NULL accepts any object. */
 	int		(*k_check)(const cJSON *params, char *errbuf,
 			    size_t errlen);
+	/* Checks params against the submitting client (jobs.client, may
+	 * be NULL) at submit time; NULL when the client does not matter. */
+	int		(*k_check_client)(const cJSON *params,
+			    const char *client, char *errbuf, size_t errlen);
 	const char	*k_help;	/* one line for usage texts */
 	/*
 	 * 1: runs in SCHED_IDLE when limits.worker_idle is on.  Not for a
@@ -39,9 +43,10 @@ const struct job_kind	*job_kind_find(const char *name);
 /* The whole table; *n set to its length.  Static, never freed. */
 const struct job_kind	*job_kind_all(size_t *n);
 /* Validates a submission: a known kind, params (NULL means {}) a JSON
- * object of at most JOBQ_JSON_MAX bytes that the kind accepts.  0 or -1
- * with a one-line reason in errbuf. */
+ * object of at most JOBQ_JSON_MAX bytes that the kind accepts from that
+ * client (jobs.client, or NULL).  0 or -1 with a one-line reason in
+ * errbuf. */
 int			 job_kind_check(const char *kind, const char *params,
-			    char *errbuf, size_t errlen);
+			    const char *client, char *errbuf, size_t errlen);
 
 #endif

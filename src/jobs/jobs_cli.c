@@ -24,7 +24,6 @@
 
 #include "admin/admin_client.h"
 #include "core/cfg.h"
-#include "jobs/job_export.h"
 #include "jobs/job_kinds.h"
 #include "jobs/jobq.h"
 #include "jobs/jobs_cli.h"
@@ -171,10 +170,8 @@ cli_submit(struct cfg *cfg, const char *prog, const char **pos, int npos)
 	spec.s_params = npos > 1 ? pos[1] : "{}";
 	spec.s_client = cli_opt("client");
 	spec.s_max_attempts = cfg->job_max_attempts;
-	if (job_kind_check(spec.s_kind, spec.s_params, err, sizeof(err)) ==
-	    -1 || (strcmp(spec.s_kind, "export") == 0 &&
-	    job_export_check_client(spec.s_params, spec.s_client, err,
-	    sizeof(err)) == -1)) {
+	if (job_kind_check(spec.s_kind, spec.s_params, spec.s_client, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return 2;
 	}

@@ -99,7 +99,8 @@ schedule_spec_check(const struct schedule_spec *sp, char *errbuf,
     size_t errlen)
 {
 	struct cron	 c;
-	char		 err[384];
+	char		 client[sizeof(SCHEDULE_CLIENT_PREFIX) +
+			    SCHEDULE_NAME_MAX], err[384];
 	const char	*tz, *misfire, *source;
 
 	if (sp->sp_name == NULL || sp->sp_name[0] == '\0') {
@@ -142,7 +143,9 @@ schedule_spec_check(const struct schedule_spec *sp, char *errbuf,
 		snprintf(errbuf, errlen, "job: kind required");
 		return SCHEDULE_R_INVALID;
 	}
-	if (job_kind_check(sp->sp_job_kind, sp->sp_job_params, err,
+	snprintf(client, sizeof(client), "%s%s", SCHEDULE_CLIENT_PREFIX,
+	    sp->sp_name);
+	if (job_kind_check(sp->sp_job_kind, sp->sp_job_params, client, err,
 	    sizeof(err)) == -1) {
 		snprintf(errbuf, errlen, "job: %s", err);
 		return SCHEDULE_R_INVALID;
@@ -382,6 +385,17 @@ schedule_set_enabled(PGconn *conn, const char *name, int enabled,
 	return rc;
 }
 
+const char *
+schedule_client_name(const char *client)
+{
+	size_t	n = sizeof(SCHEDULE_CLIENT_PREFIX) - 1;
+
+	if (client == NULL || strncmp(client, SCHEDULE_CLIENT_PREFIX, n) != 0 ||
+	    client[n] == '\0')
+		return NULL;
+	return client + n;
+}
+
 int
 schedule_run_now(PGconn *conn, const char *name, char *job_id, size_t idlen,
     char *errbuf, size_t errlen)
@@ -407,13 +421,13 @@ schedule_run_now(PGconn *conn, const char *name, char *job_id, size_t idlen,
 		rc = SCHEDULE_R_NOTFOUND;
 		goto out_rollback;
 	}
-	if (job_kind_check(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), err,
-	    sizeof(err)) == -1) {
+	snprintf(client, sizeof(client), "%s%s", SCHEDULE_CLIENT_PREFIX, name);
+	if (job_kind_check(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+	    client, err, sizeof(err)) == -1) {
 		snprintf(errbuf, errlen, "job: %s", err);
 		rc = SCHEDULE_R_INVALID;
 		goto out_rollback;
 	}
-	snprintf(client, sizeof(client), "%s%s", SCHEDULE_CLIENT_PREFIX, name);
 	memset(&js, 0, sizeof(js));
 	js.s_kind = PQgetvalue(res, 0, 0);
 	js.s_params = PQgetvalue(res, 0, 1);
@@ -495,14 +509,14 @@ schedule_fire_row(PGconn *conn, const PGresult *res, int i, time_t now,
 	fd->fd_missed = after_first <= now;
 	if (fd->fd_missed && strcmp(PQgetvalue(res, i, 3), "skip") == 0)
 		return schedule_mark(conn, name, next, NULL, errbuf, errlen);
-	if (job_kind_check(PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), err,
-	    sizeof(err)) == -1) {
+	snprintf(client, sizeof(client), "%s%s", SCHEDULE_CLIENT_PREFIX, name);
+	if (job_kind_check(PQgetvalue(res, i, 4), PQgetvalue(res, i, 5),
+	    client, err, sizeof(err)) == -1) {
 		snprintf(fd->fd_error, sizeof(fd->fd_error), "job refused: %s",
 		    err);
 		return schedule_mark(conn, name, next, fd->fd_error, errbuf,
 		    errlen);
 	}
-	snprintf(client, sizeof(client), "%s%s", SCHEDULE_CLIENT_PREFIX, name);
 	memset(&js, 0, sizeof(js));
 	js.s_kind = PQgetvalue(res, i, 4);
 	js.s_params = PQgetvalue(res, i, 5);

@@ -39,6 +39,11 @@ struct buf;
 #define SCHEDULE_FIRE_BATCH	100	/* due rows one fire_due call takes */
 #define SCHEDULE_CLIENT_PREFIX	"schedule:"	/* jobs.client of its jobs */
 #define SCHEDULE_DEFAULT_TZ	"UTC"
+
+/* The schedule name in client (jobs.client, may be NULL) when it is a
+ * schedule's job (SCHEDULE_CLIENT_PREFIX and a non-empty name), else
+ * NULL.  Points into client. */
+const char	*schedule_client_name(const char *client);
 #define SCHEDULE_DEFAULT_MISFIRE "run-once"
 
 #define SCHEDULE_R_NOTFOUND	1	/* no schedule of that name (404) */

@@ -489,19 +489,19 @@ def slow_import(store, tmp_path, name):
 
 
 def classes_while_running(db, store, jid):
-    """(policy, nice) of the job's worker thread and of its COPY
-    backends, read while it runs; then cancels it.  The worker's pid
-    goes to store.worker_pid."""
+    """(worker pid, (policy, nice) of the job's worker thread, set of
+    (policy, nice) of its COPY backends), read while the job runs; then
+    cancels it."""
     wait_job(db, jid, lambda j: j["state"] == "running", 30)
     pids = wait_for(lambda: bulk_backends(db), 30, what="a COPY backend")
     (owner,), = db.query("SELECT lease_owner FROM jobs WHERE id = %s",
                          [jid])
-    store.worker_pid = int(owner.split(":")[1])
-    worker = sched_of(store.worker_pid)
+    wpid = int(owner.split(":")[1])
+    worker = sched_of(wpid)
     backends = set(sched_of(p) for p in pids)
     cancel(store, db, jid)
     wait_final(db, jid, 60)
-    return worker, backends
+    return wpid, worker, backends
 
 
 def test_bulk_work_runs_in_the_idle_class(db, store, tmp_path):
@@ -511,12 +511,15 @@ def test_bulk_work_runs_in_the_idle_class(db, store, tmp_path):
     in the normal class, without a restart."""
     set_limits(store.db, rows_per_second=300)
     url, jid = kickoff(store)
-    assert classes_while_running(db, store, jid) == ((0, 10), {(0, 10)})
+    _, worker, backends = classes_while_running(db, store, jid)
+    assert (worker, backends) == ((0, 10), {(0, 10)})
     jid = slow_import(store, tmp_path, "a")
-    assert classes_while_running(db, store, jid) == ((5, 10), {(5, 10)})
+    wpid, worker, backends = classes_while_running(db, store, jid)
+    assert (worker, backends) == ((5, 10), {(5, 10)})
     # Between jobs the worker is back in the normal class.
-    wait_for(lambda: sched_of(store.worker_pid) == (0, 10), 30,
+    wait_for(lambda: sched_of(wpid) == (0, 10), 30,
              what="the worker back in SCHED_OTHER")
     set_limits(store.db, worker_idle=0)
     jid = slow_import(store, tmp_path, "b")
-    assert classes_while_running(db, store, jid) == ((0, 10), {(0, 10)})
+    _, worker, backends = classes_while_running(db, store, jid)
+    assert (worker, backends) == ((0, 10), {(0, 10)})

@@ -76,28 +76,40 @@ test_kind_check(void)
 	CHECK(job_kind_all(&n) != NULL && n >= 1);
 	CHECK(job_kind_find("noop") != NULL);
 	CHECK(job_kind_find("nope") == NULL);
-	CHECK(job_kind_check("noop", NULL, err, sizeof(err)) == 0);
-	CHECK(job_kind_check("noop", "{}", err, sizeof(err)) == 0);
+	CHECK(job_kind_check("noop", NULL, NULL, err, sizeof(err)) == 0);
+	CHECK(job_kind_check("noop", "{}", NULL, err, sizeof(err)) == 0);
 	CHECK(job_kind_check("noop", "{\"steps\":10000,\"step_ms\":0,"
-	    "\"fail_times\":1,\"outputs\":2}", err, sizeof(err)) == 0);
-	CHECK(job_kind_check("nope", "{}", err, sizeof(err)) == -1);
+	    "\"fail_times\":1,\"outputs\":2}", NULL, err, sizeof(err)) == 0);
+	CHECK(job_kind_check("nope", "{}", NULL, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "unknown job kind") != NULL);
-	CHECK(job_kind_check("noop", "{", err, sizeof(err)) == -1);
-	CHECK(job_kind_check("noop", "{} x", err, sizeof(err)) == -1);
-	CHECK(job_kind_check("noop", "[]", err, sizeof(err)) == -1);
-	CHECK(job_kind_check("noop", "{\"steps\":10001}", err,
+	CHECK(job_kind_check("noop", "{", NULL, err, sizeof(err)) == -1);
+	CHECK(job_kind_check("noop", "{} x", NULL, err, sizeof(err)) == -1);
+	CHECK(job_kind_check("noop", "[]", NULL, err, sizeof(err)) == -1);
+	CHECK(job_kind_check("noop", "{\"steps\":10001}", NULL, err,
 	    sizeof(err)) == -1);
-	CHECK(job_kind_check("noop", "{\"steps\":-1}", err, sizeof(err)) ==
-	    -1);
-	CHECK(job_kind_check("noop", "{\"steps\":1.5}", err, sizeof(err)) ==
-	    -1);
-	CHECK(job_kind_check("noop", "{\"steps\":\"3\"}", err, sizeof(err)) ==
-	    -1);
-	CHECK(job_kind_check("noop", "{\"step_ms\":60001}", err,
+	CHECK(job_kind_check("noop", "{\"steps\":-1}", NULL, err,
 	    sizeof(err)) == -1);
-	CHECK(job_kind_check("noop", "{\"other\":1}", err, sizeof(err)) ==
-	    -1);
+	CHECK(job_kind_check("noop", "{\"steps\":1.5}", NULL, err,
+	    sizeof(err)) == -1);
+	CHECK(job_kind_check("noop", "{\"steps\":\"3\"}", NULL, err,
+	    sizeof(err)) == -1);
+	CHECK(job_kind_check("noop", "{\"step_ms\":60001}", NULL, err,
+	    sizeof(err)) == -1);
+	CHECK(job_kind_check("noop", "{\"other\":1}", NULL, err,
+	    sizeof(err)) == -1);
 	CHECK(strstr(err, "other") != NULL);
+	/* The client matters to some kinds: last-success is a schedule's. */
+	CHECK(job_kind_check("export", "{\"level\":\"system\",\"_since\":"
+	    "\"last-success\"}", "schedule:nightly", err, sizeof(err)) == 0);
+	CHECK(job_kind_check("export", "{\"level\":\"system\",\"_since\":"
+	    "\"last-success\"}", NULL, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "last-success") != NULL);
+	CHECK(job_kind_check("export", "{\"level\":\"system\",\"since\":"
+	    "\"last-success\"}", "schedule:", err, sizeof(err)) == -1);
+	CHECK(job_kind_check("export", "{\"level\":\"system\",\"_since\":"
+	    "\"last-success\"}", "ip:127.0.0.1", err, sizeof(err)) == -1);
+	CHECK(job_kind_check("export", "{\"level\":\"system\"}", NULL, err,
+	    sizeof(err)) == 0);
 }
 
 int
