@@ -22,6 +22,7 @@
  *   completed   the access log line, /metrics counters, free.
  * The completion callback is the one place a request's memory is freed.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@
 #include "http/http_route.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/slice.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 
@@ -96,6 +98,7 @@ static const struct http_route http_routes[] = {
 #define HTTP_ROUTE_DRAIN	(16 * 1024 * 1024)
 #define HTTP_ROUTE_MAX_DIAG	512	/* OperationOutcome diagnostics */
 #define HTTP_ROUTE_MAX_LOGPATH	256	/* logged path bytes */
+#define HTTP_ROUTE_SLICE_US	100	/* request threads' slice: lib/slice.h */
 
 #define HTTP_JSON		"application/json"
 #define HTTP_FHIR_JSON		"application/fhir+json"
@@ -232,27 +235,39 @@ http_route_in_flight(void)
 
 /* ---- the request object ---- */
 
-/* 16 hex digits from getrandom; a clock and counter mix if that fails. */
+/*
+ * 16 hex digits: splitmix64 over a per-thread state seeded once from
+ * getrandom (a clock and counter mix if that fails).  Ids need to be
+ * unique, not secret; a getrandom call per request was a quarter of the
+ * API's system calls.
+ */
 static void
 http_route_new_id(char *out, size_t outlen)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 r[8];
-	struct timespec		 ts;
-	uint64_t		 v;
-	size_t			 i;
+	static const char		 hex[] = "0123456789abcdef";
+	static _Thread_local uint64_t	 state;
+	static _Thread_local int	 seeded;
+	struct timespec			 ts;
+	uint64_t			 v;
+	size_t				 i;
 
-	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		v = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-		    (uint64_t)ts.tv_sec ^
-		    atomic_fetch_add(&http_route_idseq, 1) << 40;
-		for (i = 0; i < sizeof(r); i++)
-			r[i] = (unsigned char)(v >> (i * 8));
+	if (!seeded) {
+		if (getrandom(&state, sizeof(state), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(state)) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			state = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+			    (uint64_t)ts.tv_sec ^
+			    atomic_fetch_add(&http_route_idseq, 1) << 40;
+		}
+		seeded = 1;
 	}
-	for (i = 0; i < sizeof(r) && 2 * i + 2 < outlen; i++) {
-		out[2 * i] = hex[r[i] >> 4];
-		out[2 * i + 1] = hex[r[i] & 15];
+	v = (state += 0x9e3779b97f4a7c15ULL);
+	v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	v = (v ^ (v >> 27)) * 0x94d049bb133111ebULL;
+	v ^= v >> 31;
+	for (i = 0; i < 8 && 2 * i + 2 < outlen; i++) {
+		out[2 * i] = hex[(v >> (i * 8 + 4)) & 15];
+		out[2 * i + 1] = hex[(v >> (i * 8)) & 15];
 	}
 	out[2 * i] = '\0';
 }
@@ -262,8 +277,16 @@ http_route_new_id(char *out, size_t outlen)
 static struct http_req *
 http_route_req_new(const char *uri, struct MHD_Connection *conn)
 {
-	struct http_req	*req;
+	static _Thread_local int	 sliced;
+	struct http_req			*req;
 
+	/* MHD's threads are only known by their first request. */
+	if (!sliced) {
+		sliced = 1;
+		if (slice_set(0, HTTP_ROUTE_SLICE_US) == -1)
+			log_debug("request thread keeps the default slice: "
+			    "%s", strerror(errno));
+	}
 	req = xcalloc(1, sizeof(*req));
 	req->rq_conn = conn;
 	clock_gettime(CLOCK_MONOTONIC, &req->rq_start);

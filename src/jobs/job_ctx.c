@@ -201,13 +201,14 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	job_ctx_apply_limits(ctx);
 	/* The worker's thread (and the threads the kind starts, which
 	 * inherit it) in the kind's class for this job; job_ctx_free puts
-	 * it back. */
+	 * it back.  The normal class comes with a bulk time slice. */
 	if (job_ctx_wants_idle(ctx)) {
 		if (throttle_sched_idle(0, 1) == 0)
 			ctx->c_idle = 1;
 		else
 			log_warn("sched_setscheduler(SCHED_IDLE)");
-	}
+	} else if (throttle_sched_idle(0, 0) == -1)
+		log_warn("sched_setscheduler(SCHED_OTHER)");
 	return ctx;
 }
 

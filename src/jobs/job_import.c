@@ -65,7 +65,8 @@
 #define IMPORT_TICK_MS		200
 #define IMPORT_SAVE_MS		1000
 #define IMPORT_STREAMS		2	/* COPY connections of the fast path */
-#define IMPORT_CHUNK		(256 * 1024) /* rows handed over at once */
+#define IMPORT_CHUNK		(256 * 1024) /* rows handed to an idle stream */
+#define IMPORT_CHUNK_MAX	(1024 * 1024) /* ... or to a busy one */
 
 enum imp_state {
 	IMP_PENDING,
@@ -385,6 +386,18 @@ imp_stream_wait(struct imp_stream *st)
 	lr = st->st_result;
 	pthread_mutex_unlock(&st->st_lock);
 	return lr;
+}
+
+/* True when the stream has nothing to do (its last result aside). */
+static int
+imp_stream_idle(struct imp_stream *st)
+{
+	int	idle;
+
+	pthread_mutex_lock(&st->st_lock);
+	idle = st->st_cmd == IMP_CMD_IDLE;
+	pthread_mutex_unlock(&st->st_lock);
+	return idle;
 }
 
 /* Gives an idle stream its next command. */
@@ -757,7 +770,14 @@ imp_queue(struct imp_run *r, const struct ndjson_resource *res,
 			    "buffer");
 			return -1;
 		}
-		if (r->chunk[i].b_len >= IMPORT_CHUNK)
+		/* A chunk goes to its stream once the stream is free; a
+		 * busy one gets a larger chunk later rather than stall this
+		 * thread, which would starve the other stream's backend
+		 * too (with a wait at every 256 KB, a 2-CPU machine sat
+		 * 15% idle during an import). */
+		if (r->chunk[i].b_len >= IMPORT_CHUNK_MAX ||
+		    (r->chunk[i].b_len >= IMPORT_CHUNK &&
+		    imp_stream_idle(&r->streams[i])))
 			lr = imp_stream_send(r, i);
 	} else
 		lr = load_session_row(r->sess, res, line, len, lineno, offset,

@@ -73,7 +73,8 @@ void		 throttle_totals(struct throttle *, int64_t *rows,
 
 /*
  * Lowers the priority of local process pid (a database backend): nice,
- * the SCHED_IDLE class when idle (else back to the normal one) and I/O
+ * the SCHED_IDLE class when idle (else the normal one, with a long time
+ * slice) and I/O
  * best-effort level 7.  0 done, -1 not possible (not local, not a
  * postgres process, or not permitted; errno set, EPERM/EACCES for the
  * latter).  Used by throttle_conn.
@@ -82,8 +83,8 @@ int		 throttle_renice_backend(int pid, int nice, int idle);
 
 /*
  * Puts thread pid (0: the calling thread; a single-threaded process's pid:
- * the process) in SCHED_IDLE when idle, else in the normal class.  0, or
- * -1 with errno.
+ * the process) in SCHED_IDLE when idle, else in the normal class with a
+ * long time slice.  0, or -1 with errno.
  */
 int		 throttle_sched_idle(int pid, int idle);
 

@@ -9,10 +9,17 @@
  * for up to 200 ms at a time (balance_dirty_pages); with the access log
  * written inline, that was the slowest 0.1% of every API request in the
  * isolation benchmark.  A full ring drops lines and says how many.
+ *
+ * The writer wakes once per batch, not once per line: after a write it
+ * lets lines gather for LOG_RING_BATCH_MS, and producers signal it only
+ * when it sleeps on an empty ring or the ring is half full.  At 37,000
+ * requests/s a wake-up per access-log line was a context switch per
+ * request, a tenth of the API's CPU.
  */
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +30,7 @@
 #include "log.h"
 
 #define LOG_LINE_MAX 4096
+#define LOG_RING_BATCH_MS 20	/* lines gather this long between writes */
 
 static struct {
 	char		 role[32];
@@ -43,18 +51,57 @@ static struct {
 	unsigned long	 dropped;
 	int		 on;
 	int		 stop;
+	int		 idle;		/* writer waits for a first line */
+	int		 pausing;	/* writer lets lines gather */
 } log_ring;
 
 static const char *log_names[] = { "error", "warn", "info", "debug" };
+
+/* The pid and the second's time stamp, kept so a line costs no system
+ * call: at 50,000 access-log lines/s getpid() alone was a fifth of the
+ * API's system calls.  The pid is re-read after fork (log_atfork). */
+static atomic_long	log_pid;
+static pthread_once_t	log_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct {
+	time_t	 sec;
+	char	 text[24];	/* "2026-11-27T04:48:11Z " */
+	size_t	 len;
+} log_stamp = { (time_t)-1, "", 0 };
 
 static void log_append(char *, size_t *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static void log_vwrite(enum log_level, int, const char *, va_list)
     __attribute__((format(printf, 3, 0)));
 
+static void
+log_atfork_child(void)
+{
+	atomic_store(&log_pid, 0);
+}
+
+static void
+log_register_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, log_atfork_child);
+}
+
+static long
+log_getpid(void)
+{
+	long	pid = atomic_load(&log_pid);
+
+	if (pid == 0) {
+		pid = (long)getpid();
+		atomic_store(&log_pid, pid);
+	}
+	return pid;
+}
+
 void
 log_init(const char *role, enum log_level level)
 {
+	(void)pthread_once(&log_once, log_register_atfork);
+	atomic_store(&log_pid, 0);
 	snprintf(log_state.role, sizeof(log_state.role), "%s", role);
 	log_state.level = level;
 }
@@ -127,7 +174,9 @@ log_ring_put(const char *line, size_t len)
 		memcpy(log_ring.ring, line + first, len - first);
 		log_ring.head = (log_ring.head + len) % log_ring.size;
 		log_ring.used += len;
-		pthread_cond_signal(&log_ring_cv);
+		if (log_ring.idle || (log_ring.pausing &&
+		    log_ring.used > log_ring.size / 2))
+			pthread_cond_signal(&log_ring_cv);
 	}
 	pthread_mutex_unlock(&log_ring_lk);
 	return 0;
@@ -137,6 +186,7 @@ static void *
 log_ring_main(void *arg)
 {
 	struct iovec	 iov[2];
+	struct timespec	 until;
 	char		 note[256];
 	size_t		 tail, used;
 	ssize_t		 w;
@@ -146,8 +196,11 @@ log_ring_main(void *arg)
 	pthread_mutex_lock(&log_ring_lk);
 	for (;;) {
 		while (log_ring.used == 0 && log_ring.dropped == 0 &&
-		    !log_ring.stop)
+		    !log_ring.stop) {
+			log_ring.idle = 1;
 			pthread_cond_wait(&log_ring_cv, &log_ring_lk);
+			log_ring.idle = 0;
+		}
 		if (log_ring.stop && log_ring.used == 0 &&
 		    log_ring.dropped == 0 && dropped == 0)
 			break;
@@ -173,13 +226,27 @@ log_ring_main(void *arg)
 			(void)snprintf(note, sizeof(note), "%s[%ld] warn: "
 			    "%lu log lines dropped: the log could not be "
 			    "written fast enough\n", log_state.role,
-			    (long)getpid(), dropped);
+			    log_getpid(), dropped);
 			(void)!write(STDERR_FILENO, note, strlen(note));
 			dropped = 0;
 		}
 		pthread_mutex_lock(&log_ring_lk);
 		log_ring.tail = (log_ring.tail + (size_t)w) % log_ring.size;
 		log_ring.used -= (size_t)w;
+		if (log_ring.stop)
+			continue;
+		(void)clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += LOG_RING_BATCH_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		log_ring.pausing = 1;
+		while (!log_ring.stop && log_ring.used <= log_ring.size / 2 &&
+		    pthread_cond_timedwait(&log_ring_cv, &log_ring_lk,
+		    &until) != ETIMEDOUT)
+			;
+		log_ring.pausing = 0;
 	}
 	pthread_mutex_unlock(&log_ring_lk);
 	return NULL;
@@ -239,10 +306,16 @@ log_vwrite(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	int		 saved = errno, n;
 
 	now = time(NULL);
-	gmtime_r(&now, &tm);
-	len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	if (now != log_stamp.sec) {
+		gmtime_r(&now, &tm);
+		log_stamp.len = strftime(log_stamp.text,
+		    sizeof(log_stamp.text), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		log_stamp.sec = now;
+	}
+	memcpy(line, log_stamp.text, log_stamp.len);
+	len = log_stamp.len;
 	log_append(line, &len, "%s[%ld] %s: ", log_state.role,
-	    (long)getpid(), log_names[level]);
+	    log_getpid(), log_names[level]);
 	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
 	if (n > 0)
 		len = len + (size_t)n < sizeof(line) - 2 ? len + (size_t)n :

@@ -33,6 +33,7 @@
 #include "store/ndjson.h"
 
 #define LOAD_FLUSH	(256 * 1024)
+#define LOAD_PUT_PIECE	(256 * 1024)	/* bytes per PQputCopyData */
 
 struct load_session {
 	PGconn			*ls_conn;	/* borrowed */
@@ -241,6 +242,7 @@ load_session_put(struct load_session *s, const char *rows, size_t len,
     char *errbuf, size_t errlen)
 {
 	enum load_result	rc;
+	size_t			n;
 
 	if (!s->ls_copying) {
 		snprintf(errbuf, errlen, "load: the COPY has ended");
@@ -249,8 +251,14 @@ load_session_put(struct load_session *s, const char *rows, size_t len,
 	/* The binary header (and any row queued here) goes first. */
 	if ((rc = load_flush(s, errbuf, errlen)) != LOAD_OK || len == 0)
 		return rc;
-	if (len > INT_MAX || PQputCopyData(s->ls_conn, rows, (int)len) != 1)
-		return load_copy_failed(s, errbuf, errlen);
+	/* In pieces: libpq's buffer grows to hold what one call passes. */
+	while (len > 0) {
+		n = len < LOAD_PUT_PIECE ? len : LOAD_PUT_PIECE;
+		if (PQputCopyData(s->ls_conn, rows, (int)n) != 1)
+			return load_copy_failed(s, errbuf, errlen);
+		rows += n;
+		len -= n;
+	}
 	return LOAD_OK;
 }
 

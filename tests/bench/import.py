@@ -35,7 +35,9 @@ BENCH_KEEP=1 (keep the generated Claim file and the database),
 BENCH_LOAD_REFERENCE=0 (skip the reference below), BENCH_RERUN=0 (skip the
 re-run of the same input, for the largest sizes), BENCH_LIMITS (a JSON
 object of integer limits to set instead of the defaults, e.g.
-'{"worker_idle": 0}').
+'{"worker_idle": 0}'), BENCH_INPUT (an NDJSON file of Claims to import
+instead of generating one: A/B runs on the same bytes without the
+minutes of generation; it is left in place).
 
 Besides (not part of the ratio): 'bulkhead load' of the same file into a
 fresh store, the product's own COPY path with the primary key and the
@@ -445,7 +447,16 @@ def main():
     log("import benchmark: %d claims (%d families), bin %s, %d CPUs, load "
         "average %s" % (claims, families, BIN, os.cpu_count(), loadavg()))
 
-    indir, path, lines, size = make_input(claims, families, work)
+    if os.environ.get("BENCH_INPUT"):
+        path = os.path.abspath(os.environ["BENCH_INPUT"])
+        indir = os.path.dirname(path)
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            lines = sum(1 for _ in f)
+        log("input: %s (BENCH_INPUT): %d lines, %.1f MB" % (
+            path, lines, size / 1e6))
+    else:
+        indir, path, lines, size = make_input(claims, families, work)
     url = fresh_db(admin, DBNAME)
 
     raw_dt, raw_rows, raw_mb, raw_cpu = raw_copy(url, path)
@@ -515,7 +526,8 @@ def main():
         svc.stop()
         if not keep:
             sql(admin, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % DBNAME)
-            shutil.rmtree(indir, ignore_errors=True)
+            if not os.environ.get("BENCH_INPUT"):
+                shutil.rmtree(indir, ignore_errors=True)
             shutil.rmtree(svc.data, ignore_errors=True)
     return 0
 

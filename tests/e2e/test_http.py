@@ -531,6 +531,55 @@ def test_concurrent_requests(api):
     for path, status, _ in results:
         assert status == (404 if path == "/fhir/nothing" else 200), path
     assert len({rid for _, _, rid in results}) == 200
+    # the access log is written in batches: every line still arrives once
+    deadline = time.time() + 10
+    while True:
+        log = api.read_log()
+        missing = [rid for _, _, rid in results if "id=%s\n" % rid not in log]
+        if not missing or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert missing == []
+    for _, _, rid in results:
+        assert log.count("id=%s\n" % rid) == 1, rid
+
+
+def test_request_threads_ask_for_a_short_slice(api):
+    """The threads serving requests ask the kernel for a 0.1 ms time slice
+    (lib/slice.h) where it takes one (Linux 6.12): a poll waking its
+    thread preempts bulk work instead of waiting out a slice."""
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    if (int(m.group(1)), int(m.group(2))) < (6, 12):
+        pytest.skip("no per-thread slices before Linux 6.12")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
+        list(ex.map(lambda _: requests.get(api.base + "/healthz", timeout=30),
+                    range(64)))
+    slices = {}
+    task = "/proc/%d/task" % api.proc.pid
+    for tid in os.listdir(task):
+        with open("%s/%s/comm" % (task, tid)) as f:
+            comm = f.read().strip()
+        with open("%s/%s/sched" % (task, tid)) as f:
+            sm = re.search(r"^se\.slice\s*:\s*(\d+)", f.read(), re.M)
+        if sm is None:
+            pytest.skip("the kernel does not show se.slice")
+        slices.setdefault(comm, set()).add(int(sm.group(1)))
+    # the threads that served a request; the others keep the default
+    assert 100000 in slices.get("MHD-worker", set()), slices
+    assert 100000 not in slices.get("bulkhead", set()), slices
+
+
+def test_request_line_limits(api):
+    # http_conn_memory (16 KiB) holds a request line of several KB: long
+    # GET kick-offs with _typeFilter fit ...
+    status, _, _ = raw_request(api, "GET",
+                               "/fhir/metadata?_pretty=" + "a" * 8000)
+    assert status in (200, 400)
+    # ... and a longer one is refused as such, not dropped
+    status, _, _ = raw_request(api, "GET",
+                               "/fhir/metadata?_pretty=" + "a" * 20000)
+    assert status == 414
+    assert requests.get(api.fhir + "/metadata").status_code == 200
 
 
 def test_keep_alive_session(api):

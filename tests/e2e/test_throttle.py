@@ -462,6 +462,26 @@ def sched_of(pid):
     return int(fields[38]), int(fields[16])
 
 
+def custom_slices():
+    """True when the kernel takes a thread's own time slice (EEVDF with
+    sched_setattr's sched_runtime, Linux 6.12) and shows it."""
+    major, minor = (int(x) for x in
+                    re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    if (major, minor) < (6, 12):
+        return False
+    return slice_of(os.getpid()) is not None
+
+
+def slice_of(pid):
+    """se.slice of a thread in ns, from /proc/PID/sched; None if absent."""
+    try:
+        with open("/proc/%d/sched" % pid) as f:
+            m = re.search(r"^se\.slice\s*:\s*(\d+)", f.read(), re.M)
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
+
+
 def bulk_backends(db):
     return [r[0] for r in db.query(
         "SELECT pid FROM pg_stat_activity WHERE application_name LIKE "
@@ -490,8 +510,8 @@ def slow_import(store, tmp_path, name):
 
 def classes_while_running(db, store, jid):
     """(worker pid, (policy, nice) of the job's worker thread, set of
-    (policy, nice) of its COPY backends), read while the job runs; then
-    cancels it."""
+    (policy, nice) of its COPY backends, set of the time slices of both),
+    read while the job runs; then cancels it."""
     wait_job(db, jid, lambda j: j["state"] == "running", 30)
     pids = wait_for(lambda: bulk_backends(db), 30, what="a COPY backend")
     (owner,), = db.query("SELECT lease_owner FROM jobs WHERE id = %s",
@@ -499,27 +519,31 @@ def classes_while_running(db, store, jid):
     wpid = int(owner.split(":")[1])
     worker = sched_of(wpid)
     backends = set(sched_of(p) for p in pids)
+    slices = set(slice_of(p) for p in [wpid] + pids)
     cancel(store, db, jid)
     wait_final(db, jid, 60)
-    return wpid, worker, backends
+    return wpid, worker, backends, slices
 
 
 def test_bulk_work_runs_in_the_idle_class(db, store, tmp_path):
     """worker_idle (default 1): an import's worker thread and its COPY
     backends run in SCHED_IDLE at worker_nice; an export stays in the
-    normal class (job_kinds.h says why); worker_idle 0 puts imports back
+    normal class (job_kinds.h says why), with a 20 ms time slice where
+    the kernel takes one (lib/slice.h); worker_idle 0 puts imports back
     in the normal class, without a restart."""
     set_limits(store.db, rows_per_second=300)
     url, jid = kickoff(store)
-    _, worker, backends = classes_while_running(db, store, jid)
+    _, worker, backends, slices = classes_while_running(db, store, jid)
     assert (worker, backends) == ((0, 10), {(0, 10)})
+    if custom_slices():
+        assert slices == {20000000}
     jid = slow_import(store, tmp_path, "a")
-    wpid, worker, backends = classes_while_running(db, store, jid)
+    wpid, worker, backends, _ = classes_while_running(db, store, jid)
     assert (worker, backends) == ((5, 10), {(5, 10)})
     # Between jobs the worker is back in the normal class.
     wait_for(lambda: sched_of(wpid) == (0, 10), 30,
              what="the worker back in SCHED_OTHER")
     set_limits(store.db, worker_idle=0)
     jid = slow_import(store, tmp_path, "b")
-    _, worker, backends = classes_while_running(db, store, jid)
+    _, worker, backends, _ = classes_while_running(db, store, jid)
     assert (worker, backends) == ((0, 10), {(0, 10)})
