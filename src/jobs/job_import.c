@@ -10,6 +10,13 @@
  * PostgreSQL stores a batch while the thread parses it.  A batch is one
  * transaction (the checkpoint names its last line).
  *
+ * On the fast path the rows go, by id, to two COPY connections
+ * (IMPORT_STREAMS), each sending from a thread of its own, in chunks:
+ * IMPORT_CHUNK once its stream is free, up to IMPORT_CHUNK_MAX while it
+ * is busy.  The reader waits only on a stream a whole 1 MB behind: a
+ * wait at every 256 KB starved the other stream's backend meanwhile,
+ * and a 1M-claim import went from 1.42x to 1.25x a raw COPY's time.
+ *
  * Fast path: the COPY goes straight into the store while no id of the
  * input exists yet and none repeats (an initial load).  Each such line is
  * also spooled (unlinked temp file) so that the batch can be replayed,
