@@ -5,8 +5,8 @@
  * The job is a list of steps: the lenient-handling warnings (error file),
  * one step per resource type, then the deleted-resource Bundles when
  * _since is given.  Each type step streams rows out of PostgreSQL with
- * COPY ... TO STDOUT into zstd files (bulk/outfile.c), in one of two
- * ways:
+ * COPY ... TO STDOUT (binary: EXPORT_COPY) into zstd files
+ * (bulk/outfile.c), in one of two ways:
  *
  *  - scan: the type's partition page range by page range (TID range
  *    scans of EXPORT_CHUNK_PAGES, ordered by ctid within the range), so
