@@ -50,6 +50,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
+#include "store/copybin.h"
 #include "store/db.h"
 #include "store/ndjson.h"
 
@@ -59,9 +60,8 @@
 #define EXPORT_TICK_ROWS	4096	/* rows between lease ticks */
 /* Binary: PostgreSQL hands each value over as it is stored, where csv
  * scans every byte for quotes and delimiters, half of the backend's CPU
- * in an export (its bottleneck); see xp_fields. */
+ * in an export (its bottleneck); rows are split by copybin_split. */
 #define EXPORT_COPY		"(FORMAT binary)"
-#define EXPORT_COPY_HEADER	19	/* signature, flags, extension */
 /* An active policy whose period ends inside the renewal window
  * [bulkhead.from, bulkhead.to) — dates compare as YYYY-MM-DD text. */
 #define XP_DUE(col) \
@@ -906,54 +906,6 @@ xp_scan_order(struct xp *x, const char *tid)
 	return -1;
 }
 
-/*
- * Splits one binary COPY row (int16 count, then per value an int32
- * length and the bytes) into nf values, each NUL-terminated in place: a
- * value's terminator overwrites the next length, already read, and libpq
- * terminates the last.  A tid value (tid_first: the first one is a
- * ctid) becomes its text form "(page,offset)" in tidbuf.  0, or -1 for a
- * row of another shape (NULLs included: no selected value is NULL).
- */
-static int
-xp_fields(char *row, int len, int nf, int tid_first, char *tidbuf,
-    size_t tidlen, char **val, size_t *vlen)
-{
-	const unsigned char	*u = (const unsigned char *)row;
-	size_t			 off = 2, n = (size_t)len;
-	uint32_t		 l;
-	int			 i;
-
-	if (len < 2 || ((u[0] << 8) | u[1]) != nf)
-		return -1;
-	for (i = 0; i < nf; i++) {
-		if (n - off < 4)
-			return -1;
-		l = (uint32_t)u[off] << 24 | (uint32_t)u[off + 1] << 16 |
-		    (uint32_t)u[off + 2] << 8 | u[off + 3];
-		off += 4;
-		if (l == 0xffffffffu || l > n - off)
-			return -1;
-		val[i] = row + off;
-		vlen[i] = l;
-		off += l;
-	}
-	if (off != n)
-		return -1;
-	for (i = 0; i < nf - 1; i++)
-		val[i][vlen[i]] = '\0';
-	if (tid_first) {
-		if (vlen[0] != 6)
-			return -1;
-		u = (const unsigned char *)val[0];
-		snprintf(tidbuf, tidlen, "(%u,%u)", (unsigned)((uint32_t)u[0]
-		    << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3]),
-		    (unsigned)(u[4] << 8 | u[5]));
-		val[0] = tidbuf;
-		vlen[0] = strlen(tidbuf);
-	}
-	return 0;
-}
-
 /* One COPY row: the cursor, then the payload. */
 static int
 xp_row(struct xp *x, const struct xp_step *s, char *row, int len)
@@ -963,11 +915,14 @@ xp_row(struct xp *x, const struct xp_step *s, char *row, int len)
 	struct buf	 b;
 	int		 rc;
 
-	if (xp_fields(row, len, 2, s->s_kind == XP_SCAN, tid, sizeof(tid),
-	    val, vlen) == -1) {
+	if (copybin_split(row, (size_t)len, 2, val, vlen) == -1 ||
+	    (s->s_kind == XP_SCAN && copybin_tid_text(val[0], vlen[0], tid,
+	    sizeof(tid)) == -1)) {
 		job_ctx_error(x->ctx, "export: malformed COPY row");
 		return -1;
 	}
+	if (s->s_kind == XP_SCAN)
+		val[0] = tid;
 	payload = val[1];
 	plen = vlen[1];
 	if (s->s_kind == XP_SCAN && xp_scan_order(x, val[0]) == -1)
@@ -1021,7 +976,7 @@ xp_block_row(struct xp *x, const struct xp_step *s, char *row, int len)
 	int		 rc = -1;
 
 	buf_init(&b, 4096);
-	if (xp_fields(row, len, 3, 0, NULL, 0, val, vlen) == -1 ||
+	if (copybin_split(row, (size_t)len, 3, val, vlen) == -1 ||
 	    vlen[1] >= sizeof(type)) {
 		job_ctx_error(x->ctx, "export: malformed COPY row");
 		goto out;
@@ -1129,16 +1084,14 @@ xp_copy(struct xp *x, const struct xp_step *s, const char *sql)
 		/* The header comes before the first row, in its message. */
 		if (first) {
 			first = 0;
-			if (len < EXPORT_COPY_HEADER ||
-			    memcmp(row, "PGCOPY\n\377\r\n", 11) != 0)
+			if (!copybin_is_header(row, (size_t)len))
 				bad = -1;
-			r += EXPORT_COPY_HEADER;
-			len -= EXPORT_COPY_HEADER;
+			r += COPYBIN_HEADER;
+			len -= COPYBIN_HEADER;
 		}
 		if (bad)
 			job_ctx_error(x->ctx, "export: not a binary COPY");
-		else if (len == 0 || (len == 2 &&
-		    (unsigned char)r[0] == 0xff && (unsigned char)r[1] == 0xff))
+		else if (len == 0 || copybin_is_trailer(r, (size_t)len))
 			;	/* the header alone, or the trailer */
 		else
 			bad = s->s_kind == XP_BLOCKS ? xp_block_row(x, s, r,

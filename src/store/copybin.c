@@ -4,6 +4,7 @@
  * extension length, then per tuple an int16 field count and per field an
  * int32 length (-1 for NULL) and the bytes, then an int16 -1 trailer.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/buf.h"
@@ -82,4 +83,66 @@ copybin_bool(struct buf *b, int v)
 		return -1;
 	(void)copybin_be(b, 1, 4);
 	return buf_append(b, v ? "\1" : "\0", 1);
+}
+
+/* ---- reading: COPY TO STDOUT (FORMAT binary) ---- */
+
+static uint32_t
+copybin_get32(const unsigned char *u)
+{
+	return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 |
+	    (uint32_t)u[2] << 8 | u[3];
+}
+
+int
+copybin_is_header(const char *p, size_t len)
+{
+	return len >= COPYBIN_HEADER && memcmp(p, "PGCOPY\n\377\r\n", 11) == 0;
+}
+
+int
+copybin_is_trailer(const char *p, size_t len)
+{
+	return len == 2 && (unsigned char)p[0] == 0xff &&
+	    (unsigned char)p[1] == 0xff;
+}
+
+int
+copybin_split(char *row, size_t len, int nf, char **val, size_t *vlen)
+{
+	const unsigned char	*u = (const unsigned char *)row;
+	size_t			 off = 2;
+	uint32_t		 l;
+	int			 i;
+
+	if (nf < 1 || len < 2 || ((u[0] << 8) | u[1]) != nf)
+		return -1;
+	for (i = 0; i < nf; i++) {
+		if (len - off < 4)
+			return -1;
+		l = copybin_get32(u + off);
+		off += 4;
+		if (l > len - off)	/* NULL (0xffffffff) included */
+			return -1;
+		val[i] = row + off;
+		vlen[i] = l;
+		off += l;
+	}
+	if (off != len)
+		return -1;
+	for (i = 0; i < nf - 1; i++)
+		val[i][vlen[i]] = '\0';
+	return 0;
+}
+
+int
+copybin_tid_text(const char *v, size_t vlen, char *out, size_t outlen)
+{
+	const unsigned char	*u = (const unsigned char *)v;
+
+	if (vlen != 6)
+		return -1;
+	snprintf(out, outlen, "(%u,%u)", (unsigned)copybin_get32(u),
+	    (unsigned)(u[4] << 8 | u[5]));
+	return 0;
 }

@@ -12,6 +12,10 @@
  * buffer then holds a partial row: reset it or give up on the stream).
  * Integers go out in network byte order; timestamptz is microseconds
  * since 2000-01-01 00:00 UTC (PostgreSQL's integer datetimes).
+ *
+ * The other way (COPY ... TO STDOUT (FORMAT binary), as an export reads
+ * it): COPYBIN_HEADER bytes of header before the first row, in the same
+ * message, copybin_split per row, and a 2-byte trailer (copybin_is_trailer).
  */
 #ifndef STORE_COPYBIN_H
 #define STORE_COPYBIN_H
@@ -32,5 +36,26 @@ int	copybin_null(struct buf *);
 int	copybin_int4(struct buf *, int32_t);
 int	copybin_int8(struct buf *, int64_t);	/* also timestamptz */
 int	copybin_bool(struct buf *, int);
+
+#define COPYBIN_HEADER	19	/* signature, flags, extension length */
+
+/* True if p[0..len) starts with the binary COPY signature. */
+int	copybin_is_header(const char *p, size_t len);
+/* True if p[0..len) is the trailer (int16 -1). */
+int	copybin_is_trailer(const char *p, size_t len);
+/*
+ * Splits one row (int16 count, then per value an int32 length and the
+ * bytes) of exactly nf values into val/vlen, each NUL-terminated in
+ * place: a value's terminator overwrites the next value's length, already
+ * read, and row[len] must be a writable NUL for the last (libpq's
+ * PQgetCopyData buffers are).  0, or -1 for a row of another shape,
+ * NULLs included.
+ */
+int	copybin_split(char *row, size_t len, int nf, char **val,
+	    size_t *vlen);
+/* A tid value (6 bytes: page, offset) as "(page,offset)"; -1 if the
+ * value is not 6 bytes. */
+int	copybin_tid_text(const char *v, size_t vlen, char *out,
+	    size_t outlen);
 
 #endif
