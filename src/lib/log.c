@@ -19,8 +19,8 @@
 #include <sys/uio.h>
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +59,7 @@ static const char *log_names[] = { "error", "warn", "info", "debug" };
 
 /* The pid and the second's time stamp, kept so a line costs no system
  * call: at 50,000 access-log lines/s getpid() alone was a fifth of the
- * API's system calls.  The pid is re-read after fork (log_atfork). */
+ * API's system calls.  The pid is re-read after fork (log_atfork_child). */
 static atomic_long	log_pid;
 static pthread_once_t	log_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct {
