@@ -123,6 +123,8 @@ struct xp {
 	/* the running step */
 	struct outfile_set	*set;
 	char			 last_key[128];	/* cursor of the last row */
+	int			 last_tid;	/* last_key is the tid: */
+	int64_t			 last_page, last_off;
 	int64_t			 type_rows;	/* rows written this step */
 	int64_t			 type_total;	/* estimate, -1 unknown */
 	int64_t			 all_rows;	/* rows written this attempt */
@@ -890,42 +892,36 @@ xp_subset(struct xp *x, const char *type, const char *line, size_t len)
  * a row at or before the previous one fails the attempt.
  */
 static int
-xp_scan_order(struct xp *x, const char *tid)
+xp_scan_order(struct xp *x, int64_t page, int64_t off)
 {
-	int64_t	p, o, lp, lo;
-
-	if (xp_tid_parse(tid, &p, &o) == -1)
-		goto bad;
-	if (xp_tid_parse(x->last_key, &lp, &lo) == 0 &&
-	    (p < lp || (p == lp && o <= lo)))
-		goto bad;
+	if (x->last_tid && (page < x->last_page ||
+	    (page == x->last_page && off <= x->last_off))) {
+		job_ctx_error(x->ctx, "export: rows of a page range came out "
+		    "of physical order (after %s)", x->last_key);
+		return -1;
+	}
 	return 0;
- bad:
-	job_ctx_error(x->ctx, "export: rows of a page range came out of "
-	    "physical order (after %s)", x->last_key);
-	return -1;
 }
 
 /* One COPY row: the cursor, then the payload. */
 static int
 xp_row(struct xp *x, const struct xp_step *s, char *row, int len)
 {
-	char		*val[2], *payload, *sub = NULL, tid[32];
+	char		*val[2], *payload, *sub = NULL;
 	size_t		 vlen[2], plen;
+	int64_t		 page = 0, off = 0;
 	struct buf	 b;
 	int		 rc;
 
 	if (copybin_split(row, (size_t)len, 2, val, vlen) == -1 ||
-	    (s->s_kind == XP_SCAN && copybin_tid_text(val[0], vlen[0], tid,
-	    sizeof(tid)) == -1)) {
+	    (s->s_kind == XP_SCAN && copybin_tid(val[0], vlen[0], &page,
+	    &off) == -1)) {
 		job_ctx_error(x->ctx, "export: malformed COPY row");
 		return -1;
 	}
-	if (s->s_kind == XP_SCAN)
-		val[0] = tid;
 	payload = val[1];
 	plen = vlen[1];
-	if (s->s_kind == XP_SCAN && xp_scan_order(x, val[0]) == -1)
+	if (s->s_kind == XP_SCAN && xp_scan_order(x, page, off) == -1)
 		return -1;
 	if (s->s_kind == XP_DELETED) {
 		buf_init(&b, 4096);
@@ -954,7 +950,14 @@ xp_row(struct xp *x, const struct xp_step *s, char *row, int len)
 		return -1;
 	}
 	/* Only now is the row in a file: the cursor may move past it. */
-	str_lcpy(x->last_key, val[0], sizeof(x->last_key));
+	if (s->s_kind == XP_SCAN) {
+		snprintf(x->last_key, sizeof(x->last_key), "(%lld,%lld)",
+		    (long long)page, (long long)off);
+		x->last_page = page;
+		x->last_off = off;
+		x->last_tid = 1;
+	} else
+		str_lcpy(x->last_key, val[0], sizeof(x->last_key));
 	x->type_rows++;
 	x->all_rows++;
 	return 0;
@@ -1308,6 +1311,8 @@ xp_run_step(struct xp *x)
 	x->type_total = -1;
 	x->step_pages = 0;
 	str_lcpy(x->last_key, x->cursor, sizeof(x->last_key));
+	x->last_tid = xp_tid_parse(x->last_key, &x->last_page,
+	    &x->last_off) == 0;
 	/* Blocks roll files themselves, between blocks (0: no limit). */
 	x->file_bytes = 0;
 	x->set = outfile_set_open(x->dir, s->s_kind == XP_WARNINGS ?

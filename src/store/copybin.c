@@ -4,11 +4,13 @@
  * extension length, then per tuple an int16 field count and per field an
  * int32 length (-1 for NULL) and the bytes, then an int16 -1 trailer.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "lib/buf.h"
 #include "store/copybin.h"
+
+/* The signature that opens a stream, NUL included (11 bytes). */
+static const char copybin_sig[] = "PGCOPY\n\377\r\n";
 
 static int
 copybin_be(struct buf *b, uint64_t v, size_t n)
@@ -24,9 +26,7 @@ copybin_be(struct buf *b, uint64_t v, size_t n)
 int
 copybin_header(struct buf *b)
 {
-	static const char sig[] = "PGCOPY\n\377\r\n";	/* and its NUL */
-
-	if (buf_append(b, sig, sizeof(sig)) == -1)
+	if (buf_append(b, copybin_sig, sizeof(copybin_sig)) == -1)
 		return -1;
 	return copybin_be(b, 0, 4) | copybin_be(b, 0, 4);
 }
@@ -97,7 +97,8 @@ copybin_get32(const unsigned char *u)
 int
 copybin_is_header(const char *p, size_t len)
 {
-	return len >= COPYBIN_HEADER && memcmp(p, "PGCOPY\n\377\r\n", 11) == 0;
+	return len >= COPYBIN_HEADER &&
+	    memcmp(p, copybin_sig, sizeof(copybin_sig)) == 0;
 }
 
 int
@@ -136,13 +137,13 @@ copybin_split(char *row, size_t len, int nf, char **val, size_t *vlen)
 }
 
 int
-copybin_tid_text(const char *v, size_t vlen, char *out, size_t outlen)
+copybin_tid(const char *v, size_t vlen, int64_t *page, int64_t *off)
 {
 	const unsigned char	*u = (const unsigned char *)v;
 
 	if (vlen != 6)
 		return -1;
-	snprintf(out, outlen, "(%u,%u)", (unsigned)copybin_get32(u),
-	    (unsigned)(u[4] << 8 | u[5]));
+	*page = copybin_get32(u);
+	*off = u[4] << 8 | u[5];
 	return 0;
 }

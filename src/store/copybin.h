@@ -53,9 +53,7 @@ int	copybin_is_trailer(const char *p, size_t len);
  */
 int	copybin_split(char *row, size_t len, int nf, char **val,
 	    size_t *vlen);
-/* A tid value (6 bytes: page, offset) as "(page,offset)"; -1 if the
- * value is not 6 bytes. */
-int	copybin_tid_text(const char *v, size_t vlen, char *out,
-	    size_t outlen);
+/* A tid value (6 bytes: page, offset); -1 if the value is not 6 bytes. */
+int	copybin_tid(const char *v, size_t vlen, int64_t *page, int64_t *off);
 
 #endif

@@ -6,6 +6,7 @@ cluster named by BULKHEAD_TEST_PG (a libpq conninfo with dbname), which
 a database of its own, created fresh and dropped afterwards.
 """
 import os
+import re
 import socket
 import subprocess
 import time
@@ -173,3 +174,25 @@ def run_cli(binary, args, db=None, env=None, input=None, timeout=120):
         e.update(env)
     return subprocess.run([binary] + list(args), env=e, input=input,
                           capture_output=True, timeout=timeout)
+
+
+# ---- the kernel's per-thread time slices (src/lib/slice.h) ----
+
+def custom_slices():
+    """True when the kernel takes a thread's own time slice (EEVDF with
+    sched_setattr's sched_runtime, Linux 6.12) and shows it."""
+    major, minor = (int(x) for x in
+                    re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    if (major, minor) < (6, 12):
+        return False
+    return slice_of(os.getpid()) is not None
+
+
+def slice_of(pid):
+    """se.slice of a thread in ns, from /proc/PID/sched; None if absent."""
+    try:
+        with open("/proc/%d/sched" % pid) as f:
+            m = re.search(r"^se\.slice\s*:\s*(\d+)", f.read(), re.M)
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None

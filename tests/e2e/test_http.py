@@ -21,7 +21,8 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import Database, Server, free_port
+from conftest import (Database, Server, custom_slices, free_port,
+                      slice_of)
 
 FHIR_JSON = "application/fhir+json"
 BULK_DATA_CS = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
@@ -548,8 +549,7 @@ def test_request_threads_ask_for_a_short_slice(api):
     """The threads serving requests ask the kernel for a 0.1 ms time slice
     (lib/slice.h) where it takes one (Linux 6.12): a poll waking its
     thread preempts bulk work instead of waiting out a slice."""
-    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
-    if (int(m.group(1)), int(m.group(2))) < (6, 12):
+    if not custom_slices():
         pytest.skip("no per-thread slices before Linux 6.12")
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as ex:
         list(ex.map(lambda _: requests.get(api.base + "/healthz", timeout=30),
@@ -559,11 +559,7 @@ def test_request_threads_ask_for_a_short_slice(api):
     for tid in os.listdir(task):
         with open("%s/%s/comm" % (task, tid)) as f:
             comm = f.read().strip()
-        with open("%s/%s/sched" % (task, tid)) as f:
-            sm = re.search(r"^se\.slice\s*:\s*(\d+)", f.read(), re.M)
-        if sm is None:
-            pytest.skip("the kernel does not show se.slice")
-        slices.setdefault(comm, set()).add(int(sm.group(1)))
+        slices.setdefault(comm, set()).add(slice_of(int(tid)))
     # the threads that served a request; the others keep the default
     assert 100000 in slices.get("MHD-worker", set()), slices
     assert 100000 not in slices.get("bulkhead", set()), slices

@@ -18,6 +18,7 @@ import time
 import pytest
 import requests
 
+from conftest import custom_slices, slice_of
 from jobhelp import (assert_clean_log, cli, job, log_text, submit,
                      tables_ready, wait_final, wait_for, wait_job, wait_log)
 
@@ -460,26 +461,6 @@ def sched_of(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state); nice is field 19, policy field 41.
     return int(fields[38]), int(fields[16])
-
-
-def custom_slices():
-    """True when the kernel takes a thread's own time slice (EEVDF with
-    sched_setattr's sched_runtime, Linux 6.12) and shows it."""
-    major, minor = (int(x) for x in
-                    re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
-    if (major, minor) < (6, 12):
-        return False
-    return slice_of(os.getpid()) is not None
-
-
-def slice_of(pid):
-    """se.slice of a thread in ns, from /proc/PID/sched; None if absent."""
-    try:
-        with open("/proc/%d/sched" % pid) as f:
-            m = re.search(r"^se\.slice\s*:\s*(\d+)", f.read(), re.M)
-    except OSError:
-        return None
-    return int(m.group(1)) if m else None
 
 
 def bulk_backends(db):

@@ -17,8 +17,9 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char	*m, *val[4], tid[32];
+	char	*m, *val[4];
 	size_t	 vlen[4];
+	int64_t	 page, off;
 	int	 nf, i;
 
 	if (size < 1)
@@ -37,7 +38,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			assert(val[i] >= m && val[i] + vlen[i] <= m + size);
 			assert(val[i][vlen[i]] == '\0');
 		}
-		(void)copybin_tid_text(val[0], vlen[0], tid, sizeof(tid));
+		if (copybin_tid(val[0], vlen[0], &page, &off) == 0)
+			assert(page >= 0 && page <= UINT32_MAX && off >= 0 &&
+			    off <= UINT16_MAX);
 	}
 	free(m);
 	return 0;
