@@ -1,7 +1,7 @@
 -- The job queue: every export, import and scheduled run is a row here.
 --
 -- Workers claim with one UPDATE ... FROM (SELECT ... FOR UPDATE SKIP
--- LOCKED) (src/jobs/jobq.c), so two workers never take the same row.  A
+-- LOCKED) (src/store/jobq.c), so two workers never take the same row.  A
 -- running job holds a lease (lease_owner, lease_expires) that its worker
 -- renews every job_heartbeat seconds; a job whose lease expired is taken
 -- over by the next claim and resumes from its checkpoint.  lease_owner and

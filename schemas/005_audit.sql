@@ -1,5 +1,5 @@
 -- Operator control: the audit trail of the admin API, and what pause and
--- retry need in the jobs table (src/admin/admin_api.c, src/admin/audit.c).
+-- retry need in the jobs table (src/api/admin_api.c, src/store/audit.c).
 --
 -- Every change an operator makes through /admin/api (job pause, resume,
 -- cancel, retry; schedule put, delete, run, pause, resume; limits put)

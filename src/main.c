@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/admin_cli.h"
+#include "cli/admin_cli.h"
 #include "core/cfg.h"
 #include "core/supervisor.h"
 #include "core/version.h"
 #include "http/http_server.h"
-#include "jobs/jobs_cli.h"
+#include "cli/jobs_cli.h"
 #include "jobs/schedule_cfg.h"
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"

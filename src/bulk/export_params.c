@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bulk/export_params.h"
-#include "bulk/fhir_types.h"
+#include "store/fhir_types.h"
 #include "bulk/search.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"

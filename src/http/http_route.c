@@ -32,11 +32,11 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "admin/admin_api.h"
+#include "api/admin_api.h"
 #include "core/cfg.h"
-#include "bulk/export_api.h"
-#include "bulk/import_api.h"
-#include "http/http_fhir.h"
+#include "api/export_api.h"
+#include "api/import_api.h"
+#include "api/http_fhir.h"
 #include "http/http_metrics.h"
 #include "http/http_outcome.h"
 #include "http/http_parse.h"
@@ -67,7 +67,7 @@ static const struct http_route http_routes[] = {
 	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
 	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_delete },
 	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_api_file },
-	/* Operator API (src/admin/admin_api.h): bearer token, JSON. */
+	/* Operator API (src/api/admin_api.h): bearer token, JSON. */
 	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
 	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
 	{ HTTP_POST, "/admin/api/jobs/{id}/pause", HTTP_ROUTE_BODY_ANY,

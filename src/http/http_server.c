@@ -34,10 +34,10 @@
 
 #include <microhttpd.h>
 
-#include "bulk/export_api.h"
+#include "api/export_api.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
-#include "http/http_fhir.h"
+#include "api/http_fhir.h"
 #include "http/http_metrics.h"
 #include "http/http_route.h"
 #include "http/http_server.h"

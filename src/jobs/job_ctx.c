@@ -27,7 +27,7 @@
 #include "core/cfg.h"
 #include "jobs/job_ctx.h"
 #include "jobs/job_kinds.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/limits.h"
 #include "jobs/throttle.h"
 #include "lib/clock.h"

@@ -36,13 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bulk/fhir_types.h"
+#include "store/fhir_types.h"
 #include "bulk/outfile.h"
 #include "bulk/search.h"
 #include "core/cfg.h"
 #include "core/embed.h"
 #include "jobs/job_export.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/schedule.h"
 #include "jobs/throttle.h"
 #include "lib/buf.h"

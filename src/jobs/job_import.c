@@ -49,12 +49,12 @@
 #include <unistd.h>
 
 #include "bulk/fetch.h"
-#include "bulk/fhir_types.h"
+#include "store/fhir_types.h"
 #include "bulk/outfile.h"
 #include "core/cfg.h"
 #include "jobs/job_export.h"
 #include "jobs/job_import.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/throttle.h"
 #include "lib/buf.h"
 #include "lib/fsutil.h"

@@ -3,7 +3,7 @@
  * or file:// URLs) into the resource store, every bad line reported as an
  * OperationOutcome in that input's error file, every valid line loaded.
  *
- * Params (built by bulk/import_api.c, or given to a schedule):
+ * Params (built by api/import_api.c, or given to a schedule):
  *   {"inputs":[{"type":T,"url":U,"etag":E?}...], "mode":"InitialLoad"|
  *    "IncrementalLoad", "inputSource":S?, "request":URL?, "concurrency":N?}
  *

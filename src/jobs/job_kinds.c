@@ -9,7 +9,7 @@
 #include "jobs/job_import.h"
 #include "jobs/job_kinds.h"
 #include "jobs/job_noop.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 
 static const struct job_kind job_kinds[] = {
 	{ .k_name = "export", .k_run = job_export_run,

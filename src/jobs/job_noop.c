@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "jobs/job_noop.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 
 #define NOOP_MAX_STEPS		10000
 #define NOOP_MAX_STEP_MS	60000

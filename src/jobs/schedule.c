@@ -25,7 +25,7 @@
 
 #include "jobs/cron.h"
 #include "jobs/job_kinds.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/schedule.h"
 #include "lib/buf.h"
 #include "lib/log.h"

@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin/audit.h"
+#include "store/audit.h"
 #include "core/cfg.h"
 #include "jobs/job_kinds.h"
 #include "jobs/schedule.h"

@@ -45,7 +45,7 @@
 
 #include "core/cfg.h"
 #include "jobs/cron.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/schedule.h"
 #include "jobs/schedule_cfg.h"
 #include "jobs/scheduler.h"

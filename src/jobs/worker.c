@@ -42,7 +42,7 @@
 #include "jobs/job_ctx.h"
 #include "jobs/job_export.h"
 #include "jobs/job_kinds.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/limits.h"
 #include "jobs/worker.h"
 #include "lib/clock.h"

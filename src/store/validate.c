@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "bulk/fhir_types.h"
+#include "store/fhir_types.h"
 #include "core/embed.h"
 #include "lib/jscan.h"
 #include "store/ndjson.h"

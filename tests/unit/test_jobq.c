@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "jobs/job_kinds.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "lib/buf.h"
 
 static void

@@ -33,7 +33,7 @@
 
 #include "check.h"
 #include "pgcheck.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"

@@ -21,7 +21,7 @@
 #include "check.h"
 #include "pgcheck.h"
 #include "jobs/cron.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/schedule.h"
 #include "lib/buf.h"
 #include "lib/log.h"

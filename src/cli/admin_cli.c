@@ -13,8 +13,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin/admin_cli.h"
-#include "admin/admin_client.h"
+#include "cli/admin_cli.h"
+#include "cli/admin_client.h"
 #include "core/cfg.h"
 #include "lib/buf.h"
 #include "lib/str.h"

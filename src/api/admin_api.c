@@ -21,15 +21,15 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "admin/admin_api.h"
-#include "admin/audit.h"
+#include "api/admin_api.h"
+#include "store/audit.h"
 #include "bulk/export_cache.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
 #include "http/http_route.h"
 #include "jobs/job_export.h"
 #include "jobs/job_kinds.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "jobs/limits.h"
 #include "jobs/schedule.h"
 #include "lib/buf.h"
@@ -102,7 +102,7 @@ static const struct {
 	"FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY " \
 	"AS u(id, ord) LEFT JOIN jobs j ON j.id = u.id ORDER BY u.ord"
 
-/* Kinds whose jobs have a FHIR status URL (bulk/export_api.c). */
+/* Kinds whose jobs have a FHIR status URL (api/export_api.c). */
 static const char *const admin_status_kinds[] = {
 	"export", "renewal-export", "import",
 };

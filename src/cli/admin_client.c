@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin/admin_client.h"
+#include "cli/admin_client.h"
 #include "core/cfg.h"
 #include "lib/buf.h"
 #include "lib/str.h"

@@ -44,7 +44,7 @@
  *           params, client, priority and max_attempts, retry_of = the old
  *           id; the old row stays as history.
  *
- * AUDIT: each change writes audit rows (admin/audit.h) in its own
+ * AUDIT: each change writes audit rows (store/audit.h) in its own
  * transaction; refused or failed requests write none.
  */
 #ifndef ADMIN_ADMIN_API_H

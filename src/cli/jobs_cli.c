@@ -1,6 +1,6 @@
 /*
  * jobs_cli.c — 'bulkhead jobs': list, show, pause, resume, cancel, retry
- * and watch jobs through the admin API (admin/admin_client.h); submit,
+ * and watch jobs through the admin API (cli/admin_client.h); submit,
  * wait and kinds without it.
  *
  * submit and wait go straight to the database, as before the admin API
@@ -22,11 +22,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "admin/admin_client.h"
+#include "cli/admin_client.h"
 #include "core/cfg.h"
 #include "jobs/job_kinds.h"
-#include "jobs/jobq.h"
-#include "jobs/jobs_cli.h"
+#include "store/jobq.h"
+#include "cli/jobs_cli.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "store/db.h"

@@ -15,13 +15,13 @@
 #include <curl/curl.h>
 
 #include "bulk/fetch.h"
-#include "bulk/fhir_types.h"
-#include "bulk/import_api.h"
+#include "store/fhir_types.h"
+#include "api/import_api.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
 #include "http/http_parse.h"
 #include "http/http_route.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/str.h"

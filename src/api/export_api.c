@@ -23,17 +23,17 @@
 
 #include <openssl/evp.h>
 
-#include "bulk/export_api.h"
+#include "api/export_api.h"
 #include "bulk/export_cache.h"
 #include "bulk/export_params.h"
-#include "bulk/import_api.h"
+#include "api/import_api.h"
 #include "bulk/transcode.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
 #include "http/http_parse.h"
 #include "http/http_route.h"
 #include "jobs/job_export.h"
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/str.h"

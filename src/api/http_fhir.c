@@ -16,7 +16,7 @@
 #include "bulk/search.h"
 #include "core/version.h"
 #include "http/http_db.h"
-#include "http/http_fhir.h"
+#include "api/http_fhir.h"
 #include "http/http_route.h"
 #include "lib/log.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bulk/fhir_types.h"
+#include "store/fhir_types.h"
 #include "store/ndjson.h"
 
 static const char *const fhir_r4_types[] = {

@@ -11,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#include "admin/audit.h"
+#include "store/audit.h"
 #include "lib/str.h"
 #include "store/db.h"
 

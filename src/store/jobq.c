@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobs/jobq.h"
+#include "store/jobq.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
