@@ -14,7 +14,8 @@
 
 #include <curl/curl.h>
 
-#include "bulk/fetch.h"
+#include "bulk/confine.h"
+#include "bulk/fetch_policy.h"
 #include "store/fhir_types.h"
 #include "api/import_api.h"
 #include "core/cfg.h"
@@ -176,21 +177,6 @@ import_from_manifest(struct import_req *r, const cJSON *body)
 	return 0;
 }
 
-/* True if path names something below dir, or below dir's real path. */
-static int
-import_under(const char *path, const char *dir)
-{
-	char	real[PATH_MAX];
-	size_t	dl = strlen(dir);
-
-	if (strncmp(path, dir, dl) == 0 && path[dl] == '/')
-		return 1;
-	if (realpath(dir, real) == NULL)
-		return 0;
-	dl = strlen(real);
-	return strncmp(path, real, dl) == 0 && path[dl] == '/';
-}
-
 /* Checks one input's URL as far as it can be checked without I/O. */
 static int
 import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
@@ -198,6 +184,7 @@ import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
 {
 	CURLU	*u = curl_url();
 	char	*scheme = NULL, *host = NULL, *path = NULL;
+	char	 why[IMPORT_ERR_MAX];
 	int	 rc = -1;
 
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
@@ -211,13 +198,13 @@ import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
 			import_fail(r, "input %d: bad file URL", idx);
 			goto out;
 		}
-		/* Lexical check here (against the directory as configured
-		 * and as resolved); the worker resolves the file too. */
-		if (strstr(path, "/../") != NULL ||
-		    !import_under(path, cfg->import_dir)) {
+		/* The worker's own rule; a file still missing is the
+		 * worker's to report. */
+		if (confine_path(cfg->import_dir, path,
+		    CONFINE_MAY_BE_MISSING, NULL, 0, why, sizeof(why)) == -1) {
 			import_fail(r, "input %d: file URLs must name a file "
-			    "under the import directory %s", idx,
-			    cfg->import_dir);
+			    "under the import directory %s (%.300s)", idx,
+			    cfg->import_dir, why);
 			goto out;
 		}
 	} else if (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") ==
@@ -226,7 +213,7 @@ import_check_url(struct import_req *r, const struct cfg *cfg, int idx,
 			import_fail(r, "input %d: no host in %.200s", idx, url);
 			goto out;
 		}
-		if (!fetch_host_allowed(cfg->import_allow, host)) {
+		if (!fetch_policy_host_allowed(cfg->import_allow, host)) {
 			import_fail(r, "input %d: host %.100s is not on the "
 			    "import allowlist (BULKHEAD_IMPORT_ALLOW)", idx,
 			    host);

@@ -10,30 +10,30 @@
  *                or identity; anything else is refused).  Redirects (301,
  *                302, 303, 307, 308) are followed by this module, hop by
  *                hop, up to fo_max_redirects, to http(s) targets only.
- *   file         only below fo_import_dir (after resolving symlinks and
- *                ".."), regular files only, read with read(2).
+ *   file         only below fo_import_dir, by the rule of bulk/confine.h
+ *                (symlinks and ".." resolved), regular files only, read
+ *                with read(2).
  * When no Content-Encoding applies (file://, or a response without one),
  * a requested path ending in ".gz" or ".zst" is decoded as gzip or zstd.
  * Nothing is ever decoded twice: a ".ndjson.gz" served with
  * "Content-Encoding: gzip" is decoded once and yields the .gz bytes.
  *
- * SSRF protection (http/https):
+ * SSRF protection (http/https), the rule of bulk/fetch_policy.h:
  *   - the URL's host, and the host of every redirect target, must be in
- *     fo_allow (see fetch_host_allowed);
+ *     fo_allow (see fetch_policy_host_allowed);
  *   - every address curl is about to connect to, and the address of every
  *     connection a request is sent on, must not be loopback, link-local,
- *     unspecified or a cloud metadata address (fetch_ip_class), unless the
- *     host is an IP literal (it is listed in fo_allow, hence trusted as
- *     written) or is "localhost" / "*.localhost" and the address loopback.
- *     So allow="127.0.0.1" fetches http://127.0.0.1:8080/, allow="localhost"
- *     fetches http://localhost:8080/, but allow="example.org" refuses an
- *     example.org that resolves to 127.0.0.1 (DNS rebinding);
+ *     unspecified or a cloud metadata address (fetch_policy_ip_class),
+ *     unless the host is an IP literal (it is listed in fo_allow, hence
+ *     trusted as written) or is "localhost" / "*.localhost" and the
+ *     address loopback (fetch_policy_addr_refused);
  *   - proxies from the environment are ignored (a proxy would make the
  *     address checks meaningless).
  *
  * Memory is bounded whatever the input size: one 256 KB raw buffer (curl
  * is paused while it is full), curl's own buffers, and the decoder state
- * (zlib 32 KB window; zstd window at most 128 MB, see fetch.c).
+ * (zlib 32 KB window; zstd window at most 128 MB, see
+ * bulk/fetch_decode.h).
  *
  * Errors: fetch_open returns NULL with a one-line reason in errbuf for
  * what is refused up front; it does no network I/O.  Everything found on
@@ -102,52 +102,11 @@ int64_t		 fetch_raw_bytes(const struct fetch *);
 /* Aborts any transfer and frees everything; NULL is a no-op. */
 void		 fetch_close(struct fetch *);
 
-/* Pure helpers, exported for the unit tests. */
-
-enum fetch_ipclass {
-	FETCH_IP_OTHER,		/* in no refused class */
-	FETCH_IP_LOOPBACK,	/* 127/8, ::1 */
-	FETCH_IP_LINKLOCAL,	/* 169.254/16, fe80::/10 */
-	FETCH_IP_UNSPECIFIED,	/* 0/8, :: */
-	FETCH_IP_METADATA,	/* 169.254.169.254, fd00:ec2::254,
-				 * 100.100.100.200 */
-	FETCH_IP_INVALID,	/* not an IP address literal */
-};
-
 /*
- * Classifies an IPv4 or IPv6 address literal (no brackets, no zone).
- * IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) IPv6
- * addresses are classified by their IPv4 part.
- */
-enum fetch_ipclass fetch_ip_class(const char *ip);
-
-/* "loopback", "link-local", ... for messages. */
-const char	*fetch_ip_class_name(enum fetch_ipclass);
-
-/*
- * Returns 1 if host is in allow, a comma-separated list of host names or
- * IP literals (blanks around entries ignored), else 0.  Matching is exact
- * and ASCII case-insensitive; brackets around IPv6 literals are ignored
- * on both sides, so "::1" and "[::1]" match each other.  There are no
- * wildcards: an entry "*" matches nothing.  NULL or "" allows nothing.
- */
-int		 fetch_host_allowed(const char *allow, const char *host);
-
-/*
- * Resolves path (absolute) with realpath(3) and requires the result to lie
- * strictly inside realpath(root); a path that is outside root even before
- * resolution is refused without touching the file system (no probing of
- * the file system through error messages).  On success writes the
- * resolved path to out (outlen >= PATH_MAX is enough) and returns 0; else
- * returns -1 with a reason in errbuf.  Does not check the file type.
- */
-int		 fetch_path_resolve(const char *root, const char *path,
-		    char *out, size_t outlen, char *errbuf, size_t errlen);
-
-/*
- * Weak ETag comparison (RFC 9110 §8.8.3.2): a leading "W/" is ignored on
- * both sides, as are the double quotes, so the expected value may be
- * given with or without them; the rest must be equal byte for byte.
+ * Pure helper, exported for the unit tests.  Weak ETag comparison
+ * (RFC 9110 §8.8.3.2): a leading "W/" is ignored on both sides, as are
+ * the double quotes, so the expected value may be given with or without
+ * them; the rest must be equal byte for byte.
  * Returns 1 on a match, else 0 (also if either is NULL or empty).
  */
 int		 fetch_etag_match(const char *want, const char *got);

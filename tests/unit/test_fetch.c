@@ -19,7 +19,9 @@
 #include <zstd.h>
 
 #include "check.h"
+#include "bulk/confine.h"
 #include "bulk/fetch.h"
+#include "bulk/fetch_policy.h"
 #include "lib/xmalloc.h"
 
 static char	tmp[64];
@@ -27,6 +29,7 @@ static char	root[PATH_MAX];
 static char	outside[PATH_MAX];
 
 static void	test_ip_class(void);
+static int	allowed(const char *, const char *);
 static void	test_allow(void);
 static void	test_etag(void);
 static void	test_paths(void);
@@ -41,53 +44,54 @@ static char	*slurp(const char *, const char *, size_t, int64_t *,
 
 struct ipcase {
 	const char		*ip;
-	enum fetch_ipclass	 want;
+	enum fetch_policy_ipclass	 want;
 };
 
 static const struct ipcase ipcases[] = {
-	{ "127.0.0.1",		FETCH_IP_LOOPBACK },
-	{ "127.255.255.254",	FETCH_IP_LOOPBACK },
-	{ "126.255.255.255",	FETCH_IP_OTHER },
-	{ "128.0.0.1",		FETCH_IP_OTHER },
-	{ "::1",		FETCH_IP_LOOPBACK },
-	{ "0:0:0:0:0:0:0:1",	FETCH_IP_LOOPBACK },
-	{ "::ffff:127.0.0.1",	FETCH_IP_LOOPBACK },
-	{ "::ffff:7f00:2",	FETCH_IP_LOOPBACK },
-	{ "::127.0.0.1",	FETCH_IP_LOOPBACK },	/* IPv4-compatible */
-	{ "64:ff9b::127.0.0.1",	FETCH_IP_LOOPBACK },	/* NAT64 */
-	{ "0.0.0.0",		FETCH_IP_UNSPECIFIED },
-	{ "0.1.2.3",		FETCH_IP_UNSPECIFIED },
-	{ "::",			FETCH_IP_UNSPECIFIED },
-	{ "::ffff:0.0.0.0",	FETCH_IP_UNSPECIFIED },
-	{ "169.254.0.1",	FETCH_IP_LINKLOCAL },
-	{ "169.254.255.255",	FETCH_IP_LINKLOCAL },
-	{ "169.253.1.1",	FETCH_IP_OTHER },
-	{ "169.255.0.1",	FETCH_IP_OTHER },
-	{ "fe80::1",		FETCH_IP_LINKLOCAL },
-	{ "febf:ffff::1",	FETCH_IP_LINKLOCAL },
-	{ "fec0::1",		FETCH_IP_OTHER },
-	{ "::ffff:169.254.1.1",	FETCH_IP_LINKLOCAL },
-	{ "169.254.169.254",	FETCH_IP_METADATA },
-	{ "::ffff:169.254.169.254", FETCH_IP_METADATA },
-	{ "::ffff:a9fe:a9fe",	FETCH_IP_METADATA },
-	{ "64:ff9b::169.254.169.254", FETCH_IP_METADATA },
-	{ "fd00:ec2::254",	FETCH_IP_METADATA },
-	{ "FD00:EC2:0::254",	FETCH_IP_METADATA },
-	{ "fd00:ec2::253",	FETCH_IP_OTHER },
-	{ "100.100.100.200",	FETCH_IP_METADATA },
-	{ "100.100.100.201",	FETCH_IP_OTHER },
-	{ "10.0.0.1",		FETCH_IP_OTHER },
-	{ "192.168.1.1",	FETCH_IP_OTHER },
-	{ "8.8.8.8",		FETCH_IP_OTHER },
-	{ "2001:db8::1",	FETCH_IP_OTHER },
-	{ "::ffff:8.8.8.8",	FETCH_IP_OTHER },
-	{ "localhost",		FETCH_IP_INVALID },
-	{ "127.1",		FETCH_IP_INVALID },
-	{ "2130706433",		FETCH_IP_INVALID },
-	{ "[::1]",		FETCH_IP_INVALID },
-	{ "fe80::1%eth0",	FETCH_IP_INVALID },
-	{ "",			FETCH_IP_INVALID },
-	{ "1.2.3.4.5",		FETCH_IP_INVALID },
+	{ "127.0.0.1",		FETCH_POLICY_IP_LOOPBACK },
+	{ "127.255.255.254",	FETCH_POLICY_IP_LOOPBACK },
+	{ "126.255.255.255",	FETCH_POLICY_IP_OTHER },
+	{ "128.0.0.1",		FETCH_POLICY_IP_OTHER },
+	{ "::1",		FETCH_POLICY_IP_LOOPBACK },
+	{ "0:0:0:0:0:0:0:1",	FETCH_POLICY_IP_LOOPBACK },
+	{ "::ffff:127.0.0.1",	FETCH_POLICY_IP_LOOPBACK },
+	{ "::ffff:7f00:2",	FETCH_POLICY_IP_LOOPBACK },
+	/* IPv4-compatible */
+	{ "::127.0.0.1",	FETCH_POLICY_IP_LOOPBACK },
+	{ "64:ff9b::127.0.0.1",	FETCH_POLICY_IP_LOOPBACK },	/* NAT64 */
+	{ "0.0.0.0",		FETCH_POLICY_IP_UNSPECIFIED },
+	{ "0.1.2.3",		FETCH_POLICY_IP_UNSPECIFIED },
+	{ "::",			FETCH_POLICY_IP_UNSPECIFIED },
+	{ "::ffff:0.0.0.0",	FETCH_POLICY_IP_UNSPECIFIED },
+	{ "169.254.0.1",	FETCH_POLICY_IP_LINKLOCAL },
+	{ "169.254.255.255",	FETCH_POLICY_IP_LINKLOCAL },
+	{ "169.253.1.1",	FETCH_POLICY_IP_OTHER },
+	{ "169.255.0.1",	FETCH_POLICY_IP_OTHER },
+	{ "fe80::1",		FETCH_POLICY_IP_LINKLOCAL },
+	{ "febf:ffff::1",	FETCH_POLICY_IP_LINKLOCAL },
+	{ "fec0::1",		FETCH_POLICY_IP_OTHER },
+	{ "::ffff:169.254.1.1",	FETCH_POLICY_IP_LINKLOCAL },
+	{ "169.254.169.254",	FETCH_POLICY_IP_METADATA },
+	{ "::ffff:169.254.169.254", FETCH_POLICY_IP_METADATA },
+	{ "::ffff:a9fe:a9fe",	FETCH_POLICY_IP_METADATA },
+	{ "64:ff9b::169.254.169.254", FETCH_POLICY_IP_METADATA },
+	{ "fd00:ec2::254",	FETCH_POLICY_IP_METADATA },
+	{ "FD00:EC2:0::254",	FETCH_POLICY_IP_METADATA },
+	{ "fd00:ec2::253",	FETCH_POLICY_IP_OTHER },
+	{ "100.100.100.200",	FETCH_POLICY_IP_METADATA },
+	{ "100.100.100.201",	FETCH_POLICY_IP_OTHER },
+	{ "10.0.0.1",		FETCH_POLICY_IP_OTHER },
+	{ "192.168.1.1",	FETCH_POLICY_IP_OTHER },
+	{ "8.8.8.8",		FETCH_POLICY_IP_OTHER },
+	{ "2001:db8::1",	FETCH_POLICY_IP_OTHER },
+	{ "::ffff:8.8.8.8",	FETCH_POLICY_IP_OTHER },
+	{ "localhost",		FETCH_POLICY_IP_INVALID },
+	{ "127.1",		FETCH_POLICY_IP_INVALID },
+	{ "2130706433",		FETCH_POLICY_IP_INVALID },
+	{ "[::1]",		FETCH_POLICY_IP_INVALID },
+	{ "fe80::1%eth0",	FETCH_POLICY_IP_INVALID },
+	{ "",			FETCH_POLICY_IP_INVALID },
+	{ "1.2.3.4.5",		FETCH_POLICY_IP_INVALID },
 };
 
 static void
@@ -96,54 +100,64 @@ test_ip_class(void)
 	size_t	i;
 
 	for (i = 0; i < sizeof(ipcases) / sizeof(ipcases[0]); i++) {
-		enum fetch_ipclass got = fetch_ip_class(ipcases[i].ip);
+		enum fetch_policy_ipclass got;
 
+		got = fetch_policy_ip_class(ipcases[i].ip);
 		if (got != ipcases[i].want)
-			fprintf(stderr, "fetch_ip_class(%s) = %d, want %d\n",
-			    ipcases[i].ip, (int)got, (int)ipcases[i].want);
+			fprintf(stderr, "fetch_policy_ip_class(%s) = %d, "
+			    "want %d\n", ipcases[i].ip, (int)got,
+			    (int)ipcases[i].want);
 		CHECK(got == ipcases[i].want);
 	}
-	CHECK(fetch_ip_class(NULL) == FETCH_IP_INVALID);
-	CHECK(strcmp(fetch_ip_class_name(FETCH_IP_LOOPBACK), "loopback") == 0);
-	CHECK(strcmp(fetch_ip_class_name(FETCH_IP_METADATA),
+	CHECK(fetch_policy_ip_class(NULL) == FETCH_POLICY_IP_INVALID);
+	CHECK(strcmp(fetch_policy_ip_class_name(FETCH_POLICY_IP_LOOPBACK),
+	    "loopback") == 0);
+	CHECK(strcmp(fetch_policy_ip_class_name(FETCH_POLICY_IP_METADATA),
 	    "cloud metadata") == 0);
+}
+
+/* Short for the table below. */
+static int
+allowed(const char *allow, const char *host)
+{
+	return fetch_policy_host_allowed(allow, host);
 }
 
 static void
 test_allow(void)
 {
-	CHECK(fetch_host_allowed("example.org", "example.org"));
-	CHECK(fetch_host_allowed("example.org", "EXAMPLE.org"));
-	CHECK(fetch_host_allowed("EXAMPLE.ORG", "example.org"));
-	CHECK(fetch_host_allowed("a.test,example.org", "example.org"));
-	CHECK(fetch_host_allowed(" a.test , example.org ", "example.org"));
-	CHECK(fetch_host_allowed("a.test,,example.org,", "example.org"));
-	CHECK(fetch_host_allowed("a.test,example.org", "a.test"));
-	CHECK(!fetch_host_allowed("example.org", "www.example.org"));
-	CHECK(!fetch_host_allowed("example.org", "example.org.evil.test"));
-	CHECK(!fetch_host_allowed("example.org", "example.or"));
-	CHECK(!fetch_host_allowed("example.org", "xexample.org"));
-	CHECK(!fetch_host_allowed("example.org", "example.org."));
-	CHECK(!fetch_host_allowed(".example.org", "a.example.org"));
-	CHECK(!fetch_host_allowed("*", "example.org"));
-	CHECK(!fetch_host_allowed("*", "*"));
-	CHECK(!fetch_host_allowed("*.example.org", "a.example.org"));
-	CHECK(!fetch_host_allowed("", "example.org"));
-	CHECK(!fetch_host_allowed(NULL, "example.org"));
-	CHECK(!fetch_host_allowed(",", ""));
-	CHECK(!fetch_host_allowed("example.org", NULL));
-	CHECK(!fetch_host_allowed("example.org", ""));
+	CHECK(allowed("example.org", "example.org"));
+	CHECK(allowed("example.org", "EXAMPLE.org"));
+	CHECK(allowed("EXAMPLE.ORG", "example.org"));
+	CHECK(allowed("a.test,example.org", "example.org"));
+	CHECK(allowed(" a.test , example.org ", "example.org"));
+	CHECK(allowed("a.test,,example.org,", "example.org"));
+	CHECK(allowed("a.test,example.org", "a.test"));
+	CHECK(!allowed("example.org", "www.example.org"));
+	CHECK(!allowed("example.org", "example.org.evil.test"));
+	CHECK(!allowed("example.org", "example.or"));
+	CHECK(!allowed("example.org", "xexample.org"));
+	CHECK(!allowed("example.org", "example.org."));
+	CHECK(!allowed(".example.org", "a.example.org"));
+	CHECK(!allowed("*", "example.org"));
+	CHECK(!allowed("*", "*"));
+	CHECK(!allowed("*.example.org", "a.example.org"));
+	CHECK(!allowed("", "example.org"));
+	CHECK(!allowed(NULL, "example.org"));
+	CHECK(!allowed(",", ""));
+	CHECK(!allowed("example.org", NULL));
+	CHECK(!allowed("example.org", ""));
 	/* IP literals match literally; brackets are optional. */
-	CHECK(fetch_host_allowed("127.0.0.1", "127.0.0.1"));
-	CHECK(!fetch_host_allowed("127.0.0.1", "127.0.0.2"));
-	CHECK(!fetch_host_allowed("127.0.0.1", "localhost"));
-	CHECK(!fetch_host_allowed("localhost", "127.0.0.1"));
-	CHECK(fetch_host_allowed("::1", "[::1]"));
-	CHECK(fetch_host_allowed("[::1]", "[::1]"));
-	CHECK(fetch_host_allowed("[::1]", "::1"));
-	CHECK(fetch_host_allowed("a.test, [fd00::5] ,b.test", "[FD00::5]"));
-	CHECK(!fetch_host_allowed("::1", "[::2]"));
-	CHECK(!fetch_host_allowed("[]", "[]"));
+	CHECK(allowed("127.0.0.1", "127.0.0.1"));
+	CHECK(!allowed("127.0.0.1", "127.0.0.2"));
+	CHECK(!allowed("127.0.0.1", "localhost"));
+	CHECK(!allowed("localhost", "127.0.0.1"));
+	CHECK(allowed("::1", "[::1]"));
+	CHECK(allowed("[::1]", "[::1]"));
+	CHECK(allowed("[::1]", "::1"));
+	CHECK(allowed("a.test, [fd00::5] ,b.test", "[FD00::5]"));
+	CHECK(!allowed("::1", "[::2]"));
+	CHECK(!allowed("[]", "[]"));
 }
 
 static void
@@ -217,88 +231,88 @@ test_paths(void)
 
 	/* Inside, plainly and through inner links and "..". */
 	mkpath(p, sizeof(p), root, "a.ndjson");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
 	CHECK(strcmp(out, p) == 0);
 	mkpath(p, sizeof(p), root, "sub/../a.ndjson");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
 	mkpath(want, sizeof(want), root, "a.ndjson");
 	CHECK(strcmp(out, want) == 0);
 	mkpath(p, sizeof(p), root, "inner-link");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
 	CHECK(strcmp(out, want) == 0);
 	mkpath(p, sizeof(p), root, "./sub//b.ndjson");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
 	/* A root given with a trailing slash or through a symlink. */
 	snprintf(p, sizeof(p), "%s/", root);
 	mkpath(want, sizeof(want), root, "a.ndjson");
-	CHECK(fetch_path_resolve(p, want, out, sizeof(out), err,
+	CHECK(confine_path(p, want, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
 	mkpath(rootlink, sizeof(rootlink), tmp, "rootlink");
 	mkpath(p, sizeof(p), rootlink, "a.ndjson");
-	CHECK(fetch_path_resolve(rootlink, p, out, sizeof(out), err,
+	CHECK(confine_path(rootlink, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
 	CHECK(strcmp(out, want) == 0);
-	CHECK(fetch_path_resolve(rootlink, want, out, sizeof(out), err,
+	CHECK(confine_path(rootlink, want, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
 
 	/* Outside: "..", elsewhere, symlinks out, the root itself. */
 	mkpath(p, sizeof(p), root, "../outside/secret");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_ends(err, ": outside import_dir"));
 	mkpath(p, sizeof(p), root, "sub/../../outside/secret");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_ends(err, ": outside import_dir"));
-	CHECK(fetch_path_resolve(root, "/etc/passwd", out, sizeof(out), err,
+	CHECK(confine_path(root, "/etc/passwd", 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_is(err, "/etc/passwd: outside import_dir"));
 	/* Missing files elsewhere do not say so (no probing). */
-	CHECK(fetch_path_resolve(root, "/etc/nonexistent", out, sizeof(out),
+	CHECK(confine_path(root, "/etc/nonexistent", 0, out, sizeof(out),
 	    err, sizeof(err)) == -1);
 	CHECK(err_is(err, "/etc/nonexistent: outside import_dir"));
 	mkpath(p, sizeof(p), root, "link-out");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_ends(err, ": outside import_dir"));
 	mkpath(p, sizeof(p), root, "dirlink-out/secret");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_ends(err, ": outside import_dir"));
-	CHECK(fetch_path_resolve(root, root, out, sizeof(out), err,
+	CHECK(confine_path(root, root, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_ends(err, ": outside import_dir"));
 	mkpath(p, sizeof(p), root, "..");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	/* A sibling whose name starts like the root is not inside it. */
 	snprintf(p, sizeof(p), "%s-evil/a.ndjson", root);
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_ends(err, ": outside import_dir"));
 
 	/* Missing inside, relative, bad root, tiny out. */
 	mkpath(p, sizeof(p), root, "missing");
-	CHECK(fetch_path_resolve(root, p, out, sizeof(out), err,
+	CHECK(confine_path(root, p, 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_ends(err, ": No such file or directory"));
-	CHECK(fetch_path_resolve(root, "a.ndjson", out, sizeof(out), err,
+	CHECK(confine_path(root, "a.ndjson", 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 	CHECK(err_is(err, "file path must be absolute"));
-	CHECK(fetch_path_resolve("/nonexistent-bulkhead", "/nonexistent-"
-	    "bulkhead/a", out, sizeof(out), err, sizeof(err)) == -1);
+	CHECK(confine_path("/nonexistent-bulkhead", "/nonexistent-"
+	    "bulkhead/a", 0, out, sizeof(out), err, sizeof(err)) == -1);
 	CHECK(strstr(err, "import_dir") != NULL);
 	mkpath(p, sizeof(p), root, "a.ndjson");
-	CHECK(fetch_path_resolve(root, p, out, 8, err, sizeof(err)) == -1);
+	CHECK(confine_path(root, p, 0, out, 8, err, sizeof(err)) == -1);
 	CHECK(err_is(err, "file path too long"));
 	/* Root "/" holds everything but itself. */
-	CHECK(fetch_path_resolve("/", p, out, sizeof(out), err,
+	CHECK(confine_path("/", p, 0, out, sizeof(out), err,
 	    sizeof(err)) == 0);
-	CHECK(fetch_path_resolve("/", "/", out, sizeof(out), err,
+	CHECK(confine_path("/", "/", 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
 }
 
