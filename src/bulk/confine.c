@@ -93,7 +93,7 @@ confine_path(const char *root, const char *path, int flags, char *out,
 	char		 real[PATH_MAX];
 	const char	*res = real;
 	int		 missing = (flags & CONFINE_MAY_BE_MISSING) != 0;
-	int		 rooted = 1;
+	int		 rooted = 1, err;
 
 	if (path == NULL || path[0] != '/') {
 		snprintf(errbuf, errlen, "file path must be absolute");
@@ -122,15 +122,19 @@ confine_path(const char *root, const char *path, int flags, char *out,
 		goto copy;
 	}
 	if (realpath(path, real) == NULL) {
-		if (!missing) {
-			snprintf(errbuf, errlen, "%.300s: %s", path,
-			    strerror(errno));
-			return -1;
-		}
+		/* Judge where it leads before saying why it does not
+		 * resolve: "No such file" below a symlink out would tell
+		 * what exists elsewhere. */
+		err = errno;
 		if (confine_ancestor(path, real) == -1 ||
 		    (strcmp(real, rootreal) != 0 &&
 		    !confine_under(rootreal, real)))
 			goto outside;
+		if (!missing) {
+			snprintf(errbuf, errlen, "%.300s: %s", path,
+			    strerror(err));
+			return -1;
+		}
 		res = lex;
 		goto copy;
 	}

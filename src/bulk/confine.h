@@ -11,16 +11,17 @@
  *      asked about the path, so nothing is learnt about files elsewhere;
  *   2. realpath(path) (every symlink and ".." resolved by the kernel)
  *      lies strictly below realpath(root).
- * The root itself is not inside.  Every refusal by the rule reads
- * "<path>: outside import_dir".
+ * The root itself is not inside.  A path that does not resolve is
+ * judged by its deepest ancestor that does: that must be the root or lie
+ * below realpath(root), so a symlink out of the root is refused even if
+ * the file it leads to is missing (and its absence is not told).  Every
+ * refusal by the rule reads "<path>: outside import_dir".
  *
  * With CONFINE_MAY_BE_MISSING (the kick-off, which must not fail an
- * input that the worker will report) a path that cannot be resolved yet
- * is judged by its deepest ancestor that can: that must be the root or
- * lie below realpath(root), so a symlink out of the root is refused even
- * if the file it leads to is missing; the path's own error (ENOENT,
- * ENOTDIR, ...) is left to the fetch.  A root that does not resolve is
- * then judged lexically only.
+ * input that the worker will report) a path that passes the rule but
+ * does not resolve is accepted: its own error (ENOENT, ENOTDIR, ...) is
+ * left to the fetch.  A root that does not resolve is then judged
+ * lexically only.
  *
  * Errors: -1 with a one-line reason in a caller-supplied errbuf.
  * Threads: any; touches no global state.

@@ -472,6 +472,8 @@ def test_file_subdir_and_dotdot_inside(fetch_cat, imp):
     "/etc/does-not-exist",
     "{imp}/link.ndjson",
     "{imp}/linkdir/secret.ndjson",
+    "{imp}/linkdir/missing.ndjson",
+    "{imp}/%2e%2e",
     "{imp}",
 ])
 def test_file_outside(fetch_cat, imp, path):

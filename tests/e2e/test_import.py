@@ -442,27 +442,43 @@ def test_file_outside_the_import_dir(env, tmp_path):
                          "'outside-1'") == 0
 
 
-def test_symlink_out_of_the_import_dir_is_refused_by_the_worker(env,
-                                                                 tmp_path):
-    """IMP-R-04.1: a symlink inside the import dir that points outside
-    passes the (lexical) kick-off check, and the worker refuses it after
-    resolving it: one fatal OperationOutcome in the input's error file,
-    nothing loaded; the other input of the same import loads."""
+@pytest.mark.parametrize("how", ["link", "dirlink", "dirlink-missing",
+                                 "dotdot"])
+def test_escapes_refused_at_kickoff_as_the_worker_refuses_them(env, tmp_path,
+                                                                how):
+    """IMP-R-04.1: escapes that the kick-off's old lexical check let
+    through to the worker (a symlink out of the import dir, a file below a
+    symlinked directory out, present or missing, a trailing %2e%2e) are
+    refused at kick-off by the worker's own rule (bulk/confine.h), with the
+    reason the worker gives, "<path>: outside import_dir" (the worker side:
+    tests/e2e/test_fetch.py::test_file_outside); 400, no job, nothing
+    loaded."""
     p = env.prefix()
-    outside = tmp_path / "secret.ndjson"
-    outside.write_bytes(ndjson([patient(p + "-secret")]))
-    link = os.path.join(env.import_dir, p + "-link.ndjson")
-    os.symlink(str(outside), link)
-    bad = "file://" + link
+    outside = tmp_path / "out"
+    outside.mkdir()
+    (outside / "secret.ndjson").write_bytes(ndjson([patient(p + "-secret")]))
+    d = env.import_dir
+    link = os.path.join(d, p + "-link.ndjson")
+    os.symlink(str(outside / "secret.ndjson"), link)
+    dirlink = os.path.join(d, p + "-dir")
+    os.symlink(str(outside), dirlink)
+    path, shown = {
+        "link": (link, link),
+        "dirlink": (dirlink + "/secret.ndjson",) * 2,
+        "dirlink-missing": (dirlink + "/missing.ndjson",) * 2,
+        "dotdot": (d + "/%2e%2e", d + "/.."),
+    }[how]
     good = env.file_url(p + "-ok.ndjson", ndjson([patient(p + "-ok")]))
-    m = env.imp.run(params_body([("Patient", bad), ("Patient", good)]))
-    check_counts(m)
-    expect(entry(m, bad), 0)
-    expect(entry(m, good), 1)
-    fatal(outcomes(m, bad), bad, "outside import_dir")
-    assert error_entries(m, good) == []
+    before = env.import_jobs()
+    i = outcome(env.imp.kickoff(params_body([("Patient", good),
+                                             ("Patient", "file://" + path)])),
+                400, "invalid")
+    assert "input 2: file URLs must name a file under the import " \
+        "directory" in i["diagnostics"], i
+    assert "(%s: outside import_dir)" % shown in i["diagnostics"], i
+    assert env.import_jobs() == before
     assert env.rows(p + "-secret") == 0
-    assert env.rows(p + "-ok") == 1
+    assert env.rows(p + "-ok") == 0
 
 
 # ---- the bad-input corpus (IMP-S-03, IMP-R-04.4, ND-03/04/07) ---------------

@@ -33,6 +33,7 @@ static int	allowed(const char *, const char *);
 static void	test_allow(void);
 static void	test_etag(void);
 static void	test_paths(void);
+static void	test_confine_both_ways(void);
 static void	test_url_refusals(void);
 static void	test_file_reads(void);
 static void	mkpath(char *, size_t, const char *, const char *);
@@ -314,6 +315,55 @@ test_paths(void)
 	    sizeof(err)) == 0);
 	CHECK(confine_path("/", "/", 0, out, sizeof(out), err,
 	    sizeof(err)) == -1);
+}
+
+/*
+ * The kick-off (CONFINE_MAY_BE_MISSING) and the worker (0) refuse an
+ * escape with the same reason, including the escapes the kick-off's old
+ * lexical check let through: a symlink out, a file (present or missing)
+ * below a symlinked directory out, a trailing "..".  A missing file
+ * inside passes the kick-off and is the worker's to report.
+ */
+static void
+test_confine_both_ways(void)
+{
+	static const char *const escapes[] = { "link-out",
+	    "dirlink-out/secret", "dirlink-out/missing",
+	    "dirlink-out/../outside/secret", "..", "sub/../..", "" };
+	char	out[PATH_MAX], e0[FETCH_ERR_MAX], e1[FETCH_ERR_MAX];
+	char	p[PATH_MAX * 2];
+	size_t	i;
+
+	for (i = 0; i < sizeof(escapes) / sizeof(escapes[0]); i++) {
+		mkpath(p, sizeof(p), root, escapes[i]);
+		CHECK(confine_path(root, p, 0, out, sizeof(out), e0,
+		    sizeof(e0)) == -1);
+		CHECK(confine_path(root, p, CONFINE_MAY_BE_MISSING, NULL, 0,
+		    e1, sizeof(e1)) == -1);
+		if (strcmp(e0, e1) != 0 || !err_ends(e0,
+		    ": outside import_dir"))
+			fprintf(stderr, "%s: worker \"%s\", kick-off \"%s\"\n",
+			    escapes[i], e0, e1);
+		CHECK(strcmp(e0, e1) == 0);
+		CHECK(err_ends(e0, ": outside import_dir"));
+	}
+	/* Missing inside: the kick-off lets the worker say so. */
+	mkpath(p, sizeof(p), root, "sub/missing.ndjson");
+	CHECK(confine_path(root, p, CONFINE_MAY_BE_MISSING, NULL, 0, e1,
+	    sizeof(e1)) == 0);
+	CHECK(confine_path(root, p, 0, out, sizeof(out), e0,
+	    sizeof(e0)) == -1);
+	CHECK(err_ends(e0, "sub/missing.ndjson: No such file or directory"));
+	mkpath(p, sizeof(p), root, "nodir/missing.ndjson");
+	CHECK(confine_path(root, p, CONFINE_MAY_BE_MISSING, out,
+	    sizeof(out), e1, sizeof(e1)) == 0);
+	CHECK(strcmp(out, p) == 0);
+	/* A root that does not resolve: lexical judgement only. */
+	CHECK(confine_path("/nonexistent-bulkhead", "/nonexistent-bulkhead/a",
+	    CONFINE_MAY_BE_MISSING, NULL, 0, e1, sizeof(e1)) == 0);
+	CHECK(confine_path("/nonexistent-bulkhead", "/etc/passwd",
+	    CONFINE_MAY_BE_MISSING, NULL, 0, e1, sizeof(e1)) == -1);
+	CHECK(err_is(e1, "/etc/passwd: outside import_dir"));
 }
 
 struct urlcase {
@@ -643,6 +693,7 @@ main(void)
 	test_allow();
 	test_etag();
 	test_paths();
+	test_confine_both_ways();
 	test_url_refusals();
 	test_file_reads();
 
