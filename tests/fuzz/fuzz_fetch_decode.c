@@ -1,5 +1,6 @@
 /*
  * fuzz_fetch_decode.c — fuzz-sources: src/bulk/fetch_decode.c
+ * fuzz-runs: 5000 (each input may set up a 128 MB zstd window)
  *
  * The import fetcher's decoders (bulk/fetch_decode.h) and the parsers
  * that choose one.  Input layout: byte 0 is a mode (bits 0-1 the coding:

@@ -2,7 +2,9 @@
 # run.sh OUTDIR [RUNS] — build each tests/fuzz/fuzz_*.c with clang's
 # libFuzzer, ASan and UBSan, and run it for RUNS inputs (default 50000)
 # from its seed corpus tests/fuzz/corpus/NAME/ when there is one.
-# A target lists the sources it needs in a line "fuzz-sources: a.c b.c".
+# A target lists the sources it needs in a line "fuzz-sources: a.c b.c",
+# and may cap its runs with "fuzz-runs: N" when one input costs much more
+# than the others' (a decoder that sets up a large window per input).
 set -eu
 out=${1:-build-asan/fuzz}
 runs=${2:-50000}
@@ -18,12 +20,15 @@ for f in tests/fuzz/fuzz_*.c; do
 	    $(pkg-config --libs libcjson) \
 	    $(pkg-config --libs libzstd zlib libcrypto) \
 	    || { fail=$((fail+1)); continue; }
+	cap=$(sed -n 's/.*fuzz-runs: *\([0-9][0-9]*\).*/\1/p' "$f")
+	n=$runs
+	[ -n "$cap" ] && [ "$cap" -lt "$n" ] && n=$cap
 	corpus="$out/corpus-$name"
 	mkdir -p "$corpus"
 	[ -d "tests/fuzz/corpus/$name" ] && cp tests/fuzz/corpus/$name/* "$corpus/" 2>/dev/null || true
-	if "$out/$name" -runs="$runs" -max_len=4096 -artifact_prefix="$out/" "$corpus" \
+	if "$out/$name" -runs="$n" -max_len=4096 -artifact_prefix="$out/" "$corpus" \
 	    >"$out/$name.log" 2>&1; then
-		echo "fuzz $name: ok ($runs runs)"
+		echo "fuzz $name: ok ($n runs)"
 		pass=$((pass+1))
 	else
 		tail -n 40 "$out/$name.log"
