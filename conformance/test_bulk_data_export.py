@@ -384,7 +384,9 @@ def test_EXP_P_OF_4_unknown_output_format(env):
     oo = is_outcome(env.kickoff(params={"_outputFormat": "text/csv"}), 400)
     assert oo["issue"][0]["code"] == "not-supported"
     r = requests.get(env.fhir + "/$export?_type=Medication&_outputFormat="
-                     "application/fhir+ndjson", headers={"Accept": FHIR_JSON},
+                     "application/fhir+ndjson", headers={"Accept": FHIR_JSON,
+                                                          "Prefer":
+                                                          "respond-async"},
                      timeout=30)
     assert r.status_code == 202, r.text
     assert poll(r.headers["Content-Location"]).status_code == 200
@@ -868,6 +870,7 @@ def test_EXP_S_07_failed_job_is_an_error_outcome(bh_bin, bh_pg,
                            "respond-async, separate-export-status"):
                 k = requests.post(api.fhir + "/Patient/$export", data=body,
                                   headers={"Content-Type": FHIR_JSON,
+                                           "Accept": FHIR_JSON,
                                            "Prefer": prefer}, timeout=30)
                 assert k.status_code == 202, k.text
                 urls.append(k.headers["Content-Location"])
@@ -894,7 +897,8 @@ def test_EXP_S_08_transient_code_when_status_request_fails(
     tmp = tmp_path_factory.mktemp("s08")
     with fresh_database(bh_pg) as db:
         with running(bh_bin, db, tmp, "serve") as api:
-            k = requests.get(api.fhir + "/$export", timeout=30)
+            k = requests.get(api.fhir + "/$export", headers={
+                "Accept": FHIR_JSON, "Prefer": "respond-async"}, timeout=30)
             assert k.status_code == 202
             admin_exec(bh_pg, 'DROP DATABASE "%s" WITH (FORCE)' % db.name)
             deadline = time.monotonic() + 15
