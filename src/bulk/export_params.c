@@ -534,6 +534,7 @@ export_params_build(const struct export_kickoff *k, cJSON **out,
 		 * be the opposite of what was asked. */
 		(void)export_invalid(err, "_type: none of the types asked for "
 		    "can be exported at this level");
+		err->ee_code = "not-supported";
 		goto out;
 	}
 	if (cJSON_GetArraySize(b.types) > 0) {

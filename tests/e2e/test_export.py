@@ -1110,7 +1110,8 @@ def test_export_resumes_after_its_worker_is_killed(bulkhead_bin, db,
     api = start_server(db, role="serve", extra_env=env)
     cli(bulkhead_bin, db, "load", str(gen))
     w1 = start_server(db, role="worker", extra_env=env, wait=False)
-    k = requests.get(api.fhir + target, timeout=30)
+    k = requests.get(api.fhir + target, timeout=30, headers={
+        "Accept": FHIR_JSON, "Prefer": "respond-async"})
     assert k.status_code == 202
     job = JOB_URL.match(k.headers["Content-Location"]).group(2)
     deadline = time.monotonic() + 60
