@@ -171,7 +171,23 @@ def sleep_for(resp):
         return 1.0
 
 
+def check_empty_or_outcome(resp):
+    """An answer labelled JSON must hold JSON, and an empty 202 must not
+    be labelled JSON (EXP-S-05): a client that parses any body labelled
+    JSON would fail on it.  Returns resp."""
+    ctype = resp.headers.get("Content-Type", "")
+    if "json" in ctype:
+        assert resp.content, ("empty body labelled %s" % ctype,
+                              resp.status_code, resp.url)
+        body = json.loads(resp.content)
+        if resp.status_code in (202, 204) or resp.headers.get(
+                "X-Export-Status", "").startswith("202"):
+            assert body.get("resourceType") == "OperationOutcome", body
+    return resp
+
+
 def in_progress(resp):
+    check_empty_or_outcome(resp)
     if resp.status_code == 202:
         return True
     xs = resp.headers.get("X-Export-Status")
@@ -407,5 +423,24 @@ def craft(root, patients, orgs):
     write_ndjson(v1 / "Coverage.ndjson", [r for r in extra
                                            if r["resourceType"] == "Coverage"])
     write_ndjson(v2 / "Patient.ndjson", [ver2])
-    return {"group": "conf-group", "active_members": {p[0], p[3]},
+    # Provenance of two patients' records (includeAssociatedData): p[0]
+    # has an old and a new one, p[3] one targeting two resources, and one
+    # targets a resource that is not in the store.
+    def prov(pid, recorded, targets):
+        return {"resourceType": "Provenance", "id": pid, "meta": meta,
+                "recorded": recorded,
+                "target": [{"reference": t} for t in targets],
+                "agent": [{"who": {"reference": "Organization/" +
+                                   orgs[0]["id"]}}]}
+    provs = [
+        prov("conf-prov-old", "2020-01-01T00:00:00Z", ["Patient/" + p[0]]),
+        prov("conf-prov-new", "2024-01-01T00:00:00+02:00",
+             ["Patient/" + p[0]]),
+        prov("conf-prov-two", "2023-01-01T00:00:00Z",
+             ["Patient/" + p[3], "Group/conf-group"]),
+        prov("conf-prov-none", "2023-01-01T00:00:00Z",
+             ["Patient/no-such-patient"]),
+    ]
+    write_ndjson(v1 / "Provenance.ndjson", provs)
+    return {"provenance": {x["id"]: x for x in provs},"group": "conf-group", "active_members": {p[0], p[3]},
             "inactive_members": {p[1], p[2]}, "patients": p}

@@ -245,25 +245,34 @@ def test_EXP_K_05_patient_level_uses_the_compartment(env):
 # ===================================================================
 
 def test_EXP_H_01_accept_header(env):
-    """EXP-H-01: Accept is a SHOULD; missing, */*, application/json and
-    application/fhir+json are accepted; an incompatible type is refused
-    with an OperationOutcome."""
-    for accept in (None, "*/*", "application/json", FHIR_JSON):
+    """EXP-H-01: the server MAY reject a missing Accept; Bulkhead does, as
+    the reference implementation does: an Accept that does not list
+    application/fhir+json is a 400 (an incompatible one may be 406), with
+    an OperationOutcome."""
+    for accept in (FHIR_JSON, "application/fhir+json; q=0.9, */*;q=0.1"):
         k = env.kickoff(params={"_type": "InsurancePlan"},
                         headers={"Accept": accept})
         assert k.status_code == 202, (accept, k.text)
         assert poll(k.headers["Content-Location"]).status_code == 200
+    for accept in (None, "*/*", "application/json"):
+        is_outcome(env.kickoff(params={"_type": "InsurancePlan"},
+                               headers={"Accept": accept}), 400)
     r = env.kickoff(params={"_type": "InsurancePlan"},
                     headers={"Accept": "application/fhir+xml"})
     assert r.status_code in (400, 406)
     is_outcome(r)
 
 
-def test_EXP_H_02_prefer_respond_async_optional(env):
-    """EXP-H-02: without Prefer: respond-async the server may proceed
-    asynchronously (it does)."""
+def test_EXP_H_02_prefer_respond_async_required(env):
+    """EXP-H-02: without Prefer: respond-async the server MAY return an
+    error; Bulkhead does (400 OperationOutcome), as the reference
+    implementation does.  handling=lenient alone is not respond-async."""
+    is_outcome(env.kickoff(params={"_type": "InsurancePlan"},
+                           headers={"Prefer": None}), 400)
+    is_outcome(env.kickoff(params={"_type": "InsurancePlan"},
+                           headers={"Prefer": "handling=lenient"}), 400)
     k = env.kickoff(params={"_type": "InsurancePlan"},
-                    headers={"Prefer": None})
+                    headers={"Prefer": "respond-async, handling=lenient"})
     assert k.status_code == 202, k.text
     assert poll(k.headers["Content-Location"]).status_code == 200
 
@@ -375,7 +384,9 @@ def test_EXP_P_OF_4_unknown_output_format(env):
     oo = is_outcome(env.kickoff(params={"_outputFormat": "text/csv"}), 400)
     assert oo["issue"][0]["code"] == "not-supported"
     r = requests.get(env.fhir + "/$export?_type=Medication&_outputFormat="
-                     "application/fhir+ndjson", headers={"Accept": FHIR_JSON},
+                     "application/fhir+ndjson", headers={"Accept": FHIR_JSON,
+                                                          "Prefer":
+                                                          "respond-async"},
                      timeout=30)
     assert r.status_code == 202, r.text
     assert poll(r.headers["Content-Location"]).status_code == 200
@@ -445,7 +456,8 @@ def test_EXP_P_TY_1_only_listed_types(env):
 def test_EXP_P_TY_2_all_types_without_type(env):
     """EXP-P-TY-2: without _type every supported type is returned."""
     e = env.export()
-    assert {i["type"] for i in e.items()} == OPENIMIS_TYPES
+    # Provenance: the crafted dataset holds some (EXP-P-IA-5).
+    assert {i["type"] for i in e.items()} == OPENIMIS_TYPES | {"Provenance"}
 
 
 def test_EXP_P_TY_5_unsupported_types(env):
@@ -457,6 +469,12 @@ def test_EXP_P_TY_5_unsupported_types(env):
                            params={"_type": "InsurancePlan"}), 400)
     is_outcome(env.kickoff("/Group/%s/$export" % family_group(env),
                            params={"_type": "Medication"}), 400)
+    # Lenient drops them too, but no exportable type is left: still 400.
+    is_outcome(env.kickoff("/Patient/$export",
+                           params={"_type": "InsurancePlan"},
+                           headers={"Prefer":
+                                    "respond-async, handling=lenient"}),
+               400)
     e = env.export("/Patient/$export", params={
         "_type": "InsurancePlan,Patient"}, headers={
         "Prefer": "respond-async, handling=lenient"})
@@ -534,16 +552,15 @@ def test_EXP_P_PA_2_unknown_or_non_member_patient(env):
                            method="POST", body=body), 400)
 
 
-def test_EXP_P_IA_4_include_associated_data_refused(env):
-    """EXP-P-IA-4: a server that keeps no Provenance refuses
-    includeAssociatedData with an OperationOutcome (or, lenient, goes on
-    and says so)."""
-    for v in ("LatestProvenanceResources", "RelevantProvenanceResources"):
+def test_EXP_P_IA_4_include_associated_data_unknown_value(env):
+    """EXP-P-IA-4: a value the server cannot honour is an error with an
+    OperationOutcome (or, lenient, it goes on and says so)."""
+    for v in ("_Custom", "LatestProvenanceResources,Bogus"):
         oo = is_outcome(env.kickoff(params={"includeAssociatedData": v}),
                         400)
         assert "includeAssociatedData" in oo["issue"][0]["diagnostics"]
     e = env.export(params={"_type": "Medication", "includeAssociatedData":
-                           "LatestProvenanceResources"},
+                           "_Custom"},
                    headers={"Prefer": "respond-async, handling=lenient"})
     assert any("includeAssociatedData" in json.dumps(w)
                for w in warnings_text(e))
@@ -641,8 +658,7 @@ def test_EXP_L_03_one_outcome_per_ignored_parameter(env):
     """EXP-L-03: under lenient, one OperationOutcome per ignored parameter
     in the manifest's error file(s)."""
     e = env.export(params={"_type": "Medication", "_count": "10",
-                           "includeAssociatedData":
-                           "LatestProvenanceResources"},
+                           "includeAssociatedData": "_Custom"},
                    headers={"Prefer": "respond-async, handling=lenient"})
     oos = warnings_text(e)
     assert len(oos) == 2, oos
@@ -854,6 +870,7 @@ def test_EXP_S_07_failed_job_is_an_error_outcome(bh_bin, bh_pg,
                            "respond-async, separate-export-status"):
                 k = requests.post(api.fhir + "/Patient/$export", data=body,
                                   headers={"Content-Type": FHIR_JSON,
+                                           "Accept": FHIR_JSON,
                                            "Prefer": prefer}, timeout=30)
                 assert k.status_code == 202, k.text
                 urls.append(k.headers["Content-Location"])
@@ -880,7 +897,8 @@ def test_EXP_S_08_transient_code_when_status_request_fails(
     tmp = tmp_path_factory.mktemp("s08")
     with fresh_database(bh_pg) as db:
         with running(bh_bin, db, tmp, "serve") as api:
-            k = requests.get(api.fhir + "/$export", timeout=30)
+            k = requests.get(api.fhir + "/$export", headers={
+                "Accept": FHIR_JSON, "Prefer": "respond-async"}, timeout=30)
             assert k.status_code == 202
             admin_exec(bh_pg, 'DROP DATABASE "%s" WITH (FORCE)' % db.name)
             deadline = time.monotonic() + 15
@@ -1172,15 +1190,18 @@ def test_EXP_CS_02_export_operations_declared(metadata):
     base = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
     rest = metadata["rest"][0]
 
-    def declared(ops, canonical):
-        return any(o["name"] == "export" and
+    def declared(ops, name, canonical):
+        return any(o["name"] == name and
                    o["definition"].split("|")[0] == canonical for o in ops)
-    assert declared(rest.get("operation", []), base + "export")
+    # Names as in the IG's own CapabilityStatement (issue 11, item 4).
+    assert declared(rest.get("operation", []), "export", base + "export")
     res = {r["type"]: r for r in rest["resource"]}
-    assert declared(res["Patient"].get("operation", []),
+    assert declared(res["Patient"].get("operation", []), "patient-export",
                     base + "patient-export")
-    assert declared(res["Group"].get("operation", []),
+    assert declared(res["Group"].get("operation", []), "group-export",
                     base + "group-export")
+    # No authorization yet: no SMART oauth-uris extension (EXP-SEC-02).
+    assert "oauth-uris" not in json.dumps(rest.get("security", {}))
 
 
 def test_EXP_CS_04_types_and_type_filter_search_params(metadata):
@@ -1409,3 +1430,198 @@ def test_PP_09_transaction_time_and_since_chain(env):
         assert parse_instant(tt) < changed, (tt, iso(changed))
         time.sleep(0.5)
     pytest.fail("the change never reached an export: " + iso(changed))
+
+
+# ===================================================================
+# What an outside Bulk Data test suite checks (issue 11)
+# ===================================================================
+
+LEVELS = ("/$export", "/Patient/$export", "/Group/%s/$export")
+PARAMS_BODY = {"resourceType": "Parameters", "parameter": [
+    {"name": "_type", "valueString": "Patient"}]}
+
+
+def level_paths(env):
+    return [p % env.crafted["group"] if "%s" in p else p for p in LEVELS]
+
+
+def test_EXP_S_05_in_progress_has_no_json_content_type(idle):
+    """EXP-S-05: an in-progress answer is 202 with X-Progress and
+    Retry-After and no body, so no JSON Content-Type (a client parsing
+    any body labelled JSON failed on an empty one); with
+    separate-export-status the same holds for its 200."""
+    for prefer in ("respond-async", "respond-async, separate-export-status"):
+        k = idle_kickoff(idle, "s05b-" + prefer[-6:], prefer)
+        assert k.status_code == 202, k.text
+        r = requests.get(k.headers["Content-Location"], timeout=30)
+        assert r.status_code in (200, 202), r.status_code
+        assert "X-Progress" in r.headers and "Retry-After" in r.headers
+        ctype = r.headers.get("Content-Type", "")
+        if r.content:
+            assert r.json()["resourceType"] == "OperationOutcome"
+        else:
+            assert "json" not in ctype, ctype
+        _h.check_empty_or_outcome(r)
+        d = requests.delete(k.headers["Content-Location"], timeout=30)
+        assert d.status_code == 202
+        _h.check_empty_or_outcome(d)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_EXP_H_01_missing_or_json_only_accept_rejected(env, method):
+    """EXP-H-01: at all three levels, GET and POST, a kick-off without
+    Accept, or whose Accept lacks application/fhir+json, is a 400
+    OperationOutcome."""
+    body = PARAMS_BODY if method == "POST" else None
+    params = None if method == "POST" else {"_type": "Patient"}
+    for path in level_paths(env):
+        for accept in (None, "application/json"):
+            r = env.kickoff(path, params=params, method=method, body=body,
+                            headers={"Accept": accept})
+            oo = is_outcome(r, 400)
+            assert "Accept" in json.dumps(oo), oo
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_EXP_H_02_missing_respond_async_rejected(env, method):
+    """EXP-H-02: at all three levels, GET and POST, a kick-off without
+    Prefer: respond-async is a 400 OperationOutcome."""
+    body = PARAMS_BODY if method == "POST" else None
+    params = None if method == "POST" else {"_type": "Patient"}
+    for path in level_paths(env):
+        r = env.kickoff(path, params=params, method=method, body=body,
+                        headers={"Prefer": None})
+        oo = is_outcome(r, 400)
+        assert "respond-async" in json.dumps(oo), oo
+
+
+def test_EXP_P_SI_5_future_since_rejected(env):
+    """EXP-P-SI-5: a _since in the future can only be a client bug: 400
+    OperationOutcome on GET and POST, as for an invalid instant."""
+    future = "2057-01-01T00:00:00+05:00"
+    is_outcome(env.kickoff(params={"_since": future}), 400)
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "_since", "valueInstant": future}]}
+    is_outcome(env.kickoff(method="POST", body=body), 400)
+    is_outcome(env.kickoff("/Patient/$export", params={"_since": future},
+                           headers={"Prefer":
+                                    "respond-async, handling=lenient"}),
+               400)
+
+
+def test_EXP_CS_02_operation_names_and_definitions(metadata):
+    """EXP-CS-02: system operation 'export', Patient 'patient-export' and
+    Group 'group-export', each with its IG canonical definition."""
+    base = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+    rest = metadata["rest"][0]
+    assert [(o["name"], o["definition"]) for o in rest["operation"]
+            if o["definition"].startswith(base)] == [
+                ("export", base + "export")]
+    res = {r["type"]: r for r in rest["resource"]}
+    for t, name in (("Patient", "patient-export"),
+                    ("Group", "group-export")):
+        ops = [(o["name"], o["definition"]) for o in res[t]["operation"]]
+        assert ops == [(name, base + name)], ops
+
+
+def provenance_of(env, refs):
+    """{id: resource} of crafted Provenance targeting any of refs."""
+    return {i: p for i, p in env.crafted["provenance"].items()
+            if any(t["reference"] in refs for t in p["target"])}
+
+
+def latest_of(env, refs):
+    out = {}
+    for ref in refs:
+        cands = [p for p in env.crafted["provenance"].values()
+                 if any(t["reference"] == ref for t in p["target"])]
+        if cands:
+            best = max(cands, key=lambda p: (parse_instant(p["recorded"]),
+                                             p["id"]))
+            out[best["id"]] = best
+    return out
+
+
+def test_EXP_P_IA_1_latest_and_relevant_provenance(env):
+    """EXP-P-IA-1/IA-3: LatestProvenanceResources adds, for each exported
+    resource, its newest Provenance; RelevantProvenanceResources all of
+    them; both (comma-separated, or repeated, GET or POST) give the
+    larger set.  _type need not name Provenance."""
+    p = env.crafted["patients"]
+    refs = {"Patient/" + x for x in p}
+    grp = "/Group/%s/$export" % env.crafted["group"]
+    members = {"Patient/" + x for x in env.crafted["active_members"]}
+    latest = env.export("/Patient/$export", params={
+        "_type": "Patient", "includeAssociatedData":
+        "LatestProvenanceResources"})
+    got = latest.resources().get("Provenance", {})
+    exported = {"Patient/" + i for i in latest.resources()["Patient"]}
+    assert refs <= exported
+    assert set(got) == set(latest_of(env, exported)) == {
+        "conf-prov-new", "conf-prov-two"}
+    assert [i["type"] for i in latest.items()].count("Provenance") >= 1
+    relevant = env.export("/Patient/$export", params={
+        "_type": "Patient", "includeAssociatedData":
+        "RelevantProvenanceResources"})
+    assert set(relevant.resources()["Provenance"]) == set(
+        provenance_of(env, exported)) == {"conf-prov-old", "conf-prov-new",
+                                           "conf-prov-two"}
+    both = env.export(grp, params={"_type": "Patient",
+                                   "includeAssociatedData":
+                                   "LatestProvenanceResources,"
+                                   "RelevantProvenanceResources"})
+    assert set(both.resources()["Provenance"]) == set(
+        provenance_of(env, members | {"Group/" + env.crafted["group"]}))
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "_type", "valueString": "Patient"},
+        {"name": "includeAssociatedData",
+         "valueCode": "LatestProvenanceResources"},
+        {"name": "includeAssociatedData",
+         "valueCode": "RelevantProvenanceResources"}]}
+    post = env.export(grp, method="POST", body=body)
+    assert set(post.resources()["Provenance"]) == set(
+        both.resources()["Provenance"])
+    # Without the parameter, no Provenance at Patient level.
+    plain = env.export("/Patient/$export", params={"_type": "Patient"})
+    assert "Provenance" not in {i["type"] for i in plain.items()}
+    # System level, _type=Medication: no Medication has Provenance.
+    sysl = env.export(params={"_type": "Medication",
+                              "includeAssociatedData":
+                              "RelevantProvenanceResources"})
+    assert "Provenance" not in sysl.resources()
+    for line in sum(sysl.lines().values(), []):
+        assert json.loads(line)["resourceType"] == "Medication"
+
+
+def test_EXP_P_TY_5_out_of_compartment_types_dropped_with_warning(env):
+    """EXP-P-TY-5: at Patient and Group level a _type list mixing
+    compartment types with others is accepted: the others are left out
+    with a warning in the manifest's error file; only a list with no
+    exportable type at all is a 400."""
+    for path in level_paths(env)[1:]:
+        e = env.export(path, params={"_type": "ActivityDefinition,Patient"})
+        assert {i["type"] for i in e.items()} == {"Patient"}
+        text = json.dumps(warnings_text(e))
+        assert "ActivityDefinition" in text, text
+        is_outcome(env.kickoff(path, params={"_type": "ActivityDefinition"}),
+                   400)
+
+
+def test_EXP_M_06_kickoff_warnings_first_in_error_file(env):
+    """EXP-M-06 / EXP-L-03: warnings go to the error channel as
+    {type: OperationOutcome, url} NDJSON files, and the file's first line
+    is an OperationOutcome of the kick-off's own warnings."""
+    e = env.export("/Patient/$export", params={
+        "_type": "InsurancePlan,Coverage", "_count": "3"},
+        headers={"Prefer": "respond-async, handling=lenient"})
+    items = e.items("error")
+    assert items and all(set(i) >= {"type", "url"} and
+                         i["type"] == "OperationOutcome" for i in items)
+    lines = [json.loads(x) for x in env.file_bytes(items[0]["url"])
+             .decode().splitlines()]
+    # One OperationOutcome per ignored parameter (EXP-L-03), the
+    # kick-off's first: InsurancePlan (item 6, even when strict) and _count.
+    assert all(o["resourceType"] == "OperationOutcome" for o in lines)
+    assert lines[0]["issue"][0]["severity"] == "warning"
+    assert "InsurancePlan" in json.dumps(lines[0]), lines[0]
+    assert "_count" in json.dumps(lines[1]), lines[1]

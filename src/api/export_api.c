@@ -45,6 +45,7 @@
 #define EXPORT_RETRY_MIN	1
 #define EXPORT_RETRY_MAX	30
 #define EXPORT_READ_CHUNK	(256 * 1024)
+#define EXPORT_FHIR_JSON	"application/fhir+json"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -180,6 +181,53 @@ export_parse_time(const char *s)
 
 /* ---- kick-off ------------------------------------------------------- */
 
+/*
+ * The kick-off headers (EXP-H-01, EXP-H-02).  The IG lets a server assume
+ * or reject a missing Accept or Prefer: respond-async; the reference
+ * implementation rejects, and clients are tested against that, so we do
+ * too.  Accept must list application/fhir+json itself (q > 0): a
+ * wildcard or application/json alone is not enough.  0, or -1 after
+ * answering 400.
+ */
+static int
+export_check_headers(struct http_req *req, const struct http_prefer *prefer)
+{
+	static const char *const offers[] = { EXPORT_FHIR_JSON };
+	struct buf	 accept;
+	const char	*p, *e;
+	size_t		 n;
+	int		 listed = 0, rc = -1;
+
+	buf_init(&accept, HTTP_ROUTE_MAX_HEADER);
+	if (http_req_header_all(req, MHD_HTTP_HEADER_ACCEPT, &accept) > 0) {
+		for (p = accept.b_data; *p != '\0'; p = *e ? e + 1 : e) {
+			e = p + strcspn(p, ",");
+			p += strspn(p, " \t");
+			n = strcspn(p, ";, \t");
+			if (n == strlen(EXPORT_FHIR_JSON) && p + n <= e &&
+			    strncasecmp(p, EXPORT_FHIR_JSON, n) == 0)
+				listed = 1;
+		}
+		/* Listed with q=0 means "not acceptable". */
+		if (listed && http_parse_accept(accept.b_data, offers, 1) != 0)
+			listed = 0;
+	}
+	if (!listed) {
+		(void)http_reply_outcome(req, 400, "invalid", "the kick-off "
+		    "needs an Accept header listing application/fhir+json");
+		goto out;
+	}
+	if (!prefer->hp_respond_async) {
+		(void)http_reply_outcome(req, 400, "invalid", "the kick-off "
+		    "needs a Prefer: respond-async header");
+		goto out;
+	}
+	rc = 0;
+ out:
+	buf_free(&accept);
+	return rc;
+}
+
 /* Checks that a Group exists and, when patients were POSTed, that each is
  * a current member (EXP-P-PA-2) or at least a Patient we hold. */
 static int
@@ -298,6 +346,8 @@ export_kickoff(struct http_req *req, enum export_level level)
 	memset(&ee, 0, sizeof(ee));
 	(void)http_req_header_all(req, "Prefer", &hdr);
 	http_parse_prefer(hdr.b_len ? hdr.b_data : NULL, &prefer);
+	if (export_check_headers(req, &prefer) == -1)
+		goto out;
 
 	if (level == EXPORT_GROUP) {
 		group = http_req_param(req, "id");
@@ -750,7 +800,9 @@ export_render(const struct cfg *cfg, PGconn *conn, const char *id,
 		    export_retry_after(row.job, fraction));
 		s->sn_status = 202;
 		s->sn_reason = "Accepted";
-		s->sn_ctype = "application/json";
+		/* No body, so no Content-Type: a client parses any body
+		 * labelled JSON, and an empty one is not JSON (EXP-S-05). */
+		s->sn_ctype = NULL;
 		break;
 	case JOBQ_CANCELLING:
 	case JOBQ_CANCELLED:

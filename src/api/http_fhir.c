@@ -231,6 +231,33 @@ http_fhir_search_params(cJSON *rest)
 	}
 }
 
+/*
+ * Hook for authorization (the SMART issue): with SMART Backend Services
+ * on, rest.security gets the oauth-uris extension naming token_url, the
+ * token endpoint.  Authorization does not exist yet, so http_fhir_init
+ * passes NULL and the statement claims nothing.
+ */
+static void
+http_fhir_security_oauth_uris(cJSON *rest, const char *token_url)
+{
+	cJSON	*sec, *list, *uris, *sub, *tok;
+
+	if (token_url == NULL)
+		return;
+	if ((sec = http_fhir_child(rest, "security", 0)) == NULL ||
+	    (list = http_fhir_child(sec, "extension", 1)) == NULL)
+		return;
+	uris = cJSON_CreateObject();
+	cJSON_AddStringToObject(uris, "url", "http://fhir-registry."
+	    "smarthealthit.org/StructureDefinition/oauth-uris");
+	sub = cJSON_AddArrayToObject(uris, "extension");
+	tok = cJSON_CreateObject();
+	cJSON_AddStringToObject(tok, "url", "token");
+	cJSON_AddStringToObject(tok, "valueUri", token_url);
+	cJSON_AddItemToArray(sub, tok);
+	cJSON_AddItemToArray(list, uris);
+}
+
 int
 http_fhir_init(const struct cfg *cfg, char *errbuf, size_t errlen)
 {
@@ -261,8 +288,10 @@ http_fhir_init(const struct cfg *cfg, char *errbuf, size_t errlen)
 	}
 	if (http_fhir_merge_ops(cs, errbuf, errlen) == -1)
 		goto out_free;
-	cJSON_ArrayForEach(sw, cJSON_GetObjectItemCaseSensitive(cs, "rest"))
+	cJSON_ArrayForEach(sw, cJSON_GetObjectItemCaseSensitive(cs, "rest")) {
 		http_fhir_search_params(sw);
+		http_fhir_security_oauth_uris(sw, NULL);	/* auth off */
+	}
 	if ((http_fhir_capability = cJSON_PrintUnformatted(cs)) == NULL) {
 		snprintf(errbuf, errlen, "cannot render %s",
 		    HTTP_FHIR_TEMPLATE);

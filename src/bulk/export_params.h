@@ -16,7 +16,11 @@
  *    "until":INSTANT, "types":[T...], "elements":["T.e"|"e"...],
  *    "patients":[ID...], "typeFilters":{"T":[QUERY...]},
  *    "organizeOutputBy":"Patient", "allowPartialManifests":BOOL,
+ *    "associated":"latest|relevant" (includeAssociatedData),
  *    "lenient":BOOL, "warnings":[TEXT...]}
+ * At Patient and Group level, _type items outside the compartment are
+ * left out with a warning even when strict; a _type whose every item is
+ * left out is refused (EXP-P-TY-5).  A _since in the future is refused.
  */
 #ifndef BULK_EXPORT_PARAMS_H
 #define BULK_EXPORT_PARAMS_H

@@ -92,6 +92,7 @@ enum xp_scope {
 	XP_RENEWAL_COV,	/* renewal: active Coverage ending in the window */
 	XP_RENEWAL_GROUP, /* renewal: the beneficiaries' families */
 	XP_RENEWAL_PLAN, /* renewal: the products of those policies */
+	XP_ASSOCIATED,	/* Provenance of exported rows only */
 };
 
 struct xp_step {
@@ -102,6 +103,7 @@ struct xp_step {
 	int		 s_shared;	/* the partition holds other types too */
 	int		 s_in_block;	/* runs inside the XP_BLOCKS step */
 	char		*s_filter;	/* compiled _typeFilter SQL, or NULL */
+	int		 s_assoc;	/* + Provenance of exported rows */
 };
 
 struct xp {
@@ -149,6 +151,8 @@ static int	xp_exec(struct xp *, const char *, int, const char *const *);
 static int64_t	xp_int(struct xp *, const char *, const char *);
 static int	xp_setting(struct xp *, const char *, const char *);
 static int	xp_tid_parse(const char *, int64_t *, int64_t *);
+static void	xp_assoc_conditions(struct xp *, const struct xp_step *,
+		    struct buf *);
 static void	xp_conditions(struct xp *, const struct xp_step *,
 		    struct buf *);
 static enum job_status xp_main(struct job_ctx *, const char *);
@@ -167,6 +171,7 @@ job_export_check(const cJSON *params, char *errbuf, size_t errlen)
 {
 	const cJSON	*level = cJSON_GetObjectItemCaseSensitive(params,
 			    "level");
+	const cJSON	*a;
 
 	if (!cJSON_IsString(level) || (strcmp(level->valuestring, "system") &&
 	    strcmp(level->valuestring, "patient") &&
@@ -193,6 +198,13 @@ job_export_check(const cJSON *params, char *errbuf, size_t errlen)
 	    "group"))) {
 		snprintf(errbuf, errlen, "export: a group export needs "
 		    "\"group\"");
+		return -1;
+	}
+	a = cJSON_GetObjectItemCaseSensitive(params, "associated");
+	if (a != NULL && (!cJSON_IsString(a) || (strcmp(a->valuestring,
+	    "latest") != 0 && strcmp(a->valuestring, "relevant") != 0))) {
+		snprintf(errbuf, errlen, "export: \"associated\" must be "
+		    "latest or relevant");
 		return -1;
 	}
 	return xp_check_instants(params, errbuf, errlen);
@@ -413,6 +425,39 @@ xp_add_step(struct xp *x, enum xp_kind kind, enum xp_scope scope,
 }
 
 /*
+ * includeAssociatedData (EXP-P-IA-1): the Provenance step also takes the
+ * Provenance of every exported row; without a Provenance step, one is
+ * added for them alone.  A Provenance step that already takes every
+ * Provenance (system level, no _since, _until or filter) is left alone.
+ */
+static int
+xp_plan_associated(struct xp *x)
+{
+	struct xp_step	*s;
+	int		 i;
+
+	if (xp_str(x->params, "associated") == NULL)
+		return 0;
+	for (i = 0; i < x->nsteps; i++) {
+		s = &x->steps[i];
+		if ((s->s_kind != XP_SCAN && s->s_kind != XP_LOOKUP) ||
+		    strcmp(s->s_type, "Provenance") != 0)
+			continue;
+		if (s->s_scope == XP_ALL && s->s_filter == NULL &&
+		    xp_str(x->params, "since") == NULL &&
+		    xp_str(x->params, "until") == NULL)
+			return 0;
+		s->s_kind = XP_LOOKUP;
+		s->s_assoc = 1;
+		return 0;
+	}
+	if (xp_add_step(x, XP_LOOKUP, XP_ASSOCIATED, "Provenance") == -1)
+		return -1;
+	x->steps[x->nsteps - 1].s_assoc = 1;
+	return 0;
+}
+
+/*
  * The types to export, in manifest order: the openIMIS types first
  * (reference targets before referrers), then any other type the store
  * holds.  At Patient and Group level only compartment and context types.
@@ -454,8 +499,10 @@ xp_plan(struct xp *x)
 		all = xreallocarray(all, nall + 1, sizeof(*all));
 		all[nall++] = xstrdup(oi[i]);
 	}
+	/* Provenance has a partition of its own (011_provenance.sql). */
 	res = db_query(x->conn, "SELECT DISTINCT type FROM resources_other "
-	    "ORDER BY type", 0, NULL, x->err, sizeof(x->err));
+	    "UNION SELECT type FROM (SELECT type FROM resources_provenance "
+	    "LIMIT 1) p ORDER BY type", 0, NULL, x->err, sizeof(x->err));
 	if (res == NULL) {
 		job_ctx_error(x->ctx, "export: %s", x->err);
 		goto out;
@@ -520,6 +567,8 @@ xp_plan(struct xp *x)
 			goto out;
 		x->steps[x->nsteps - 1].s_in_block = blocks;
 	}
+	if (xp_plan_associated(x) == -1)
+		goto out;
 	if (blocks && xp_add_step(x, XP_BLOCKS, XP_ALL, "Patient") == -1)
 		goto out;
 	if (xp_str(x->params, "since") != NULL && xp_add_step(x, XP_DELETED,
@@ -1157,6 +1206,9 @@ xp_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
 	switch (s->s_scope) {
 	case XP_ALL:
 		break;
+	case XP_ASSOCIATED:
+		(void)buf_puts(b, " AND false");
+		break;
 	case XP_COMPARTMENT:
 		(void)buf_puts(b, " AND patient IS NOT NULL");
 		break;
@@ -1202,6 +1254,84 @@ xp_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
 	}
 	if (s->s_filter != NULL)
 		(void)buf_printf(b, " AND %s", s->s_filter);
+}
+
+/*
+ * True (SQL) when ref, a "Type/id" reference, names a row some type step
+ * of this export writes: that step's own conditions, checked through the
+ * primary key of the row's partition.
+ */
+static void
+xp_exported(struct xp *x, const char *ref, struct buf *b)
+{
+	const struct xp_step	*t;
+	struct buf		 cond;
+	int			 i, n = 0;
+
+	buf_init(&cond, EXPORT_SQL_MAX);
+	(void)buf_puts(b, "(");
+	for (i = 0; i < x->nsteps; i++) {
+		t = &x->steps[i];
+		if ((t->s_kind != XP_SCAN && t->s_kind != XP_LOOKUP) ||
+		    t->s_assoc)
+			continue;
+		buf_reset(&cond);
+		xp_conditions(x, t, &cond);
+		/* s_type: a name from fhir_type_valid's list, [A-Za-z]+. */
+		(void)buf_printf(b, "%s(split_part(%s, '/', 1) = '%s' AND "
+		    "EXISTS (SELECT 1 FROM %s WHERE type = '%s' AND id = "
+		    "split_part(%s, '/', 2) AND %s))", n++ ? " OR " : "", ref,
+		    t->s_type, t->s_table, t->s_type, ref, cond.b_data);
+	}
+	(void)buf_puts(b, n ? ")" : "false)");
+	buf_free(&cond);
+}
+
+/*
+ * The conditions of a Provenance step with associated data: its own rows
+ * (none for XP_ASSOCIATED) or the Provenance of exported rows, all of
+ * them (RelevantProvenanceResources) or per target the newest by
+ * 'recorded' (LatestProvenanceResources).  Reads every Provenance once;
+ * only exports that ask for associated data get here.
+ */
+static void
+xp_assoc_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
+{
+	const char	*targets = "jsonb_array_elements(CASE WHEN "
+			    "jsonb_typeof(a.content::jsonb->'target') = "
+			    "'array' THEN a.content::jsonb->'target' ELSE "
+			    "'[]' END)";
+	const char	*recorded = "CASE WHEN a.content::jsonb->>'recorded' "
+			    "~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+			    "[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$' "
+			    "THEN (a.content::jsonb->>'recorded')::timestamptz "
+			    "END";
+	const char	*live = "a.type = 'Provenance' AND NOT a.deleted AND "
+			    "a.last_updated <= (SELECT current_setting("
+			    "'bulkhead.tt')::timestamptz)";
+	struct buf	 own;
+
+	buf_init(&own, EXPORT_SQL_MAX);
+	xp_conditions(x, s, &own);
+	(void)buf_printf(b, "NOT deleted AND last_updated <= (SELECT "
+	    "current_setting('bulkhead.tt')::timestamptz) AND type = "
+	    "'Provenance' AND ((%s) OR id IN (", own.b_data);
+	if (strcmp(xp_str(x->params, "associated"), "relevant") == 0) {
+		(void)buf_printf(b, "SELECT a.id FROM %s a WHERE %s AND "
+		    "EXISTS (SELECT 1 FROM %s bh_t(t) WHERE ", s->s_table,
+		    live, targets);
+		xp_exported(x, "(bh_t.t->>'reference')", b);
+		(void)buf_puts(b, ")");
+	} else {
+		(void)buf_printf(b, "SELECT DISTINCT ON (bh_r.ref) a.id FROM "
+		    "%s a, LATERAL (SELECT t->>'reference' AS ref FROM %s t) "
+		    "bh_r WHERE %s AND ", s->s_table, targets, live);
+		xp_exported(x, "bh_r.ref", b);
+		(void)buf_printf(b, " ORDER BY bh_r.ref, %s DESC NULLS LAST, "
+		    "a.id DESC", recorded);
+	}
+	(void)buf_puts(b, "))");
+	buf_free(&own);
 }
 
 static int64_t
@@ -1345,7 +1475,10 @@ xp_run_step(struct xp *x)
 			goto out;
 		goto close;
 	}
-	xp_conditions(x, s, &cond);
+	if (s->s_assoc)
+		xp_assoc_conditions(x, s, &cond);
+	else
+		xp_conditions(x, s, &cond);
 	if (s->s_kind == XP_LOOKUP || s->s_kind == XP_DELETED) {
 		/* The cursor is bound like every other value. */
 		if (xp_setting(x, "cursor", x->cursor) == -1)

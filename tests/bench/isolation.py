@@ -418,6 +418,7 @@ def main():
         for i in range(20):
             loc = kickoff(port, "/fhir/$export?_type=Claim",
                           {"Prefer": "respond-async",
+                           "Accept": "application/fhir+json",
                            "Authorization": "Bearer status-%d" % i})
             status.append("/fhir/" + loc.split("/fhir/", 1)[1])
         print("isolation: %d claims in %d file(s), %d import job(s), %d "

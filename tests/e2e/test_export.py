@@ -833,18 +833,21 @@ def test_post_body_over_limit_413(db, start_server):
     body = json.dumps(parameters(*[("_type", "Patient")] * 300)).encode()
     assert len(body) > 10000
     r = requests.post(s.fhir + "/$export", data=body, timeout=30,
-                      headers={"Content-Type": FHIR_JSON,
+                      headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON,
                                "Prefer": "respond-async"})
     outcome(r, 413)
     # chunked, so the server cannot refuse from Content-Length alone
     r = requests.post(s.fhir + "/$export", data=iter([body[:5000],
                                                       body[5000:]]),
-                      timeout=30, headers={"Content-Type": FHIR_JSON})
+                      timeout=30, headers={"Content-Type": FHIR_JSON,
+                                           "Accept": FHIR_JSON,
+                                           "Prefer": "respond-async"})
     outcome(r, 413)
     # and below the limit the same server takes it
     small = json.dumps(parameters(("_type", "Patient"))).encode()
     r = requests.post(s.fhir + "/$export", data=small, timeout=30,
-                      headers={"Content-Type": FHIR_JSON})
+                      headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON,
+                               "Prefer": "respond-async"})
     assert r.status_code == 202, r.text
 
 
@@ -894,7 +897,7 @@ def test_delete_while_running(bulkhead_bin, db, start_server, tmp_path):
     s = start_server(db, extra_env={"BULKHEAD_EXPORT_FILE_RESOURCES": "1"})
     cli(bulkhead_bin, db, "load", str(gen))
     k = requests.get(s.fhir + "/$export", timeout=30,
-                     headers={"Prefer": "respond-async"})
+                     headers={"Prefer": "respond-async", "Accept": FHIR_JSON})
     assert k.status_code == 202
     url = k.headers["Content-Location"]
     job = JOB_URL.match(url).group(2)
@@ -964,7 +967,8 @@ def test_files_removed_after_retention(bulkhead_bin, db, start_server,
         "--out", str(gen), "--today", TODAY)
     s = start_server(db, extra_env={"BULKHEAD_EXPORT_RETENTION": "1"})
     cli(bulkhead_bin, db, "load", str(gen))
-    k = requests.get(s.fhir + "/$export", timeout=30)
+    k = requests.get(s.fhir + "/$export", timeout=30, headers={
+        "Accept": FHIR_JSON, "Prefer": "respond-async"})
     assert k.status_code == 202
     done = poll(k.headers["Content-Location"])
     assert done.status_code == 200
@@ -998,7 +1002,7 @@ def test_status_cache_across_api_processes(db, start_server):
     a = start_server(db, role="serve")
     b = start_server(db, role="serve")
     k = requests.get(a.fhir + "/$export", timeout=30,
-                     headers={"Prefer": "respond-async"})
+                     headers={"Prefer": "respond-async", "Accept": FHIR_JSON})
     assert k.status_code == 202
     path = "/fhir/_jobs/" + JOB_URL.match(
         k.headers["Content-Location"]).group(2)
@@ -1045,7 +1049,8 @@ def test_per_client_limit_holds_under_concurrent_kickoffs(db, start_server):
     over = []
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         for round_ in range(30):
-            h = {"Authorization": "Bearer race-%d" % round_}
+            h = {"Authorization": "Bearer race-%d" % round_,
+                 "Accept": FHIR_JSON, "Prefer": "respond-async"}
             codes = list(pool.map(lambda _: requests.get(
                 s.fhir + "/$export", headers=h, timeout=30).status_code,
                 range(8)))
@@ -1063,7 +1068,8 @@ def test_failed_export_status_hides_database_errors(bulkhead_bin, db,
     s = start_server(db, role="serve")
     cli(bulkhead_bin, db, "load", str(gen))
     gid = read_ndjson(gen / "Group.ndjson")[0]["id"]
-    k = requests.get(s.fhir + "/Group/%s/$export" % gid, timeout=30)
+    k = requests.get(s.fhir + "/Group/%s/$export" % gid, timeout=30,
+                     headers={"Accept": FHIR_JSON, "Prefer": "respond-async"})
     assert k.status_code == 202, k.text
     job = JOB_URL.match(k.headers["Content-Location"]).group(2)
     # One attempt (so no retries to wait for), and a database failure in
@@ -1080,7 +1086,8 @@ def test_failed_export_status_hides_database_errors(bulkhead_bin, db,
 def test_job_max_attempts_applies_to_exports(db, start_server):
     s = start_server(db, role="serve",
                      extra_env={"BULKHEAD_JOB_MAX_ATTEMPTS": "2"})
-    k = requests.get(s.fhir + "/$export", timeout=30)
+    k = requests.get(s.fhir + "/$export", timeout=30, headers={
+        "Accept": FHIR_JSON, "Prefer": "respond-async"})
     assert k.status_code == 202
     job = JOB_URL.match(k.headers["Content-Location"]).group(2)
     assert db.scalar("SELECT max_attempts FROM jobs WHERE id = %s",
@@ -1103,7 +1110,8 @@ def test_export_resumes_after_its_worker_is_killed(bulkhead_bin, db,
     api = start_server(db, role="serve", extra_env=env)
     cli(bulkhead_bin, db, "load", str(gen))
     w1 = start_server(db, role="worker", extra_env=env, wait=False)
-    k = requests.get(api.fhir + target, timeout=30)
+    k = requests.get(api.fhir + target, timeout=30, headers={
+        "Accept": FHIR_JSON, "Prefer": "respond-async"})
     assert k.status_code == 202
     job = JOB_URL.match(k.headers["Content-Location"]).group(2)
     deadline = time.monotonic() + 60

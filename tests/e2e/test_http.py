@@ -128,7 +128,9 @@ def test_metadata_declares_only_routed_operations(api):
                     "Group": "/fhir/Group/example/$export"}[res["type"]]
             targets.append((path, op))
     for path, op in targets:
-        assert op["name"] == "export"
+        # export, patient-export, group-export: the IG's names (issue 11)
+        assert op["name"] in ("export", "patient-export", "group-export")
+        assert op["definition"].endswith("/" + op["name"])
         assert op["definition"].startswith(
             "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/")
         status, _, body = raw_request(api, "GET", path,
