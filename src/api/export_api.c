@@ -35,6 +35,7 @@
 #include "jobs/job_export.h"
 #include "store/jobq.h"
 #include "lib/buf.h"
+#include "lib/httptext.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
@@ -100,20 +101,7 @@ export_conn(struct http_req *req)
 static void
 export_url_encode(struct buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~:/,$", c) != NULL)
-			(void)buf_putc(b, (char)c);
-		else {
-			(void)buf_putc(b, '%');
-			(void)buf_putc(b, hex[c >> 4]);
-			(void)buf_putc(b, hex[c & 15]);
-		}
-	}
+	(void)httptext_pct_encode(b, s, "-._~:/,$");
 }
 
 struct export_collect {
