@@ -56,7 +56,6 @@ export_client_id(struct http_req *req, char *out, size_t outlen)
 {
 	const char			*auth = http_req_header(req,
 					    "Authorization");
-	const union MHD_ConnectionInfo	*ci;
 	unsigned char			 md[EVP_MAX_MD_SIZE];
 	unsigned int			 mdlen = 0, i;
 	char				 host[64] = "unknown";
@@ -70,18 +69,8 @@ export_client_id(struct http_req *req, char *out, size_t outlen)
 			snprintf(out + n, outlen - n, "%02x", md[i]);
 		return;
 	}
-	ci = MHD_get_connection_info(http_req_conn(req),
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)
-			    (const void *)sa)->sin_addr, host, sizeof(host));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-			    (const void *)sa)->sin6_addr, host, sizeof(host));
-	}
+	if (http_req_client_addr(req, host, sizeof(host)) == -1)
+		str_lcpy(host, "unknown", sizeof(host));
 	snprintf(out, outlen, "ip:%s", host);
 }
 

@@ -23,7 +23,11 @@
  *   completed   the access log line, /metrics counters, free.
  * The completion callback is the one place a request's memory is freed.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -724,6 +728,32 @@ const char *
 http_req_json_type(const struct http_req *req)
 {
 	return req->rq_json_type;
+}
+
+int
+http_req_client_addr(const struct http_req *req, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr		*sa;
+	const void			*a = NULL;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	ci = MHD_get_connection_info(req->rq_conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return -1;
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (a == NULL || inet_ntop(sa->sa_family, a, out,
+	    (socklen_t)outlen) == NULL) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 struct MHD_Connection *

@@ -154,6 +154,10 @@ const char	*http_req_id(const struct http_req *);
  * application/fhir+json or application/json on HTTP_ROUTE_FHIR routes,
  * application/json elsewhere. */
 const char	*http_req_json_type(const struct http_req *);
+/* The peer's numeric address ("192.0.2.7", "2001:db8::1") into out.
+ * Returns 0, or -1 with out "" when it is unknown (not IP, too long). */
+int		 http_req_client_addr(const struct http_req *, char *out,
+		    size_t outlen);
 /* The libmicrohttpd connection, for what this API does not cover. */
 struct MHD_Connection *http_req_conn(const struct http_req *);
 /* Adds n to the bytes logged for the answer; for streamed responses
