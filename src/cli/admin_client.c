@@ -304,7 +304,8 @@ admin_client_json(const struct admin_client *ac, const struct buf *body)
 int
 admin_client_escape(struct buf *b, const char *s)
 {
-	return httptext_pct_encode(b, s, "-._~");	/* RFC 3986 unreserved */
+	/* RFC 3986 unreserved characters stay. */
+	return httptext_pct_encode(b, s, "-._~");
 }
 
 const char *
