@@ -35,7 +35,7 @@ struct cli_cmd_table {
 	 * NULL: one is required. */
 	const char		*ct_default;
 	void			(*ct_usage)(FILE *);
-	struct admin_opt	*ct_opts;	/* every option of the command */
+	struct admin_opt	*ct_opts;	/* all the command's options */
 	size_t			 ct_nopts;
 };
 

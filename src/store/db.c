@@ -62,7 +62,8 @@ db_connect_retry(const char *conninfo, const char *role, int max_wait,
 	int		 delay = DB_RETRY_FIRST_MS;
 
 	while (!sigstop_flag) {
-		if ((conn = db_connect(conninfo, role, errbuf, errlen)) != NULL) {
+		conn = db_connect(conninfo, role, errbuf, errlen);
+		if (conn != NULL) {
 			if (last[0] != '\0')
 				log_info("database reachable again");
 			return conn;
