@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_routes.h"
 #include "cli/admin_cli.h"
 #include "core/cfg.h"
 #include "core/supervisor.h"
@@ -111,7 +112,7 @@ cmd_serve(struct cfg *cfg, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	PQfinish(main_db_ready(cfg, "api", 0));
-	return http_server_main(cfg);
+	return http_server_main(cfg, &api_routes);
 }
 
 static int

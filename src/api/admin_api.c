@@ -116,7 +116,6 @@ struct admin_listq {
 	char		 lq_bad[128];	/* first problem, or "" */
 };
 
-static void	 admin_client_addr(struct http_req *, char *, size_t);
 static int	 admin_unauthorized(struct http_req *, const char *,
 		    const char *);
 static int	 admin_open(struct http_req *, struct admin_ctx *, int);
@@ -155,26 +154,6 @@ static void	 admin_schedule_enable(struct http_req *, int);
 static void	 admin_reply_limits(struct admin_ctx *);
 
 /* ---- common ------------------------------------------------------------ */
-
-static void
-admin_client_addr(struct http_req *req, char *out, size_t outlen)
-{
-	const union MHD_ConnectionInfo	*ci;
-	const struct sockaddr		*sa;
-
-	str_lcpy(out, "", outlen);
-	ci = MHD_get_connection_info(http_req_conn(req),
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		(void)inet_ntop(AF_INET, &((const struct sockaddr_in *)
-		    (const void *)sa)->sin_addr, out, (socklen_t)outlen);
-	else if (sa->sa_family == AF_INET6)
-		(void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-		    (const void *)sa)->sin6_addr, out, (socklen_t)outlen);
-}
 
 /* 401 with a challenge; error is the RFC 6750 error code, or NULL. */
 static int
@@ -239,7 +218,7 @@ admin_open(struct http_req *req, struct admin_ctx *ax, int need_db)
 	if (CRYPTO_memcmp(want, got, wlen) != 0)
 		return admin_unauthorized(req, "invalid_token",
 		    "invalid admin token");
-	admin_client_addr(req, addr, sizeof(addr));
+	(void)http_req_client_addr(req, addr, sizeof(addr));
 	audit_actor_init(&ax->ax_who, tok, len, addr, http_req_id(req));
 	return need_db ? admin_connect(ax) : 0;
 }

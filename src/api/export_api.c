@@ -35,6 +35,7 @@
 #include "jobs/job_export.h"
 #include "store/jobq.h"
 #include "lib/buf.h"
+#include "lib/httptext.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
@@ -56,7 +57,6 @@ export_client_id(struct http_req *req, char *out, size_t outlen)
 {
 	const char			*auth = http_req_header(req,
 					    "Authorization");
-	const union MHD_ConnectionInfo	*ci;
 	unsigned char			 md[EVP_MAX_MD_SIZE];
 	unsigned int			 mdlen = 0, i;
 	char				 host[64] = "unknown";
@@ -70,18 +70,8 @@ export_client_id(struct http_req *req, char *out, size_t outlen)
 			snprintf(out + n, outlen - n, "%02x", md[i]);
 		return;
 	}
-	ci = MHD_get_connection_info(http_req_conn(req),
-	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL) {
-		const struct sockaddr *sa = ci->client_addr;
-
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)
-			    (const void *)sa)->sin_addr, host, sizeof(host));
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-			    (const void *)sa)->sin6_addr, host, sizeof(host));
-	}
+	if (http_req_client_addr(req, host, sizeof(host)) == -1)
+		str_lcpy(host, "unknown", sizeof(host));
 	snprintf(out, outlen, "ip:%s", host);
 }
 
@@ -101,20 +91,7 @@ export_conn(struct http_req *req)
 static void
 export_url_encode(struct buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~:/,$", c) != NULL)
-			(void)buf_putc(b, (char)c);
-		else {
-			(void)buf_putc(b, '%');
-			(void)buf_putc(b, hex[c >> 4]);
-			(void)buf_putc(b, hex[c & 15]);
-		}
-	}
+	(void)httptext_pct_encode(b, s, "-._~:/,$");
 }
 
 struct export_collect {

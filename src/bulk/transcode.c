@@ -23,6 +23,7 @@
 #include <zstd.h>
 
 #include "bulk/transcode.h"
+#include "lib/httptext.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 
@@ -70,7 +71,6 @@ static int	tc_decode(struct transcode *, ZSTD_outBuffer *);
 static ssize_t	tc_read_zstd(struct transcode *, char *, size_t);
 static ssize_t	tc_read_identity(struct transcode *, char *, size_t);
 static ssize_t	tc_read_gzip(struct transcode *, char *, size_t);
-static int	tc_qvalue(const char *, size_t, int *);
 static int	tc_token_is(const char *, size_t, const char *);
 static void	tc_trim(const char **, const char **);
 
@@ -403,36 +403,6 @@ tc_token_is(const char *p, size_t len, const char *tok)
 	return strlen(tok) == len && str_ncaseeq(p, tok, len);
 }
 
-/*
- * qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), as
- * thousandths in *q.  Returns 0, or -1 if malformed.
- */
-static int
-tc_qvalue(const char *p, size_t len, int *q)
-{
-	size_t	i;
-	int	v, scale = 100;
-
-	if (len == 0 || (p[0] != '0' && p[0] != '1'))
-		return -1;
-	v = (p[0] - '0') * 1000;
-	if (len == 1)
-		goto out;
-	if (p[1] != '.' || len > 5)
-		return -1;
-	for (i = 2; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		v += (p[i] - '0') * scale;
-		scale /= 10;
-	}
-	if (v > 1000)
-		return -1;
- out:
-	*q = v;
-	return 0;
-}
-
 int
 transcode_choose(const char *hdr, enum transcode_enc *out)
 {
@@ -475,7 +445,7 @@ transcode_choose(const char *hdr, enum transcode_enc *out)
 			vs = eq + 1;
 			ve = pe;
 			tc_trim(&vs, &ve);
-			if (tc_qvalue(vs, (size_t)(ve - vs), &q) == -1) {
+			if (httptext_qvalue(vs, (size_t)(ve - vs), &q) == -1) {
 				q = -1;
 				break;
 			}

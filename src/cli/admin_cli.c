@@ -15,6 +15,7 @@
 
 #include "cli/admin_cli.h"
 #include "cli/admin_client.h"
+#include "cli/cli_cmd.h"
 #include "core/cfg.h"
 #include "lib/buf.h"
 #include "lib/str.h"
@@ -36,15 +37,11 @@ static struct admin_opt acli_opts[] = {
 };
 #define ACLI_NOPTS (sizeof(acli_opts) / sizeof(acli_opts[0]))
 
-/* A subcommand: its options (comma-separated names) and positionals. */
+/* A subcommand: its row in the shared skeleton (cli_cmd.h), its run. */
 struct acli_cmd {
-	const char	*c_name;
-	const char	*c_opts;
-	int		 c_minpos;
-	int		 c_maxpos;
-	const char	*c_posname;	/* for "missing ..." */
-	int		(*c_run)(struct admin_client *, const char *,
-			    const char **, int);
+	struct cli_cmd_row	 c_row;
+	int			(*c_run)(struct admin_client *, const char *,
+				    const char **, int);
 };
 
 static const char *acli_opt(const char *);
@@ -77,19 +74,22 @@ static int	 acli_limits_set(struct admin_client *, const char *,
 		    const char **, int);
 
 static const struct acli_cmd acli_sched_cmds[] = {
-	{ "list", "json,api", 0, 0, NULL, acli_sched_list },
-	{ "show", "json,api", 1, 1, "schedule NAME", acli_sched_show },
-	{ "set", "json,api,cron,timezone,misfire,kind,params,disabled", 1, 1,
-	    "schedule NAME", acli_sched_set },
-	{ "delete", "api", 1, 1, "schedule NAME", acli_sched_delete },
-	{ "run", "json,api", 1, 1, "schedule NAME", acli_sched_run },
-	{ "pause", "json,api", 1, 1, "schedule NAME", acli_sched_enable },
-	{ "resume", "json,api", 1, 1, "schedule NAME", acli_sched_enable },
+	{ { "list", "json,api", 0, 0, NULL }, acli_sched_list },
+	{ { "show", "json,api", 1, 1, "schedule NAME" }, acli_sched_show },
+	{ { "set", "json,api,cron,timezone,misfire,kind,params,disabled", 1, 1,
+	    "schedule NAME" }, acli_sched_set },
+	{ { "delete", "api", 1, 1, "schedule NAME" }, acli_sched_delete },
+	{ { "run", "json,api", 1, 1, "schedule NAME" }, acli_sched_run },
+	{ { "pause", "json,api", 1, 1, "schedule NAME" },
+	    acli_sched_enable },
+	{ { "resume", "json,api", 1, 1, "schedule NAME" },
+	    acli_sched_enable },
 };
 
 static const struct acli_cmd acli_limits_cmds[] = {
-	{ "show", "json,api", 0, 0, NULL, acli_limits_show },
-	{ "set", "json,api", 1, ACLI_MAX_POS, "KEY=VALUE", acli_limits_set },
+	{ { "show", "json,api", 0, 0, NULL }, acli_limits_show },
+	{ { "set", "json,api", 1, ACLI_MAX_POS, "KEY=VALUE" },
+	    acli_limits_set },
 };
 
 static void
@@ -127,73 +127,30 @@ acli_opt(const char *name)
 }
 
 /*
- * Parses argv (argv[0] the command, argv[1] the subcommand, or none when
- * dflt names the default), checks options and positionals, opens the
- * client and runs the subcommand.
+ * Parses argv with the shared skeleton (cli_cmd.h; dflt names the
+ * subcommand when none is given), opens the client and runs the
+ * subcommand.
  */
 static int
 acli_dispatch(struct cfg *cfg, const char *cmd, const struct acli_cmd *cmds,
     size_t ncmds, const char *dflt, int argc, char **argv,
     void (*usage)(FILE *))
 {
-	const struct acli_cmd	*c = NULL;
-	struct admin_client	 ac;
-	const char		*pos[ACLI_MAX_POS], *sub;
-	char			 prog[ACLI_PROG_MAX];
-	size_t			 i, k, n;
-	int			 npos, rc, skip = 2;
+	const struct cli_cmd_table	 t = { cmd, cmds, ncmds, sizeof(*cmds),
+					    dflt, usage, acli_opts,
+					    ACLI_NOPTS };
+	const struct acli_cmd		*c;
+	struct admin_client		 ac;
+	const char			*pos[ACLI_MAX_POS];
+	char				 prog[ACLI_PROG_MAX];
+	int				 npos, rc;
 
-	sub = argc >= 2 ? argv[1] : NULL;
-	if (sub != NULL && (strcmp(sub, "help") == 0 ||
-	    strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
-		usage(stdout);
-		return 0;
-	}
-	if (sub == NULL || (dflt != NULL && strncmp(sub, "--", 2) == 0)) {
-		if (dflt == NULL) {
-			usage(stderr);
-			return 2;
-		}
-		sub = dflt;
-		skip = 1;
-	}
-	for (i = 0; i < ncmds; i++)
-		if (strcmp(sub, cmds[i].c_name) == 0)
-			c = &cmds[i];
-	if (c == NULL) {
-		fprintf(stderr, "bulkhead %s: unknown subcommand \"%s\"\n", cmd,
-		    sub);
-		usage(stderr);
-		return 2;
-	}
-	snprintf(prog, sizeof(prog), "bulkhead %s %s", cmd, c->c_name);
-	if (admin_client_args(prog, argc - skip, argv + skip, acli_opts,
-	    ACLI_NOPTS, pos, c->c_maxpos, &npos) == -1)
-		return 2;
-	for (k = 0; k < ACLI_NOPTS; k++) {
-		const char	*hit;
-
-		if (acli_opts[k].ao_val == NULL)
-			continue;
-		n = strlen(acli_opts[k].ao_name);
-		for (hit = strstr(c->c_opts, acli_opts[k].ao_name);
-		    hit != NULL; hit = strstr(hit + 1, acli_opts[k].ao_name))
-			if ((hit == c->c_opts || hit[-1] == ',') &&
-			    (hit[n] == '\0' || hit[n] == ','))
-				break;
-		if (hit == NULL) {
-			fprintf(stderr, "%s: unknown option \"--%s\"\n", prog,
-			    acli_opts[k].ao_name);
-			return 2;
-		}
-	}
-	if (npos < c->c_minpos) {
-		fprintf(stderr, "%s: missing %s\n", prog, c->c_posname);
-		return 2;
-	}
+	if ((c = cli_cmd_parse(&t, argc, argv, pos, &npos, prog,
+	    sizeof(prog), &rc)) == NULL)
+		return rc;
 	if ((rc = admin_client_open(&ac, cfg, acli_opt("api"), prog)) != 0)
 		return rc;
-	rc = c->c_run(&ac, c->c_name, pos, npos);
+	rc = c->c_run(&ac, c->c_row.cr_name, pos, npos);
 	admin_client_close(&ac);
 	return rc;
 }

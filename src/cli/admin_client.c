@@ -9,6 +9,7 @@
 #include "cli/admin_client.h"
 #include "core/cfg.h"
 #include "lib/buf.h"
+#include "lib/httptext.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 
@@ -303,22 +304,8 @@ admin_client_json(const struct admin_client *ac, const struct buf *body)
 int
 admin_client_escape(struct buf *b, const char *s)
 {
-	static const char	hex[] = "0123456789ABCDEF";
-	unsigned char		c;
-
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~') {
-			if (buf_putc(b, (char)c) == -1)
-				return -1;
-		} else if (buf_putc(b, '%') == -1 ||
-		    buf_putc(b, hex[c >> 4]) == -1 ||
-		    buf_putc(b, hex[c & 15]) == -1)
-			return -1;
-	}
-	return 0;
+	/* RFC 3986 unreserved characters stay. */
+	return httptext_pct_encode(b, s, "-._~");
 }
 
 const char *

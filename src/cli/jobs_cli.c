@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/admin_client.h"
+#include "cli/cli_cmd.h"
 #include "core/cfg.h"
 #include "jobs/job_kinds.h"
 #include "store/jobq.h"
@@ -54,14 +55,11 @@ static struct admin_opt cli_opts[] = {
 };
 #define CLI_NOPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 
-/* A subcommand: its options (names, comma-separated) and positionals. */
+/* A subcommand: its row in the shared skeleton (cli_cmd.h), its run. */
 struct cli_cmd {
-	const char	*c_name;
-	const char	*c_opts;
-	int		 c_minpos;
-	int		 c_maxpos;
-	int		(*c_run)(struct cfg *, const char *, const char **,
-			    int);
+	struct cli_cmd_row	 c_row;
+	int			(*c_run)(struct cfg *, const char *,
+				    const char **, int);
 };
 
 static void	 cli_usage(FILE *);
@@ -83,16 +81,18 @@ static const char *cli_state(const cJSON *);
 static int	 cli_int(const cJSON *, const char *);
 
 static const struct cli_cmd cli_cmds[] = {
-	{ "submit", "priority,max-attempts,client", 1, 2, cli_submit },
-	{ "wait", "timeout", 1, 1, cli_wait },
-	{ "kinds", "", 0, 0, cli_kinds },
-	{ "list", "state,kind,client,limit,json,api", 0, 0, cli_list },
-	{ "show", "json,api", 1, 1, cli_show },
-	{ "pause", "json,api", 1, 1, cli_action },
-	{ "resume", "json,api", 1, 1, cli_action },
-	{ "cancel", "json,api", 1, 1, cli_action },
-	{ "retry", "json,api", 1, 1, cli_action },
-	{ "watch", "api", 1, 1, cli_watch },
+	{ { "submit", "priority,max-attempts,client", 1, 2, "KIND" },
+	    cli_submit },
+	{ { "wait", "timeout", 1, 1, "job ID" }, cli_wait },
+	{ { "kinds", "", 0, 0, NULL }, cli_kinds },
+	{ { "list", "state,kind,client,limit,json,api", 0, 0, NULL },
+	    cli_list },
+	{ { "show", "json,api", 1, 1, "job ID" }, cli_show },
+	{ { "pause", "json,api", 1, 1, "job ID" }, cli_action },
+	{ { "resume", "json,api", 1, 1, "job ID" }, cli_action },
+	{ { "cancel", "json,api", 1, 1, "job ID" }, cli_action },
+	{ { "retry", "json,api", 1, 1, "job ID" }, cli_action },
+	{ { "watch", "api", 1, 1, "job ID" }, cli_watch },
 };
 #define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -707,56 +707,16 @@ cli_watch(struct cfg *cfg, const char *prog, const char **pos, int npos)
 int
 jobs_cli_main(struct cfg *cfg, int argc, char **argv)
 {
-	const struct cli_cmd	*c = NULL;
-	const char		*pos[CLI_MAX_POS];
-	char			 prog[CLI_PROG_MAX];
-	size_t			 i, k;
-	int			 npos;
+	const struct cli_cmd_table	 t = { "jobs", cli_cmds, CLI_NCMDS,
+					    sizeof(cli_cmds[0]), NULL,
+					    cli_usage, cli_opts, CLI_NOPTS };
+	const struct cli_cmd		*c;
+	const char			*pos[CLI_MAX_POS];
+	char				 prog[CLI_PROG_MAX];
+	int				 npos, rc;
 
-	if (argc < 2) {
-		cli_usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		cli_usage(stdout);
-		return 0;
-	}
-	for (i = 0; i < CLI_NCMDS; i++)
-		if (strcmp(argv[1], cli_cmds[i].c_name) == 0)
-			c = &cli_cmds[i];
-	if (c == NULL) {
-		fprintf(stderr, "bulkhead jobs: unknown subcommand \"%s\"\n",
-		    argv[1]);
-		cli_usage(stderr);
-		return 2;
-	}
-	snprintf(prog, sizeof(prog), "bulkhead jobs %s", c->c_name);
-	if (admin_client_args(prog, argc - 2, argv + 2, cli_opts, CLI_NOPTS,
-	    pos, c->c_maxpos, &npos) == -1)
-		return 2;
-	/* Options of other subcommands are errors here. */
-	for (k = 0; k < CLI_NOPTS; k++) {
-		const char	*names = c->c_opts, *hit;
-		size_t		 n = strlen(cli_opts[k].ao_name);
-
-		if (cli_opts[k].ao_val == NULL)
-			continue;
-		for (hit = strstr(names, cli_opts[k].ao_name); hit != NULL;
-		    hit = strstr(hit + 1, cli_opts[k].ao_name))
-			if ((hit == names || hit[-1] == ',') &&
-			    (hit[n] == '\0' || hit[n] == ','))
-				break;
-		if (hit == NULL) {
-			fprintf(stderr, "%s: unknown option \"--%s\"\n", prog,
-			    cli_opts[k].ao_name);
-			return 2;
-		}
-	}
-	if (npos < c->c_minpos) {
-		fprintf(stderr, "%s: missing %s\n", prog, c->c_minpos == 1 &&
-		    strcmp(c->c_name, "submit") == 0 ? "KIND" : "job ID");
-		return 2;
-	}
+	if ((c = cli_cmd_parse(&t, argc, argv, pos, &npos, prog,
+	    sizeof(prog), &rc)) == NULL)
+		return rc;
 	return c->c_run(cfg, prog, pos, npos);
 }

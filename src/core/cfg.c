@@ -110,6 +110,10 @@ static int	cfg_sched_line(struct cfg *, const char *, const char *,
 		    const char *, char *, size_t);
 static int	cfg_sched_env(struct cfg *, const char *, char *, size_t);
 static void	cfg_sched_free(struct cfg *);
+static int	cfg_read_file(struct cfg *, const char *, char *, size_t);
+static int	cfg_read_stream(struct cfg *, FILE *, const char *, char *,
+		    size_t);
+static int	cfg_defaults(struct cfg *, char *, size_t);
 
 static const struct cfg_key *
 cfg_find(const char *name, size_t len)
@@ -170,16 +174,29 @@ cfg_set(struct cfg *c, const struct cfg_key *k, const char *value,
 static int
 cfg_read_file(struct cfg *c, const char *path, char *errbuf, size_t errlen)
 {
-	FILE			*fp;
-	char			 line[4096], source[512];
-	char			*p, *eq, *key, *val;
-	const struct cfg_key	*k;
-	int			 lineno = 0, rc = -1;
+	FILE	*fp;
+	int	 rc;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		snprintf(errbuf, errlen, "file %s: %s", path, strerror(errno));
 		return -1;
 	}
+	rc = cfg_read_stream(c, fp, path, errbuf, errlen);
+	fclose(fp);
+	return rc;
+}
+
+/* The "key = value" lines of fp (borrowed, left open); path names them
+ * in sources and errors. */
+static int
+cfg_read_stream(struct cfg *c, FILE *fp, const char *path, char *errbuf,
+    size_t errlen)
+{
+	char			 line[4096], source[512];
+	char			*p, *eq, *key, *val;
+	const struct cfg_key	*k;
+	int			 lineno = 0, rc = -1;
+
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
 		snprintf(source, sizeof(source), "file %s:%d", path, lineno);
@@ -224,7 +241,6 @@ cfg_read_file(struct cfg *c, const char *path, char *errbuf, size_t errlen)
 	}
 	rc = 0;
  out:
-	fclose(fp);
 	return rc;
 }
 
@@ -404,17 +420,27 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 	return 0;
 }
 
-int
-cfg_load(struct cfg *c, int *argc, char **argv, char *errbuf, size_t errlen)
+/* Zeroes *c and applies the built-in defaults. */
+static int
+cfg_defaults(struct cfg *c, char *errbuf, size_t errlen)
 {
-	const char	*file;
-	size_t		 i;
+	size_t	i;
 
 	memset(c, 0, sizeof(*c));
 	for (i = 0; i < CFG_NKEYS; i++)
 		if (cfg_set(c, &cfg_keys[i], cfg_keys[i].k_default, "default",
 		    errbuf, errlen) == -1)
 			return -1;
+	return 0;
+}
+
+int
+cfg_load(struct cfg *c, int *argc, char **argv, char *errbuf, size_t errlen)
+{
+	const char	*file;
+
+	if (cfg_defaults(c, errbuf, errlen) == -1)
+		return -1;
 	if ((file = cfg_find_config_flag(*argc, argv)) == NULL)
 		file = getenv("BULKHEAD_CONFIG");
 	if (file != NULL && *file != '\0') {
@@ -426,6 +452,31 @@ cfg_load(struct cfg *c, int *argc, char **argv, char *errbuf, size_t errlen)
 		return -1;
 	if (cfg_read_flags(c, argc, argv, 1, errbuf, errlen) == -1)
 		return -1;
+	return cfg_validate(c, errbuf, errlen);
+}
+
+int
+cfg_load_text(struct cfg *c, const char *name, const char *text, size_t len,
+    char *errbuf, size_t errlen)
+{
+	FILE	*fp;
+	int	 rc;
+
+	if (cfg_defaults(c, errbuf, errlen) == -1)
+		return -1;
+	if (len > 0) {
+		/* fmemopen: the same line reader as a file, byte for byte. */
+		if ((fp = fmemopen((void *)(uintptr_t)text, len, "r")) ==
+		    NULL) {
+			snprintf(errbuf, errlen, "file %s: %s", name,
+			    strerror(errno));
+			return -1;
+		}
+		rc = cfg_read_stream(c, fp, name, errbuf, errlen);
+		fclose(fp);
+		if (rc == -1)
+			return -1;
+	}
 	return cfg_validate(c, errbuf, errlen);
 }
 

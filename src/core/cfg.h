@@ -104,6 +104,13 @@ const char	*cfg_sched_field_name(enum cfg_sched_field);
  * are removed from argv (argc updated); anything else is left in place. */
 int	 cfg_load(struct cfg *c, int *argc, char **argv, char *errbuf,
 	    size_t errlen);
+/* Zeroes *c, applies defaults, then text[0..len) read exactly as a
+ * config file named name (sources say "file NAME:LINE"), then validates;
+ * no environment, no flags.  For tests and the fuzz target.  text is
+ * borrowed and need not be NUL-terminated.  As cfg_load, the caller
+ * calls cfg_free whatever the result. */
+int	 cfg_load_text(struct cfg *c, const char *name, const char *text,
+	    size_t len, char *errbuf, size_t errlen);
 void	 cfg_free(struct cfg *c);
 /* Writes "key = value" lines of the effective configuration (secrets
  * masked) to stdout. */

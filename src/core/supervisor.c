@@ -2,7 +2,9 @@
  * supervisor.c — 'bulkhead run': starts the API, the scheduler and N
  * workers as child processes and keeps them running.
  *
- * DESIGN.  A table of roles (sup_roles[]) and one slot per instance.
+ * DESIGN.  One slot (struct sup_child, s_child[]) per instance: an API
+ * ("serve"), a scheduler and cfg->workers workers, filled in by
+ * supervisor_main; the role names are the subcommands main.c runs.
  * Each child is this binary re-executed (/proc/self/exe) with argv
  * {"bulkhead", ROLE}, so ps shows "bulkhead worker"; it gets the effective
  * configuration through BULKHEAD_* environment variables, which rank above

@@ -1,19 +1,17 @@
 /*
  * http_metrics.c — request counters by status class, a latency
- * histogram, bytes sent, uptime; rendered on each scrape.
+ * histogram, bytes sent, uptime; rendered on each scrape.  A leaf of the
+ * framework: the router feeds it, the /metrics handler (src/api/) reads
+ * it, it calls neither.
  */
 #include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
-#include "core/cfg.h"
 #include "core/version.h"
 #include "http/http_metrics.h"
-#include "http/http_route.h"
 #include "lib/buf.h"
 
-
-#define HTTP_METRICS_MAX_TEXT	(64 * 1024) /* one scrape */
 #define HTTP_METRICS_NBUCKETS	11
 
 /* Upper bounds of the latency buckets, microseconds and as printed. */
@@ -67,10 +65,9 @@ http_metrics_observe(unsigned int status, uint64_t duration_us,
 	}
 }
 
-void
-http_metrics_get(struct http_req *req)
+int
+http_metrics_render(struct buf *b, unsigned int in_flight)
 {
-	struct buf	 b;
 	struct timespec	 now;
 	uint64_t	 cum = 0, count, sum_us;
 	double		 uptime;
@@ -86,22 +83,21 @@ http_metrics_get(struct http_req *req)
 	count = atomic_load(&http_metrics.count);
 	sum_us = atomic_load(&http_metrics.sum_us);
 
-	buf_init(&b, HTTP_METRICS_MAX_TEXT);
-	rc |= buf_puts(&b,
+	rc |= buf_puts(b,
 	    "# HELP bulkhead_http_requests_total HTTP requests answered, "
 	    "by status class.\n"
 	    "# TYPE bulkhead_http_requests_total counter\n");
 	for (c = 1; c <= 5; c++)
-		rc |= buf_printf(&b,
+		rc |= buf_printf(b,
 		    "bulkhead_http_requests_total{code=\"%uxx\"} %llu\n", c,
 		    (unsigned long long)atomic_load(&http_metrics.by_class[c]));
-	rc |= buf_printf(&b,
+	rc |= buf_printf(b,
 	    "# HELP bulkhead_http_requests_unanswered_total Requests that "
 	    "ended without an answer (client gone, timeout, shutdown).\n"
 	    "# TYPE bulkhead_http_requests_unanswered_total counter\n"
 	    "bulkhead_http_requests_unanswered_total %llu\n",
 	    (unsigned long long)atomic_load(&http_metrics.by_class[0]));
-	rc |= buf_puts(&b,
+	rc |= buf_puts(b,
 	    "# HELP bulkhead_http_request_duration_seconds Time from the "
 	    "request line to the end of the answer.\n"
 	    "# TYPE bulkhead_http_request_duration_seconds histogram\n");
@@ -109,17 +105,17 @@ http_metrics_get(struct http_req *req)
 		cum += atomic_load(&http_metrics.bucket[i]);
 		if (cum > count)
 			cum = count;
-		rc |= buf_printf(&b, "bulkhead_http_request_duration_seconds_"
+		rc |= buf_printf(b, "bulkhead_http_request_duration_seconds_"
 		    "bucket{le=\"%s\"} %llu\n", http_metrics_le[i],
 		    (unsigned long long)cum);
 	}
-	rc |= buf_printf(&b,
+	rc |= buf_printf(b,
 	    "bulkhead_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 	    "bulkhead_http_request_duration_seconds_sum %.6f\n"
 	    "bulkhead_http_request_duration_seconds_count %llu\n",
 	    (unsigned long long)count, (double)sum_us / 1e6,
 	    (unsigned long long)count);
-	rc |= buf_printf(&b,
+	rc |= buf_printf(b,
 	    "# HELP bulkhead_http_response_bytes_total Body bytes sent.\n"
 	    "# TYPE bulkhead_http_response_bytes_total counter\n"
 	    "bulkhead_http_response_bytes_total %llu\n"
@@ -138,14 +134,7 @@ http_metrics_get(struct http_req *req)
 	    "# TYPE bulkhead_build_info gauge\n"
 	    "bulkhead_build_info{version=\"%s\"} 1\n",
 	    (unsigned long long)atomic_load(&http_metrics.bytes),
-	    http_route_in_flight(), uptime,
+	    in_flight, uptime,
 	    (long long)http_metrics.start_wall, BULKHEAD_VERSION);
-	if (rc != 0) {
-		buf_free(&b);
-		http_reply_internal(req, "metrics text over %d bytes",
-		    HTTP_METRICS_MAX_TEXT);
-		return;
-	}
-	http_reply_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    &b);
+	return rc != 0 ? -1 : 0;
 }

@@ -1,6 +1,7 @@
 /*
- * http_metrics.h — process counters of the API and the /metrics handler
- * (Prometheus text format 0.0.4).
+ * http_metrics.h — process counters of the API and their rendering in
+ * Prometheus text format 0.0.4 (the /metrics handler lives in
+ * src/api/api_routes.c).
  *
  * Counters are C11 atomics, updated from any MHD worker thread without
  * locks.  They are per process: with several API nodes, scrape each.
@@ -12,7 +13,9 @@
 
 #include <stdint.h>
 
-struct http_req;
+struct buf;
+
+#define HTTP_METRICS_MAX_TEXT	(64 * 1024) /* one scrape */
 
 /* Main thread, before the daemon starts: records the start time. */
 void	 http_metrics_init(void);
@@ -20,7 +23,10 @@ void	 http_metrics_init(void);
  * (client gone, timeout, shutdown).  Any thread. */
 void	 http_metrics_observe(unsigned int status, uint64_t duration_us,
 	    uint64_t bytes);
-/* GET /metrics. */
-void	 http_metrics_get(struct http_req *);
+/* Appends the counters as Prometheus text to b (bounded; give it
+ * HTTP_METRICS_MAX_TEXT); in_flight is the gauge of requests being
+ * served (http_route_in_flight).  Returns 0, or -1 when b was full.
+ * Any thread. */
+int	 http_metrics_render(struct buf *b, unsigned int in_flight);
 
 #endif

@@ -6,12 +6,13 @@
  * headers skip malformed elements instead of failing the request, because
  * over-strict header checks break generic bulk clients (SPEC PP-12).
  * Grammar follows RFC 9110 §5.6 (token, quoted-string, OWS, parameters)
- * and §12.4.2 (qvalue), written out here rather than borrowed so that the
- * file stays free of service dependencies.
+ * and §12.4.2 (qvalue, lib/httptext.c, shared with bulk/transcode.c);
+ * the file depends on src/lib only, so it fuzzes alone.
  */
 #include <string.h>
 
 #include "http/http_parse.h"
+#include "lib/httptext.h"
 #include "lib/str.h"
 
 /* A parsed media range, type or content coding; pointers borrow. */
@@ -34,7 +35,6 @@ static int	 http_parse_is_tchar(char);
 static const char *http_parse_skip_ows(const char *, const char *);
 static const char *http_parse_token(const char *, const char *);
 static const char *http_parse_quoted(const char *, const char *);
-static int	 http_parse_qvalue(const char *, size_t, int *);
 static int	 http_parse_next(struct http_parse_list *, const char **,
 		    const char **);
 static int	 http_parse_params(const char *, const char *, int *);
@@ -42,7 +42,6 @@ static int	 http_parse_elem(const char *, const char *, int,
 		    struct http_parse_elem *);
 static int	 http_parse_ieq(const char *, size_t, const char *);
 static int	 http_parse_is_json_type(const struct http_parse_elem *);
-static int	 http_parse_hex(char);
 
 static int
 http_parse_is_ows(char c)
@@ -95,33 +94,6 @@ static int
 http_parse_ieq(const char *s, size_t len, const char *lit)
 {
 	return strlen(lit) == len && str_ncaseeq(s, lit, len);
-}
-
-/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ). */
-static int
-http_parse_qvalue(const char *s, size_t len, int *q)
-{
-	size_t	i;
-	int	v, scale = 100;
-
-	if (len == 0 || (s[0] != '0' && s[0] != '1'))
-		return -1;
-	v = (s[0] - '0') * 1000;
-	if (len == 1)
-		goto done;
-	if (s[1] != '.' || len > 5)
-		return -1;
-	for (i = 2; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v += (s[i] - '0') * scale;
-		scale /= 10;
-	}
-	if (v > 1000)
-		return -1;
- done:
-	*q = v;
-	return 0;
 }
 
 /*
@@ -191,7 +163,7 @@ http_parse_params(const char *p, const char *end, int *q)
 			return -1;
 		p = vend;
 		if (http_parse_ieq(name, (size_t)(nend - name), "q") &&
-		    http_parse_qvalue(val, (size_t)(vend - val), q) == -1)
+		    httptext_qvalue(val, (size_t)(vend - val), q) == -1)
 			return -1;
 	}
 }
@@ -415,24 +387,11 @@ http_parse_prefer(const char *prefer, struct http_prefer *out)
 	}
 }
 
-static int
-http_parse_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_parse_path(const char *raw, struct http_path *out)
 {
 	const char	*p, *seg;
 	size_t		 o = 0, slen;
-	int		 hi, lo;
 	unsigned char	 c;
 
 	out->hp_nseg = 0;
@@ -447,10 +406,9 @@ http_parse_path(const char *raw, struct http_path *out)
 		while (*p != '\0' && *p != '/' && *p != '?' && *p != '#') {
 			c = (unsigned char)*p;
 			if (c == '%') {
-				if ((hi = http_parse_hex(p[1])) == -1 ||
-				    (lo = http_parse_hex(p[2])) == -1)
+				if (httptext_pct_byte(p, strnlen(p, 3),
+				    &c) == -1)
 					return -1;
-				c = (unsigned char)(hi << 4 | lo);
 				p += 3;
 				if (c == '/')
 					return -1;

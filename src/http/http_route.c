@@ -1,6 +1,7 @@
 /*
- * http_route.c — request lifecycle, the route table, dispatch, and the
- * API that handlers use (http_route.h).
+ * http_route.c — request lifecycle, dispatch on the route table the
+ * application hands in (http_route_init), and the API that handlers use
+ * (http_route.h).  It names no handler: the table is src/api/api_routes.c.
  *
  * DESIGN: libmicrohttpd calls us on the worker thread that owns a
  * connection, in this order for each request:
@@ -22,7 +23,11 @@
  *   completed   the access log line, /metrics counters, free.
  * The completion callback is the one place a request's memory is freed.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -32,11 +37,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "api/admin_api.h"
 #include "core/cfg.h"
-#include "api/export_api.h"
-#include "api/import_api.h"
-#include "api/http_fhir.h"
 #include "http/http_metrics.h"
 #include "http/http_outcome.h"
 #include "http/http_parse.h"
@@ -47,53 +48,6 @@
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 
-/*
- * THE ROUTE TABLE: one row per (methods, pattern).  Keep FHIR routes
- * under /fhir, JSON administration under /admin/api.  The
- * CapabilityStatement declares an operation of fhir/operations.json only
- * when its row is here.
- */
-static const struct http_route http_routes[] = {
-	{ HTTP_GET, "/healthz", 0, http_fhir_healthz },
-	{ HTTP_GET, "/metrics", 0, http_metrics_get },
-	{ HTTP_GET, "/fhir/metadata", HTTP_ROUTE_FHIR, http_fhir_metadata },
-	{ HTTP_GET | HTTP_POST, "/fhir/$export", HTTP_ROUTE_FHIR,
-	    export_api_kickoff_system },
-	{ HTTP_GET | HTTP_POST, "/fhir/Patient/$export", HTTP_ROUTE_FHIR,
-	    export_api_kickoff_patient },
-	{ HTTP_GET | HTTP_POST, "/fhir/Group/{id}/$export", HTTP_ROUTE_FHIR,
-	    export_api_kickoff_group },
-	{ HTTP_POST, "/fhir/$import", HTTP_ROUTE_FHIR, import_api_kickoff },
-	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
-	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_delete },
-	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_api_file },
-	/* Operator API (src/api/admin_api.h): bearer token, JSON. */
-	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
-	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
-	{ HTTP_POST, "/admin/api/jobs/{id}/pause", HTTP_ROUTE_BODY_ANY,
-	    admin_api_job_pause },
-	{ HTTP_POST, "/admin/api/jobs/{id}/resume", HTTP_ROUTE_BODY_ANY,
-	    admin_api_job_resume },
-	{ HTTP_POST, "/admin/api/jobs/{id}/cancel", HTTP_ROUTE_BODY_ANY,
-	    admin_api_job_cancel },
-	{ HTTP_POST, "/admin/api/jobs/{id}/retry", HTTP_ROUTE_BODY_ANY,
-	    admin_api_job_retry },
-	{ HTTP_GET, "/admin/api/schedules", 0, admin_api_schedules_list },
-	{ HTTP_GET, "/admin/api/schedules/{name}", 0, admin_api_schedule_get },
-	{ HTTP_PUT, "/admin/api/schedules/{name}", 0, admin_api_schedule_put },
-	{ HTTP_DELETE, "/admin/api/schedules/{name}", 0,
-	    admin_api_schedule_delete },
-	{ HTTP_POST, "/admin/api/schedules/{name}/run", HTTP_ROUTE_BODY_ANY,
-	    admin_api_schedule_run },
-	{ HTTP_POST, "/admin/api/schedules/{name}/pause", HTTP_ROUTE_BODY_ANY,
-	    admin_api_schedule_pause },
-	{ HTTP_POST, "/admin/api/schedules/{name}/resume",
-	    HTTP_ROUTE_BODY_ANY, admin_api_schedule_resume },
-	{ HTTP_GET, "/admin/api/limits", 0, admin_api_limits_get },
-	{ HTTP_PUT, "/admin/api/limits", 0, admin_api_limits_put },
-};
-
-#define HTTP_ROUTE_NROUTES	(sizeof(http_routes) / sizeof(http_routes[0]))
 /* Body bytes read and thrown away after the limit before we hang up. */
 #define HTTP_ROUTE_DRAIN	(16 * 1024 * 1024)
 #define HTTP_ROUTE_MAX_DIAG	512	/* OperationOutcome diagnostics */
@@ -143,6 +97,9 @@ struct http_route_iter {
 };
 
 static const struct cfg	*http_route_cfg;	/* borrowed, read-only */
+/* The application's table (http_route_init); borrowed, constant. */
+static const struct http_route	*http_routes;
+static size_t			 http_route_nroutes;
 static atomic_uint	 http_route_inflight;
 static atomic_uint_fast64_t http_route_idseq;	/* id fallback */
 
@@ -173,14 +130,17 @@ static const char	*http_route_toe(enum MHD_RequestTerminationCode);
 /* ---- set-up ---- */
 
 int
-http_route_init(const struct cfg *cfg, char *errbuf, size_t errlen)
+http_route_init(const struct cfg *cfg, const struct http_route *routes,
+    size_t nroutes, char *errbuf, size_t errlen)
 {
 	const struct http_route	*rt;
 	const char		*p;
 	size_t			 i, captures;
 
 	http_route_cfg = cfg;
-	for (i = 0; i < HTTP_ROUTE_NROUTES; i++) {
+	http_routes = routes;
+	http_route_nroutes = nroutes;
+	for (i = 0; i < http_route_nroutes; i++) {
 		rt = &http_routes[i];
 		captures = 0;
 		for (p = rt->rt_pattern; (p = strchr(p, '{')) != NULL; p++)
@@ -201,7 +161,7 @@ http_route_exists(unsigned int methods, const char *pattern)
 {
 	size_t	i;
 
-	for (i = 0; i < HTTP_ROUTE_NROUTES; i++)
+	for (i = 0; i < http_route_nroutes; i++)
 		if (strcmp(http_routes[i].rt_pattern, pattern) == 0 &&
 		    (http_routes[i].rt_methods & methods) == methods)
 			return 1;
@@ -345,7 +305,7 @@ http_route_resolve(struct http_req *req, unsigned int *allow)
 	if (!req->rq_segs_ok)
 		return;
 	want = req->rq_mbit == HTTP_HEAD ? HTTP_GET : req->rq_mbit;
-	for (i = 0; i < HTTP_ROUTE_NROUTES; i++) {
+	for (i = 0; i < http_route_nroutes; i++) {
 		rt = &http_routes[i];
 		if (!http_parse_match(rt->rt_pattern, &req->rq_segs, params,
 		    HTTP_ROUTE_MAX_PARAMS, &np))
@@ -768,6 +728,32 @@ const char *
 http_req_json_type(const struct http_req *req)
 {
 	return req->rq_json_type;
+}
+
+int
+http_req_client_addr(const struct http_req *req, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const struct sockaddr		*sa;
+	const void			*a = NULL;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	ci = MHD_get_connection_info(req->rq_conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return -1;
+	if (sa->sa_family == AF_INET)
+		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (a == NULL || inet_ntop(sa->sa_family, a, out,
+	    (socklen_t)outlen) == NULL) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 struct MHD_Connection *

@@ -1,11 +1,11 @@
 /*
- * http_route.h — the request object, the route table and the API that
- * handlers use to read a request and answer it.
+ * http_route.h — the request object, the route table's row and the API
+ * that handlers use to read a request and answer it.
  *
- * ADDING A ROUTE: one row in http_routes[] (http_route.c):
+ * ADDING A ROUTE: one row in api_routes_table[] (src/api/api_routes.c),
+ * which main.c hands down to http_server_main:
  *
- *	{ HTTP_GET | HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR,
- *	    bulk_status_handler },
+ *	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
  *
  * Patterns match the percent-decoded path segment by segment; "{name}"
  * captures one non-empty segment (http_req_param(req, "name")).  Segments
@@ -85,12 +85,13 @@ struct http_route {
 
 /* ---- set-up, called by http_server.c on the main thread ---- */
 
-/* Keeps cfg (borrowed; must outlive the daemon) for all requests and
- * checks the route table (patterns absolute, at most
- * HTTP_ROUTE_MAX_PARAMS captures, methods and handler set).  Returns 0,
- * or -1 with the offending row in errbuf. */
-int		 http_route_init(const struct cfg *cfg, char *errbuf,
-		    size_t errlen);
+/* Keeps cfg and the route table routes[0..nroutes) (both borrowed; must
+ * outlive the daemon) for all requests and checks the table (patterns
+ * absolute, at most HTTP_ROUTE_MAX_PARAMS captures, methods and handler
+ * set).  Returns 0, or -1 with the offending row in errbuf. */
+int		 http_route_init(const struct cfg *cfg,
+		    const struct http_route *routes, size_t nroutes,
+		    char *errbuf, size_t errlen);
 /* True if the table has a row for pattern (exact string) whose methods
  * include all of 'methods'.  Thread-safe (the table is constant). */
 int		 http_route_exists(unsigned int methods,
@@ -153,6 +154,10 @@ const char	*http_req_id(const struct http_req *);
  * application/fhir+json or application/json on HTTP_ROUTE_FHIR routes,
  * application/json elsewhere. */
 const char	*http_req_json_type(const struct http_req *);
+/* The peer's numeric address ("192.0.2.7", "2001:db8::1") into out.
+ * Returns 0, or -1 with out "" when it is unknown (not IP, too long). */
+int		 http_req_client_addr(const struct http_req *, char *out,
+		    size_t outlen);
 /* The libmicrohttpd connection, for what this API does not cover. */
 struct MHD_Connection *http_req_conn(const struct http_req *);
 /* Adds n to the bytes logged for the answer; for streamed responses

@@ -34,10 +34,8 @@
 
 #include <microhttpd.h>
 
-#include "api/export_api.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
-#include "api/http_fhir.h"
 #include "http/http_metrics.h"
 #include "http/http_route.h"
 #include "http/http_server.h"
@@ -162,7 +160,7 @@ http_server_drain(void)
  * the main thread with no other threads running.
  */
 int
-http_server_main(struct cfg *cfg)
+http_server_main(struct cfg *cfg, const struct http_app *app)
 {
 	struct MHD_Daemon	*d = NULL;
 	struct sigaction	 sa;
@@ -187,14 +185,14 @@ http_server_main(struct cfg *cfg)
 		return 1;
 	}
 	http_metrics_init();
-	if (http_route_init(cfg, err, sizeof(err)) == -1 ||
+	if (http_route_init(cfg, app->app_routes, app->app_nroutes, err,
+	    sizeof(err)) == -1 ||
 	    http_db_init(cfg, err, sizeof(err)) == -1 ||
-	    http_fhir_init(cfg, err, sizeof(err)) == -1) {
+	    (app->app_start != NULL &&
+	    app->app_start(cfg, err, sizeof(err)) == -1)) {
 		log_error("cannot start the API: %s", err);
 		goto out_close;
 	}
-	if (export_api_start(cfg, err, sizeof(err)) == -1)
-		log_warnx("%s; status polls read the database each time", err);
 	/* The access log off the request path: see lib/log.c. */
 	if (log_async_start(HTTP_SERVER_LOG_RING) == -1)
 		log_warnx("access log written inline: no log thread");
@@ -244,8 +242,8 @@ http_server_main(struct cfg *cfg)
  out_close:
 	if (fd != -1)
 		close(fd);
-	export_api_stop();
-	http_fhir_shutdown();
+	if (app->app_stop != NULL)
+		app->app_stop();
 	http_db_shutdown();
 	log_async_stop();
 	return rc;

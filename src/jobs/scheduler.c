@@ -101,27 +101,13 @@ _Static_assert(SCHED_NTASKS <= sizeof(((struct scheduler *)0)->s_next) /
 static int
 sched_connect(struct scheduler *s)
 {
-	char	err[512], last[512] = "";
-	int	delay = 500;
+	char	err[512];
 
 	PQfinish(s->s_conn);
-	s->s_conn = NULL;
 	s->s_leader = 0;
-	while (!sigstop_flag) {
-		if ((s->s_conn = db_connect(s->s_cfg->database_url,
-		    "scheduler", err, sizeof(err))) != NULL) {
-			if (last[0] != '\0')
-				log_info("database reachable again");
-			return 0;
-		}
-		if (strcmp(err, last) != 0) {
-			log_warnx("database unreachable, retrying: %s", err);
-			str_lcpy(last, err, sizeof(last));
-		}
-		sigstop_pause(delay);
-		delay = delay * 2 > 10000 ? 10000 : delay * 2;
-	}
-	return -1;
+	s->s_conn = db_connect_retry(s->s_cfg->database_url, "scheduler", 0,
+	    err, sizeof(err));
+	return s->s_conn != NULL ? 0 : -1;
 }
 
 /* Tries to become the leader. */

@@ -168,26 +168,12 @@ worker_make_id(char *id, size_t len)
 static int
 worker_connect(struct worker *w, PGconn **conn, const char *role)
 {
-	char	err[512], last[512] = "";
-	int	delay = 500;
+	char	err[512];
 
 	PQfinish(*conn);
-	*conn = NULL;
-	while (!sigstop_flag) {
-		if ((*conn = db_connect(w->w_cfg->database_url, role, err,
-		    sizeof(err))) != NULL) {
-			if (last[0] != '\0')
-				log_info("database reachable again");
-			return 0;
-		}
-		if (strcmp(err, last) != 0) {
-			log_warnx("database unreachable, retrying: %s", err);
-			str_lcpy(last, err, sizeof(last));
-		}
-		sigstop_pause(delay);
-		delay = delay * 2 > 10000 ? 10000 : delay * 2;
-	}
-	return -1;
+	*conn = db_connect_retry(w->w_cfg->database_url, role, 0, err,
+	    sizeof(err));
+	return *conn != NULL ? 0 : -1;
 }
 
 /* Makes sure the control and LISTEN connections are up.  0 or -1

@@ -8,8 +8,12 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/sigstop.h"
 #include "lib/str.h"
 #include "store/db.h"
+
+#define DB_RETRY_FIRST_MS	500	/* db_connect_retry's backoff */
+#define DB_RETRY_MAX_MS		10000
 
 void
 db_errmsg(PGconn *conn, char *errbuf, size_t errlen)
@@ -52,26 +56,31 @@ PGconn *
 db_connect_retry(const char *conninfo, const char *role, int max_wait,
     char *errbuf, size_t errlen)
 {
-	PGconn		*conn;
-	struct timespec	 ts;
-	double		 delay = 0.5, waited = 0;
+	PGconn		*conn = NULL;
 	char		 last[512] = "";
+	long long	 waited = 0;
+	int		 delay = DB_RETRY_FIRST_MS;
 
-	for (;;) {
-		if ((conn = db_connect(conninfo, role, errbuf, errlen)) != NULL)
+	while (!sigstop_flag) {
+		conn = db_connect(conninfo, role, errbuf, errlen);
+		if (conn != NULL) {
+			if (last[0] != '\0')
+				log_info("database reachable again");
 			return conn;
-		if (max_wait > 0 && waited >= max_wait)
+		}
+		if (max_wait > 0 && waited >= (long long)max_wait * 1000)
 			return NULL;
 		if (strcmp(last, errbuf) != 0) {
 			log_warnx("database unreachable, retrying: %s", errbuf);
 			str_lcpy(last, errbuf, sizeof(last));
 		}
-		ts.tv_sec = (time_t)delay;
-		ts.tv_nsec = (long)((delay - (double)ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);
+		sigstop_pause(delay);
 		waited += delay;
-		delay = delay * 2 > 10 ? 10 : delay * 2;
+		delay = delay * 2 > DB_RETRY_MAX_MS ? DB_RETRY_MAX_MS :
+		    delay * 2;
 	}
+	snprintf(errbuf, errlen, "stopping");
+	return NULL;
 }
 
 int

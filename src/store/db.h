@@ -18,7 +18,11 @@ struct cfg;
 PGconn	*db_connect(const char *conninfo, const char *role, char *errbuf,
 	    size_t errlen);
 /* As db_connect, retrying with backoff (0.5 s doubling to 10 s) for up to
- * max_wait seconds, logging each failure once.  0 waits forever. */
+ * max_wait seconds (0: forever), logging each new failure once and the
+ * recovery after one.  The one place that waits for the database: the
+ * pause is sigstop_pause (lib/sigstop.h), so a process with its handlers
+ * installed gets NULL ("stopping" in errbuf) once SIGTERM or SIGINT came;
+ * elsewhere it is a plain sleep. */
 PGconn	*db_connect_retry(const char *conninfo, const char *role,
 	    int max_wait, char *errbuf, size_t errlen);
 /* Runs a command that returns no rows; params may be NULL. */
