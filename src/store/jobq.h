@@ -206,7 +206,7 @@ int	 jobq_output_add(PGconn *, const struct jobq_lease *,
  * kind's last heartbeat (the job was 'cancelling'): the job is then
  * cancelled, never completed, its job_outputs rows are deleted and
  * files_removed set in the same statement, and the caller must remove
- * the files (job_export_remove_files). */
+ * the files (job_files_remove). */
 int	 jobq_complete(PGconn *, const struct jobq_lease *,
 	    const char *result, char *errbuf, size_t errlen);
 /*
