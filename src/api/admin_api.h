@@ -2,6 +2,11 @@
  * admin_api.h — the operator API under /admin/api: jobs, schedules and
  * limits as JSON over HTTP (rows in http_route.c's table).
  *
+ * One file per concern, all answering through admin_auth.h's context:
+ * admin_auth.c (token, audit actor, connection), admin_jobs.c,
+ * admin_schedules.c, admin_limits.c.  The handlers keep the admin_api_
+ * names that the route table links against.
+ *
  * AUTHENTICATION: every route wants "Authorization: Bearer <token>" with
  * the configured admin_token (BULKHEAD_ADMIN_TOKEN), compared in constant
  * time.  No or a wrong token: 401 with WWW-Authenticate: Bearer.  No

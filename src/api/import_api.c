@@ -295,11 +295,9 @@ import_api_kickoff(struct http_req *req)
 	cJSON			*params = NULL;
 	char			*ptext = NULL, id[JOBQ_ID_MAX], err[512];
 	char			 loc[1024], request[1024];
-	PGresult		*res;
 	PGconn			*conn = NULL;
 	int64_t			 active = 0;
 	int			 in_tx = 0;
-	const char		*errstr;
 
 	memset(&r, 0, sizeof(r));
 	r.ir_inputs = cJSON_CreateArray();
@@ -333,17 +331,12 @@ import_api_kickoff(struct http_req *req)
 		    "unavailable; retry later");
 		goto out;
 	}
-	res = db_query(conn, "SELECT count(*) FROM jobs WHERE kind = 'import' "
-	    "AND state IN ('queued', 'running', 'paused', 'cancelling')", 0,
-	    NULL, err, sizeof(err));
-	if (res == NULL) {
+	if (jobq_count_active(conn, "import", NULL, &active, err,
+	    sizeof(err)) == -1) {
 		http_db_discard();
 		(void)http_reply_internal(req, "import limit: %s", err);
 		goto out;
 	}
-	(void)str_to_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &active,
-	    &errstr);
-	PQclear(res);
 	if (active >= cfg->import_max_jobs) {
 		(void)http_resp_header(req, "Retry-After", "30");
 		(void)http_reply_outcome(req, 429, "throttled", "%lld imports "

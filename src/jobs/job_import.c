@@ -1259,10 +1259,8 @@ imp_record(struct imp *x, struct imp_input *in)
 static int
 imp_forget(struct imp *x, PGconn *conn, const struct imp_input *in)
 {
-	const char	*p[2] = { job_ctx_id(x->ctx), in->in_url };
-
-	return db_exec(conn, "DELETE FROM job_outputs WHERE job_id = $1 AND "
-	    "url = $2", 2, p, x->err, sizeof(x->err));
+	return jobq_output_forget(conn, job_ctx_id(x->ctx), in->in_url,
+	    x->err, sizeof(x->err));
 }
 
 static void

@@ -1,11 +1,16 @@
 /*
  * jobq.h — the job queue in PostgreSQL (schemas/002_jobs.sql).
  *
- * Used by the API process (submit, get, list), the workers (claim,
- * heartbeat, save, output, complete, fail, release), the scheduler (reap,
- * counts) and the CLI.  Every function is one parameterised statement on
- * the given connection, so callers may use any connection that is not in
- * the middle of a transaction of their own.
+ * The only code that reads or writes the jobs and job_outputs tables:
+ * every other module goes through a verb here.  Used by the API process
+ * (submit, get, list, the operator verbs pause, resume, cancel and
+ * retry, counts of active jobs, output lists), the workers (claim,
+ * heartbeat, save, output, complete, fail, release), the scheduler and
+ * house-keeping (reap, counts, expiry, pruning) and the CLI.  Every
+ * function but jobq_claim is one parameterised statement on the given
+ * connection, so callers may use any connection that is not in the
+ * middle of a transaction of their own, or run one inside theirs (the
+ * audit triggers of store/audit.h, a kick-off's advisory lock).
  *
  * Leases: a claimed job belongs to its worker through a struct jobq_lease
  * (job id, owner, attempt number).  Every write about a running job checks
@@ -13,12 +18,17 @@
  * worker has taken the job over, or it was finished; the caller must then
  * stop working on it without touching it again.
  *
+ * Files: a job's output directory is job_files.h's; the verbs whose
+ * effect ends a job's files (cancel, expiry, pruning) remove them
+ * through job_files_remove after their statement committed.
+ *
  * Errors: -1 with the reason in errbuf (bounded, caller-supplied).
  * Ownership: struct jobq_job and arrays of them are allocated here and
- * freed by the caller with jobq_job_free / jobq_jobs_free.
+ * freed by the caller with jobq_job_free / jobq_jobs_free; output rows
+ * with jobq_outrows_free.
  */
-#ifndef JOBS_JOBQ_H
-#define JOBS_JOBQ_H
+#ifndef STORE_JOBQ_H
+#define STORE_JOBQ_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +90,8 @@ struct jobq_job {
 	char		*j_error;
 	char		*j_result;		/* JSON, once completed */
 	char		*j_files_removed;	/* when its files went, or NULL */
+	int		 j_pause_requested;	/* a pause awaits its worker */
+	char		*j_retry_of;		/* the job this one retries */
 	char		*j_prev_owner;		/* claim: previous owner */
 };
 
@@ -93,6 +105,27 @@ struct jobq_output {
 	int64_t		 o_count;		/* lines */
 	int64_t		 o_bytes;
 	const char	*o_checksum;		/* sha256 hex, or NULL */
+};
+
+/* A job_outputs row as read back (jobq_outputs_list).  Strings are
+ * owned by the array (jobq_outrows_free); file, url and checksum may be
+ * NULL. */
+struct jobq_outrow {
+	int		 r_seq;
+	char		*r_channel;		/* "output", "deleted", "error" */
+	char		*r_type;		/* FHIR resource type */
+	char		*r_file;		/* relative to data_dir */
+	char		*r_url;			/* e.g. an import's input */
+	int64_t		 r_count;		/* lines */
+	int64_t		 r_bytes;
+	char		*r_checksum;		/* sha256 hex */
+};
+
+/* Who cancels (jobq_cancel). */
+enum jobq_cancel_how {
+	JOBQ_CANCEL_OPERATOR,	/* admin API: queued, paused or running */
+	JOBQ_CANCEL_DELETE,	/* the client's DELETE of a bulk job: any
+				   state; the files are gone for good */
 };
 
 /* What a submit creates. */
@@ -173,7 +206,7 @@ int	 jobq_output_add(PGconn *, const struct jobq_lease *,
  * kind's last heartbeat (the job was 'cancelling'): the job is then
  * cancelled, never completed, its job_outputs rows are deleted and
  * files_removed set in the same statement, and the caller must remove
- * the files (job_export_remove_files). */
+ * the files (job_files_remove). */
 int	 jobq_complete(PGconn *, const struct jobq_lease *,
 	    const char *result, char *errbuf, size_t errlen);
 /*
@@ -232,6 +265,85 @@ int	 jobq_outputs_json(PGconn *, const char *id, struct buf *b,
 /* Number of jobs in each state. */
 int	 jobq_counts(PGconn *, int64_t counts[JOBQ_NSTATES], char *errbuf,
 	    size_t errlen);
+
+/*
+ * OPERATOR VERBS.  Each is one conditional statement whose WHERE clause
+ * is the state rule (api/admin_api.h, JOB STATE RULES), so that a worker
+ * changing the job at the same moment is never overruled: a pre-check by
+ * the caller only makes its refusal precise.  1 when the rule allowed it
+ * (*state, if not NULL, is the state after), 0 when it refused or there
+ * is no such job (read the job to tell why), -1 on error.
+ */
+/* queued -> paused; running -> running with pause_requested. */
+int	 jobq_pause(PGconn *, const char *id, enum jobq_state *state,
+	    char *errbuf, size_t errlen);
+/* paused -> queued (run_after now); running with a pause requested ->
+ * the request withdrawn. */
+int	 jobq_resume(PGconn *, const char *id, enum jobq_state *state,
+	    char *errbuf, size_t errlen);
+/*
+ * The one cancel.  queued or paused -> cancelled at once; running ->
+ * cancelling (its worker stops, removes its partial files and ends it
+ * cancelled: jobq_cancelled, jobq_complete, jobq_fail); a pause request
+ * is dropped.  JOBQ_CANCEL_OPERATOR refuses other states.
+ * JOBQ_CANCEL_DELETE applies to a job in any state (a finished one keeps
+ * its state) and sets files_removed, so its status and files are gone
+ * for good.  Unless the job is now cancelling, its files under data_dir
+ * (NULL: the caller's business) are removed after the statement.  The
+ * caller drops what it caches about the job (export_cache_invalidate).
+ */
+int	 jobq_cancel(PGconn *, const char *data_dir, const char *id,
+	    enum jobq_cancel_how how, enum jobq_state *state, char *errbuf,
+	    size_t errlen);
+/* failed or cancelled -> a new queued job with the same kind, params,
+ * client, priority and max_attempts, retry_of = id; its id into newid
+ * (JOBQ_ID_MAX bytes suffice).  1, 0 (refused), -1. */
+int	 jobq_retry(PGconn *, const char *id, char *newid, size_t newidlen,
+	    char *errbuf, size_t errlen);
+
+/* Jobs not yet finished (queued, running, paused, cancelling) of kind and
+ * client (NULL: any) into *n: the kick-offs' concurrency limits.  0, -1. */
+int	 jobq_count_active(PGconn *, const char *kind, const char *client,
+	    int64_t *n, char *errbuf, size_t errlen);
+/* The newest completed job of kind and client other than except_id
+ * whose result has a transactionTime: its id and that time (ISO text, as
+ * stored) into id and tt.  1, 0 (none), -1.  Export's since=last-success. */
+int	 jobq_last_success(PGconn *, const char *kind, const char *client,
+	    const char *except_id, char *id, size_t idlen, char *tt,
+	    size_t ttlen, char *errbuf, size_t errlen);
+
+/* The job's outputs in seq order, only those of channel unless NULL: *rows
+ * (caller frees with jobq_outrows_free) and *n.  0 or -1. */
+int	 jobq_outputs_list(PGconn *, const char *id, const char *channel,
+	    struct jobq_outrow **rows, size_t *n, char *errbuf,
+	    size_t errlen);
+void	 jobq_outrows_free(struct jobq_outrow *, size_t n);
+/*
+ * Whether a job_outputs row of job id names file (relative to data_dir).
+ * With servable, only while the file may be downloaded: the job
+ * completed and its files not removed; then *bytes and checksum (may be
+ * NULL; "" for SQL NULL) are filled.  1, 0 (no), -1.
+ */
+int	 jobq_output_find(PGconn *, const char *id, const char *file,
+	    int servable, int64_t *bytes, char *checksum, size_t cslen,
+	    char *errbuf, size_t errlen);
+/* Deletes the job's rows for input url: an import forgetting what an
+ * interrupted attempt recorded for an input it redoes.  0 or -1. */
+int	 jobq_output_forget(PGconn *, const char *id, const char *url,
+	    char *errbuf, size_t errlen);
+
+/*
+ * Expiry: at most batch finished bulk jobs (export, import,
+ * renewal-export) that finished over retention_s seconds ago and still
+ * have their files get files_removed set, then their files under
+ * data_dir are removed.  *n: how many (0: none left).  0 or -1.
+ */
+int	 jobq_expire_files(PGconn *, const char *data_dir, int retention_s,
+	    int batch, int *n, char *errbuf, size_t errlen);
+/* Pruning: deletes finished jobs older than days (their outputs go with
+ * them) and removes their files under data_dir.  *n: how many.  0, -1. */
+int	 jobq_prune(PGconn *, const char *data_dir, int days, int *n,
+	    char *errbuf, size_t errlen);
 
 /* Appends the job as one JSON object to b; -1 if b is full. */
 int	 jobq_job_json(const struct jobq_job *, struct buf *b);
