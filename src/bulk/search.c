@@ -1249,8 +1249,6 @@ digits(const char *s, size_t n, size_t w, unsigned *v)
 static int
 parse_date(const char *s, size_t n, int64_t *lo, int64_t *hi)
 {
-	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31,
-	    30, 31, 30, 31 };
 	unsigned	y, mo = 1, d = 1, hh = 0, mi = 0, ss = 0, f = 0;
 	unsigned	th, tm, dim, fd;
 	int64_t		base, span, off = 0;
@@ -1274,9 +1272,7 @@ parse_date(const char *s, size_t n, int64_t *lo, int64_t *hi)
 		    civil_days_from(y, mo + 1, 1)) * US_DAY;
 		return 0;
 	}
-	dim = mdays[mo - 1];
-	if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-		dim = 29;
+	dim = civil_mdays(y, mo);
 	if (s[i] != '-' || digits(s + i + 1, n - i - 1, 2, &d) == -1 ||
 	    d < 1 || d > dim)
 		return -1;
