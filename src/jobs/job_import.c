@@ -907,21 +907,12 @@ imp_finalize(struct imp_run *r)
 		goto out;
 	/* version carries the bump: 0 for a row the fast path of this
 	 * input created (it stays version 1), else 1. */
-	snprintf(sql, sizeof(sql),
-	    "INSERT INTO resources AS r (type, id, version, last_updated, "
-	    "    patient, deleted, content) "
+	snprintf(sql, sizeof(sql), LOAD_UPSERT(
 	    "SELECT s.type, s.id, CASE WHEN f.id IS NULL THEN 1 ELSE 0 END, "
 	    "    s.last_updated, s.patient, false, s.content "
 	    "FROM %s s LEFT JOIN imp_dups d USING (id) "
 	    "    LEFT JOIN imp_fast f USING (id) "
-	    "WHERE d.id IS NULL OR s.seq = d.last "
-	    "ON CONFLICT (type, id) DO UPDATE SET "
-	    "    version = r.version + excluded.version, "
-	    "    last_updated = excluded.last_updated, "
-	    "    patient = excluded.patient, deleted = false, "
-	    "    content = excluded.content "
-	    "WHERE r.deleted OR r.content IS DISTINCT FROM excluded.content",
-	    r->stage);
+	    "WHERE d.id IS NULL OR s.seq = d.last"), r->stage);
 	if (db_exec(r->conn, sql, 0, NULL, r->err, sizeof(r->err)) == -1 ||
 	    db_exec(r->conn, "COMMIT", 0, NULL, r->err, sizeof(r->err)) == -1)
 		goto out;
