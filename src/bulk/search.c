@@ -174,7 +174,8 @@ search_bind(struct sc *c, struct buf *val)
 	char			*s;
 
 	if (o->ss_nparams >= SEARCH_MAX_PARAMS)
-		return search_fail(c, "the query needs more than %d bound values",
+		return search_fail(c,
+		    "the query needs more than %d bound values",
 		    SEARCH_MAX_PARAMS);
 	s = buf_steal(val, NULL);
 	o->ss_params[o->ss_nparams++] = s;
@@ -244,7 +245,8 @@ search_path_jsonpath(struct sc *c, const char *path)
 	n = path_segs(path, seg, len, arr);
 	search_sql_add(c, "$");
 	for (i = 0; i < n; i++)
-		search_sql_addf(c, ".%.*s%s", (int)len[i], seg[i], arr[i] ? "[*]" : "");
+		search_sql_addf(c, ".%.*s%s", (int)len[i], seg[i],
+		    arr[i] ? "[*]" : "");
 }
 
 /* The JSON around a containment leaf: "class[].value" opens
@@ -294,15 +296,18 @@ compile_missing(struct sc *c, struct term *t)
 	int			 missing;
 
 	if (t->t_nvals != 1)
-		return search_fail(c, "%s:missing takes one value, true or false",
+		return search_fail(c,
+		    "%s:missing takes one value, true or false",
 		    name);
 	if (strcmp(t->t_value, "true") == 0)
 		missing = 1;
 	else if (strcmp(t->t_value, "false") == 0)
 		missing = 0;
 	else
-		return search_fail(c, "%s:missing: '%s' is not true or false", name,
-		    search_show(tmp, sizeof(tmp), t->t_value, strlen(t->t_value)));
+		return search_fail(c, "%s:missing: '%s' is not true or false",
+		    name,
+		    search_show(tmp, sizeof(tmp), t->t_value,
+		    strlen(t->t_value)));
 	if (h->h_kind == HOW_ID || h->h_kind == HOW_UPDATED) {
 		/* Columns that every row has. */
 		search_sql_add(c, missing ? "FALSE" : "TRUE");
@@ -338,7 +343,8 @@ compile_id(struct sc *c, struct term *t, int not)
 	arr_close(c, &a);
 	if ((n = search_bind(c, &a)) == -1)
 		goto out;
-	search_sql_addf(c, not ? "NOT (id = ANY($%d::text[]))" : "id = ANY($%d::text[])",
+	search_sql_addf(c,
+	    not ? "NOT (id = ANY($%d::text[]))" : "id = ANY($%d::text[])",
 	    n);
 	rc = 0;
  out:
@@ -375,16 +381,21 @@ compile_token(struct sc *c, struct term *t, int not)
 		free(code);
 		sys = code = NULL;
 		if ((bar = search_find_bar(p, n)) != NULL) {
-			if (search_find_bar(bar + 1, n - (size_t)(bar + 1 - p)) !=
+			if (search_find_bar(bar + 1,
+			    n - (size_t)(bar + 1 - p)) !=
 			    NULL) {
-				search_fail(c, "%s: '%s' has more than one unescaped"
-				    " '|'", name, search_show(tmp, sizeof(tmp), p, n));
+				search_fail(c,
+				    "%s: '%s' has more than one unescaped"
+				    " '|'", name, search_show(tmp, sizeof(tmp),
+				    p, n));
 				goto out;
 			}
 			sys = search_unescape(p, (size_t)(bar - p));
-			code = search_unescape(bar + 1, n - (size_t)(bar + 1 - p));
+			code = search_unescape(bar + 1,
+			    n - (size_t)(bar + 1 - p));
 			if (*sys == '\0' && *code == '\0') {
-				search_fail(c, "%s: '|' needs a system or a code",
+				search_fail(c,
+				    "%s: '|' needs a system or a code",
 				    name);
 				goto out;
 			}
@@ -397,7 +408,8 @@ compile_token(struct sc *c, struct term *t, int not)
 		case HOW_BOOL:
 			/* The system of a code is implied by its binding. */
 			if (*code == '\0') {
-				search_fail(c, "%s: a system without a code ('%s')"
+				search_fail(c,
+				    "%s: a system without a code ('%s')"
 				    " cannot be searched on a code element",
 				    name, search_show(tmp, sizeof(tmp), p, n));
 				goto out;
@@ -410,7 +422,8 @@ compile_token(struct sc *c, struct term *t, int not)
 				if (buf_puts(&d, code) == -1)
 					c->c_full = 1;
 			} else {
-				search_fail(c, "%s: '%s' is not true or false", name,
+				search_fail(c, "%s: '%s' is not true or false",
+				    name,
 				    search_show(tmp, sizeof(tmp), code,
 				    strlen(code)));
 				goto out;
@@ -516,9 +529,11 @@ compile_string(struct sc *c, struct term *t)
 	arr_close(c, &a);
 	if ((n = search_bind(c, &a)) == -1)
 		goto out;
-	search_sql_add(c, "EXISTS (SELECT 1 FROM jsonb_path_query(content::jsonb, '");
+	search_sql_add(c,
+	    "EXISTS (SELECT 1 FROM jsonb_path_query(content::jsonb, '");
 	search_path_jsonpath(c, h->h_path);
-	search_sql_addf(c, " ? (@.type() == \"string\")') AS e(j), unnest($%d::text[])"
+	search_sql_addf(c,
+	    " ? (@.type() == \"string\")') AS e(j), unnest($%d::text[])"
 	    " AS q(s) WHERE ", n);
 	search_sql_add(c, cond);
 	search_sql_add(c, ")");
@@ -571,7 +586,8 @@ compile_ref(struct sc *c, struct term *t, const char *tmod)
 		vn = strlen(v);
 		slash = strchr(v, '/');
 		if (tmod != NULL && slash != NULL) {
-			search_fail(c, "%s:%s: '%s' must be a plain id", name, tmod,
+			search_fail(c, "%s:%s: '%s' must be a plain id", name,
+			    tmod,
 			    search_show(tmp, sizeof(tmp), v, vn));
 			goto out;
 		}
@@ -581,7 +597,8 @@ compile_ref(struct sc *c, struct term *t, const char *tmod)
 		}
 		if (slash == NULL) {
 			if (!search_valid_id(v, vn)) {
-				search_fail(c, "%s: '%s' is not a valid id", name,
+				search_fail(c, "%s: '%s' is not a valid id",
+				    name,
 				    search_show(tmp, sizeof(tmp), v, vn));
 				goto out;
 			}
@@ -687,7 +704,8 @@ compile_part(struct sc *c, const char *p, size_t n)
 	buf_init(&value, SEARCH_MAX_QUERY);
 	t = xcalloc(1, sizeof(*t));
 	if ((eq = memchr(p, '=', n)) == NULL) {
-		search_fail(c, "'%s' has no value", search_show(tmp, sizeof(tmp), p, n));
+		search_fail(c, "'%s' has no value", search_show(tmp,
+		    sizeof(tmp), p, n));
 		goto out;
 	}
 	if (eq == p) {
@@ -696,7 +714,8 @@ compile_part(struct sc *c, const char *p, size_t n)
 		goto out;
 	}
 	if (search_pct_decode(c, p, (size_t)(eq - p), &name) == -1 ||
-	    search_pct_decode(c, eq + 1, n - (size_t)(eq + 1 - p), &value) == -1)
+	    search_pct_decode(c, eq + 1, n - (size_t)(eq + 1 - p),
+	    &value) == -1)
 		goto out;
 	if ((colon = strchr(name.b_data, ':')) != NULL) {
 		*colon = '\0';
@@ -723,7 +742,8 @@ compile_part(struct sc *c, const char *p, size_t n)
 	if ((t->t_param = search_param_find(c->c_type, name.b_data)) == NULL) {
 		search_fail(c, "%s: unknown search parameter '%s'",
 		    c->c_type->st_name,
-		    search_show(tmp, sizeof(tmp), name.b_data, strlen(name.b_data)));
+		    search_show(tmp, sizeof(tmp), name.b_data,
+		    strlen(name.b_data)));
 		goto out;
 	}
 	/* pct_decode rejected NUL bytes: these are plain C strings. */
@@ -758,13 +778,15 @@ search_compile(const char *type, const char *query, int first_param,
 	if ((c.c_type = search_type_find(type)) == NULL) {
 		char	tmp[SHOW_MAX + 8];
 
-		search_fail(&c, "_typeFilter is not supported on resource type '%s'",
+		search_fail(&c,
+		    "_typeFilter is not supported on resource type '%s'",
 		    type == NULL ? "" : search_show(tmp, sizeof(tmp), type,
 		    strlen(type)));
 		goto out;
 	}
 	if (first_param < 1 || first_param > SEARCH_MAX_FIRST) {
-		search_fail(&c, "parameter number %d out of range", first_param);
+		search_fail(&c, "parameter number %d out of range",
+		    first_param);
 		goto out;
 	}
 	if (query == NULL)
@@ -805,7 +827,8 @@ search_compile(const char *type, const char *query, int first_param,
 	if (nterms > 1)
 		search_sql_add(&c, ")");
 	if (c.c_full) {
-		search_fail(&c, "query too complex: its SQL would exceed the limits");
+		search_fail(&c,
+		    "query too complex: its SQL would exceed the limits");
 		goto out;
 	}
 	rc = 0;

@@ -233,16 +233,20 @@ fmt_instant(int64_t us, char *dst, size_t size)
 static void
 emit_shape(struct sc *c, const char *x)
 {
-	search_sql_addf(c, "CASE WHEN %s IS NULL OR %s !~ '" RE_STORED "' OR left(%s, 4)"
+	search_sql_addf(c,
+	    "CASE WHEN %s IS NULL OR %s !~ '" RE_STORED "' OR left(%s, 4)"
 	    " = '0000' THEN NULL WHEN length(%s) = 4 THEN 1 WHEN length(%s) = 7"
 	    " THEN 2", x, x, x, x, x);
-	search_sql_addf(c, " WHEN substr(%s, 9, 2) > CASE substr(%s, 6, 2) WHEN '02' THEN"
+	search_sql_addf(c,
+	    " WHEN substr(%s, 9, 2) > CASE substr(%s, 6, 2) WHEN '02' THEN"
 	    " CASE WHEN left(%s, 4)::int %% 4 = 0 AND (left(%s, 4)::int %% 100"
 	    " <> 0 OR left(%s, 4)::int %% 400 = 0) THEN '29' ELSE '28' END",
 	    x, x, x, x, x);
-	search_sql_add(c, " WHEN '04' THEN '30' WHEN '06' THEN '30' WHEN '09' THEN '30'"
+	search_sql_add(c,
+	    " WHEN '04' THEN '30' WHEN '06' THEN '30' WHEN '09' THEN '30'"
 	    " WHEN '11' THEN '30' ELSE '31' END THEN NULL");
-	search_sql_addf(c, " WHEN length(%s) = 10 THEN 3 WHEN %s ~ '" RE_ZONE "' THEN 5"
+	search_sql_addf(c,
+	    " WHEN length(%s) = 10 THEN 3 WHEN %s ~ '" RE_ZONE "' THEN 5"
 	    " ELSE 4 END", x, x);
 }
 
@@ -256,12 +260,16 @@ emit_stored_start(struct sc *c, const char *x, const char *k, int open)
 {
 	search_sql_add(c, "CASE");
 	if (open)
-		search_sql_addf(c, " WHEN %s IS NULL THEN '-infinity'::timestamptz", x);
-	search_sql_addf(c, " WHEN %s = 1 THEN (%s || '-01-01')::timestamp AT TIME ZONE"
+		search_sql_addf(c,
+		    " WHEN %s IS NULL THEN '-infinity'::timestamptz", x);
+	search_sql_addf(c,
+	    " WHEN %s = 1 THEN (%s || '-01-01')::timestamp AT TIME ZONE"
 	    " 'UTC'", k, x);
-	search_sql_addf(c, " WHEN %s = 2 THEN (%s || '-01')::timestamp AT TIME ZONE"
+	search_sql_addf(c,
+	    " WHEN %s = 2 THEN (%s || '-01')::timestamp AT TIME ZONE"
 	    " 'UTC'", k, x);
-	search_sql_addf(c, " WHEN %s IN (3, 4) THEN %s::timestamp AT TIME ZONE 'UTC'",
+	search_sql_addf(c,
+	    " WHEN %s IN (3, 4) THEN %s::timestamp AT TIME ZONE 'UTC'",
 	    k, x);
 	search_sql_addf(c, " WHEN %s = 5 THEN %s::timestamptz END", k, x);
 }
@@ -274,16 +282,22 @@ emit_stored_end(struct sc *c, const char *x, const char *k, int open)
 {
 	search_sql_add(c, "CASE");
 	if (open)
-		search_sql_addf(c, " WHEN %s IS NULL THEN 'infinity'::timestamptz", x);
-	search_sql_addf(c, " WHEN %s = 1 THEN ((%s || '-01-01')::timestamp + interval"
+		search_sql_addf(c,
+		    " WHEN %s IS NULL THEN 'infinity'::timestamptz", x);
+	search_sql_addf(c,
+	    " WHEN %s = 1 THEN ((%s || '-01-01')::timestamp + interval"
 	    " '1 year') AT TIME ZONE 'UTC'", k, x);
-	search_sql_addf(c, " WHEN %s = 2 THEN ((%s || '-01')::timestamp + interval"
+	search_sql_addf(c,
+	    " WHEN %s = 2 THEN ((%s || '-01')::timestamp + interval"
 	    " '1 month') AT TIME ZONE 'UTC'", k, x);
-	search_sql_addf(c, " WHEN %s = 3 THEN (%s::timestamp + interval '1 day') AT TIME"
+	search_sql_addf(c,
+	    " WHEN %s = 3 THEN (%s::timestamp + interval '1 day') AT TIME"
 	    " ZONE 'UTC'", k, x);
-	search_sql_addf(c, " WHEN %s = 4 THEN (%s::timestamp + interval '1 microsecond')"
+	search_sql_addf(c,
+	    " WHEN %s = 4 THEN (%s::timestamp + interval '1 microsecond')"
 	    " AT TIME ZONE 'UTC'", k, x);
-	search_sql_addf(c, " WHEN %s = 5 THEN %s::timestamptz + interval '1 microsecond'"
+	search_sql_addf(c,
+	    " WHEN %s = 5 THEN %s::timestamptz + interval '1 microsecond'"
 	    " END", k, x);
 }
 
@@ -300,7 +314,8 @@ emit_range_from(struct sc *c, const struct search_how *h)
 
 	search_sql_add(c, "jsonb_path_query(content::jsonb, '");
 	search_path_jsonpath(c, h->h_path);
-	search_sql_add(c, period ? " ? (@.type() == \"object\")') AS e(j), LATERAL"
+	search_sql_add(c,
+	    period ? " ? (@.type() == \"object\")') AS e(j), LATERAL"
 	    " (SELECT " : " ? (@.type() == \"string\")') AS e(j), LATERAL"
 	    " (SELECT ");
 	emit_stored_start(c, "k.sv", "k.ks", period);
@@ -315,7 +330,8 @@ emit_range_from(struct sc *c, const struct search_how *h)
 		emit_shape(c, "s.ev");
 		search_sql_add(c, " AS ke");
 	}
-	search_sql_add(c, period ? " FROM (SELECT e.j ->> 'start' AS sv, e.j ->> 'end'"
+	search_sql_add(c,
+	    period ? " FROM (SELECT e.j ->> 'start' AS sv, e.j ->> 'end'"
 	    " AS ev) AS s OFFSET 0) AS k OFFSET 0) AS r" : " FROM (SELECT"
 	    " e.j #>> '{}' AS sv) AS s OFFSET 0) AS k OFFSET 0) AS r");
 }
@@ -377,7 +393,8 @@ search_compile_date(struct sc *c, struct term *t)
 		if (n >= 2 && v[0] >= 'a' && v[0] <= 'z' && v[1] >= 'a' &&
 		    v[1] <= 'z') {
 			if (strncmp(v, "ap", 2) == 0) {
-				search_fail(c, "%s: prefix 'ap' (approximately) is"
+				search_fail(c,
+				    "%s: prefix 'ap' (approximately) is"
 				    " not supported", name);
 				goto out;
 			}
@@ -385,8 +402,10 @@ search_compile_date(struct sc *c, struct term *t)
 				if (strncmp(v, prefixes[k], 2) == 0)
 					break;
 			if (k == NELEM(prefixes)) {
-				search_fail(c, "%s: unknown prefix '%.2s' in '%s'",
-				    name, v, search_show(tmp, sizeof(tmp), v, n));
+				search_fail(c,
+				    "%s: unknown prefix '%.2s' in '%s'",
+				    name, v, search_show(tmp, sizeof(tmp), v,
+				    n));
 				goto out;
 			}
 			p += 2;
@@ -401,7 +420,8 @@ search_compile_date(struct sc *c, struct term *t)
 	if (h->h_kind != HOW_UPDATED) {
 		search_sql_add(c, "EXISTS (SELECT 1 FROM ");
 		emit_range_from(c, h);
-		search_sql_add(c, " WHERE r.rs IS NOT NULL AND r.re IS NOT NULL AND ");
+		search_sql_add(c,
+		    " WHERE r.rs IS NOT NULL AND r.re IS NOT NULL AND ");
 	}
 	if (t->t_nvals > 1)
 		search_sql_add(c, "(");

@@ -89,8 +89,10 @@ search_pct_decode(struct sc *c, const char *s, size_t n, struct buf *out)
 			ch = (char)(hi << 4 | lo);
 			i += 2;
 			if (ch == '\0')
-				return search_fail(c, "'%%00' (NUL) is not allowed in"
-				    " '%s'", search_show(tmp, sizeof(tmp), s, n));
+				return search_fail(c,
+				    "'%%00' (NUL) is not allowed in"
+				    " '%s'", search_show(tmp, sizeof(tmp), s,
+				    n));
 		} else if (ch == '\0')
 			return search_fail(c, "NUL byte in the query");
 		if (buf_putc(out, ch) == -1)
@@ -118,7 +120,8 @@ search_split_values(struct sc *c, struct term *t)
 	for (i = 0; i <= n; i++) {
 		if (i < n && v[i] == '\\') {
 			if (i + 1 == n || strchr(",$|\\", v[i + 1]) == NULL)
-				return search_fail(c, "%s: bad escape in '%s' (only"
+				return search_fail(c,
+				    "%s: bad escape in '%s' (only"
 				    " \\, \\$ \\| \\\\ are defined)", name,
 				    search_show(tmp, sizeof(tmp), v, n));
 			i++;

@@ -27,7 +27,8 @@
 #include "lib/tzfile.h"
 
 _Static_assert(sizeof(time_t) >= 8, "cron needs a 64-bit time_t");
-_Static_assert(CRON_TZ_MAX == TZFILE_NAME_MAX, "cron.h promises tzfile's bound");
+_Static_assert(CRON_TZ_MAX == TZFILE_NAME_MAX,
+    "cron.h promises tzfile's bound");
 
 #define CRON_TOKEN_SHOW		32	/* bytes of a bad token quoted */
 #define CRON_DAY		86400
@@ -545,7 +546,8 @@ cron_time_parse(const char *s, time_t *out)
 	y = v[0];
 	m = v[1];
 	d = v[2];
-	if (m < 1 || m > 12 || d < 1 || d > (int)civil_mdays(y, (unsigned)m) || v[3] > 23 ||
+	if (m < 1 || m > 12 || d < 1 ||
+	    d > (int)civil_mdays(y, (unsigned)m) || v[3] > 23 ||
 	    v[4] > 59 || v[5] > 60)
 		return -1;
 	s += sizeof(shape) - 1;

@@ -94,7 +94,8 @@ job_import_check(const cJSON *params, char *errbuf, size_t errlen)
 		    (strncmp(url, "http://", 7) != 0 &&
 		    strncmp(url, "https://", 8) != 0 &&
 		    strncmp(url, "file://", 7) != 0)) {
-			snprintf(errbuf, errlen, "import: input %d needs a FHIR "
+			snprintf(errbuf, errlen,
+			    "import: input %d needs a FHIR "
 			    "resource type and an http(s) or file URL", n + 1);
 			return -1;
 		}
@@ -249,7 +250,8 @@ imp_thread(void *arg)
 	if ((f = fetch_open(&fo, in->in_url, in->in_etag, reason,
 	    sizeof(reason))) == NULL) {
 		/* Unreadable input: one fatal outcome, nothing loaded. */
-		if (job_import_outcome(&r, "fatal", "not-found", 0, 0, reason) == -1)
+		if (job_import_outcome(&r, "fatal", "not-found", 0, 0,
+		    reason) == -1)
 			goto out;
 		ok = 1;
 		goto out;
@@ -266,8 +268,9 @@ imp_thread(void *arg)
 			break;
 		if (st == LINES_ERROR) {
 			/* Keep what was valid, then say why reading ended. */
-			if (job_import_batch_commit(&r) == -1 || job_import_outcome(&r, "fatal",
-			    "exception", 0, 0, fetch_error(f)) == -1)
+			if (job_import_batch_commit(&r) == -1 ||
+			    job_import_outcome(&r, "fatal", "exception", 0, 0,
+			    fetch_error(f)) == -1)
 				goto out;
 			break;
 		}
@@ -277,7 +280,8 @@ imp_thread(void *arg)
 		if (st == LINES_TOOLONG) {
 			snprintf(reason, sizeof(reason), "line longer than "
 			    "%lld bytes", (long long)imp->cfg->import_max_line);
-			if (job_import_outcome(&r, "error", "too-long", lr.l_lineno,
+			if (job_import_outcome(&r, "error", "too-long",
+			    lr.l_lineno,
 			    lr.l_offset, reason) == -1)
 				goto out;
 			pthread_mutex_lock(&imp->lock);
@@ -293,7 +297,8 @@ imp_thread(void *arg)
 		}
 		if (validate_line(in->in_type, line, len, &res, reason,
 		    sizeof(reason), &off) == -1) {
-			if (job_import_outcome(&r, "error", "structure", lr.l_lineno,
+			if (job_import_outcome(&r, "error", "structure",
+			    lr.l_lineno,
 			    lr.l_offset + (int64_t)off, reason) == -1)
 				goto out;
 			pthread_mutex_lock(&imp->lock);
@@ -317,7 +322,8 @@ imp_thread(void *arg)
 		    lr.l_offset) == -1)
 			goto out;
 	}
-	if (job_import_batch_commit(&r) == -1 || job_import_batch_finalize(&r) == -1)
+	if (job_import_batch_commit(&r) == -1 ||
+	    job_import_batch_finalize(&r) == -1)
 		goto out;
 	ok = 1;
  out:

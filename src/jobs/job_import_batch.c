@@ -409,9 +409,11 @@ job_import_batch_finalize(struct imp_run *r)
 			line = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 			off = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 			snprintf(msg, sizeof(msg), "duplicate id %.64s: "
-			    "line %s wins over line %lld", PQgetvalue(res, i, 2),
+			    "line %s wins over line %lld", PQgetvalue(res, i,
+			    2),
 			    PQgetvalue(res, i, 3), (long long)line);
-			if (job_import_outcome(r, "warning", "duplicate", line, off,
+			if (job_import_outcome(r, "warning", "duplicate", line,
+			    off,
 			    msg) == -1)
 				goto out;
 		}

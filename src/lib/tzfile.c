@@ -277,7 +277,8 @@ tzfile_decode(struct tzfile *z, const uint8_t *b, size_t size, char *errbuf,
 		blen = timecnt * (uint64_t)tsize + timecnt + typecnt * 6 +
 		    charcnt + leap * (uint64_t)(tsize + 4) + isstd + isut;
 		if (size - (off + 44) < blen)
-			return tzfile_err(errbuf, errlen, "truncated TZif file");
+			return tzfile_err(errbuf, errlen,
+			    "truncated TZif file");
 		if (pass == 1 || h[4] < '2')
 			break;
 		off += 44 + blen;	/* skip the 32-bit block */
@@ -313,8 +314,8 @@ tzfile_decode(struct tzfile *z, const uint8_t *b, size_t size, char *errbuf,
 		if (p < b + size) {
 			if (*p != '\n' || (nl = memchr(p + 1, '\n',
 			    (size_t)(b + size - p - 1))) == NULL)
-				return tzfile_err(errbuf, errlen, "corrupt TZif "
-				    "footer");
+				return tzfile_err(errbuf, errlen,
+				    "corrupt TZif footer");
 			if (tzfile_rule_parse(z, (const char *)p + 1,
 			    (size_t)(nl - p - 1)) == -1)
 				return tzfile_err(errbuf, errlen, "unsupported "
@@ -360,7 +361,8 @@ tzfile_load(struct tzfile *z, const char *tz, char *errbuf,
 		goto out_close;
 	}
 	if (st.st_size < 44 || st.st_size > TZFILE_SIZE_MAX) {
-		tzfile_err(errbuf, errlen, "time zone '%s': not a TZif file", tz);
+		tzfile_err(errbuf, errlen, "time zone '%s': not a TZif file",
+		    tz);
 		goto out_close;
 	}
 	buf = xmalloc((size_t)st.st_size);
@@ -458,9 +460,12 @@ tzfile_last_event(const struct tzfile *z, int64_t t, int64_t *at,
 	if (z->z_rule && t >= last) {
 		civil_from_days(civil_floordiv(t, TZFILE_DAY), &y, &m, &d);
 		for (y -= 1, k = 0; k < 6; k++) {
-			ev = k % 2 == 0 ?
-			    tzfile_rule_instant(&z->z_end, y + k / 2, z->z_dst) :
-			    tzfile_rule_instant(&z->z_start, y + k / 2, z->z_std);
+			if (k % 2 == 0)
+				ev = tzfile_rule_instant(&z->z_end, y + k / 2,
+				    z->z_dst);
+			else
+				ev = tzfile_rule_instant(&z->z_start,
+				    y + k / 2, z->z_std);
 			if (ev <= last || ev > t)
 				continue;
 			if (!found || ev > best || (ev == best && k % 2 == 1)) {

@@ -36,12 +36,12 @@ struct ndjson_resource;
  */
 #define LOAD_UPSERT(sel)						\
 	"INSERT INTO resources AS r (type, id, version, last_updated, "	\
-	"    patient, deleted, content) " sel " "				\
+	"patient, deleted, content) " sel " "				\
 	"ON CONFLICT (type, id) DO UPDATE SET "				\
-	"    version = r.version + excluded.version, "			\
-	"    last_updated = excluded.last_updated, "			\
-	"    patient = excluded.patient, deleted = false, "		\
-	"    content = excluded.content "					\
+	"version = r.version + excluded.version, "			\
+	"last_updated = excluded.last_updated, "			\
+	"patient = excluded.patient, deleted = false, "			\
+	"content = excluded.content "					\
 	"WHERE r.deleted OR r.content IS DISTINCT FROM excluded.content"
 
 enum load_mode {
