@@ -5,8 +5,8 @@
  * any thread (the API's MHD threads validate schedules with it, the
  * scheduler computes fire times with it).  Time zones are read from the
  * system tz database (TZif files under $TZDIR or /usr/share/zoneinfo,
- * Debian package tzdata) by this module itself: it never touches TZ,
- * tzset() or localtime(), so it changes no process-global state.
+ * Debian package tzdata) by lib/tzfile: it never touches TZ, tzset() or
+ * localtime(), so it changes no process-global state.
  *
  * Expressions: standard 5-field cron, "minute hour day-of-month month
  * day-of-week", fields separated by blanks.  Each field is a comma list

@@ -1,5 +1,6 @@
 /*
- * civil.c — day numbers to and from year/month/day, exact for any year.
+ * civil.c — day numbers to and from year/month/day, leap years, month
+ * lengths and weekdays (civil.h); exact for any year.
  */
 #include "civil.h"
 
@@ -32,4 +33,38 @@ civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*d = doy - (153 * mp + 2) / 5 + 1;
 	*m = mp < 10 ? mp + 3 : mp - 9;
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+int
+civil_is_leap(int64_t y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+unsigned
+civil_mdays(int64_t y, unsigned m)
+{
+	static const unsigned	 days[12] = {
+		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+	};
+
+	return m == 2 && civil_is_leap(y) ? 29 : days[m - 1];
+}
+
+int
+civil_weekday(int64_t z)
+{
+	int64_t	w = (z + 4) % 7;
+
+	return (int)(w < 0 ? w + 7 : w);
+}
+
+int64_t
+civil_floordiv(int64_t a, int64_t b)
+{
+	int64_t	q = a / b;
+
+	if ((a % b != 0) && ((a < 0) != (b < 0)))
+		q--;
+	return q;
 }

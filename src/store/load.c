@@ -262,18 +262,11 @@ load_session_put(struct load_session *s, const char *rows, size_t len,
 	return LOAD_OK;
 }
 
-/* The upsert: last of duplicate ids wins (highest seq); unchanged
- * content keeps its version and last_updated. */
-static const char load_merge_sql[] =
-    "INSERT INTO resources AS r (type, id, version, last_updated, patient, "
-    "    deleted, content) "
+/* The upsert (LOAD_UPSERT): last of duplicate ids wins (highest seq). */
+static const char load_merge_sql[] = LOAD_UPSERT(
     "SELECT DISTINCT ON (type, id) type, id, 1, last_updated, patient, "
     "    false, content "
-    "FROM load_stage ORDER BY type, id, seq DESC "
-    "ON CONFLICT (type, id) DO UPDATE SET version = r.version + 1, "
-    "    last_updated = excluded.last_updated, patient = excluded.patient, "
-    "    deleted = false, content = excluded.content "
-    "WHERE r.deleted OR r.content IS DISTINCT FROM excluded.content";
+    "FROM load_stage ORDER BY type, id, seq DESC");
 
 enum load_result
 load_session_finish(struct load_session *s, struct load_stats *stats,

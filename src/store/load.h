@@ -24,6 +24,26 @@ struct cfg;
 struct load_session;
 struct ndjson_resource;
 
+/*
+ * The upsert rule, written once for every path that merges rows into
+ * the store ('bulkhead load', $import's merge mode and its staged
+ * inputs).  sel is a string-literal SELECT yielding, in order: type, id,
+ * the version step (1 for a row that may exist; a new row is stored with
+ * it as its version), last_updated, patient, false (deleted) and content.
+ * A row whose content is unchanged (and not deleted) keeps its version
+ * and last_updated; any other existing row gets version + step and the
+ * new values.  The caller makes the ids unique within sel.
+ */
+#define LOAD_UPSERT(sel)						\
+	"INSERT INTO resources AS r (type, id, version, last_updated, "	\
+	"patient, deleted, content) " sel " "				\
+	"ON CONFLICT (type, id) DO UPDATE SET "				\
+	"version = r.version + excluded.version, "			\
+	"last_updated = excluded.last_updated, "			\
+	"patient = excluded.patient, deleted = false, "			\
+	"content = excluded.content "					\
+	"WHERE r.deleted OR r.content IS DISTINCT FROM excluded.content"
+
 enum load_mode {
 	LOAD_DIRECT,
 	LOAD_MERGE,

@@ -122,7 +122,7 @@ ndjson_valid_instant(const char *s, size_t n)
 	day = ndjson_2d(s + 8);
 	if (year < 1 || month < 1 || month > 12 || day < 1 ||
 	    day > mdays[month - 1] || (month == 2 && day == 29 &&
-	    !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))) ||
+	    !civil_is_leap(year)) ||
 	    ndjson_2d(s + 11) > 23 || ndjson_2d(s + 14) > 59 ||
 	    ndjson_2d(s + 17) > 60)
 		return 0;

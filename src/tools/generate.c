@@ -581,13 +581,7 @@ gen_id(const struct gen *g, enum gen_kind k, uint64_t idx)
 static unsigned
 days_in_month(int64_t y, unsigned m)
 {
-	static const unsigned	 dim[12] = {
-		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-	int			 leap;
-
-	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : dim[m - 1];
+	return civil_mdays(y, m);
 }
 
 /* The first day of a one-year period ending on 'end' (ExpiryDate). */
