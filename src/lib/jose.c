@@ -21,9 +21,9 @@
 #include "lib/jose.h"
 #include "lib/xmalloc.h"
 
-#define JOSE_MAX_MEMBERS	128	/* top-level members of header/payload */
+#define JOSE_MAX_MEMBERS	128	/* top-level members of a part */
 #define JOSE_EC_COORD		48	/* P-384 coordinate bytes */
-#define JOSE_IAT_SKEW		60	/* seconds a server token's iat may lead */
+#define JOSE_IAT_SKEW		60	/* seconds a token's iat may lead */
 
 static void	 jose_err(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -44,6 +44,7 @@ static int	 jose_der_to_es384(const unsigned char *, size_t,
 static char	*jose_compact(const cJSON *, const cJSON *, EVP_PKEY *,
 		    const unsigned char *, size_t, char *, size_t);
 static int	 jose_put_bn(cJSON *, const char *, const BIGNUM *, int);
+static int	 jose_no_pass(char *, int, int, void *);
 
 static void
 jose_err(char *err, size_t errlen, const char *fmt, ...)
@@ -716,6 +717,17 @@ jose_jwk_from_pkey(EVP_PKEY *key, const char *kid, enum jose_alg alg)
 	return jwk;
 }
 
+/* Encrypted keys are refused rather than prompted for on a terminal. */
+static int
+jose_no_pass(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return 0;
+}
+
 EVP_PKEY *
 jose_pkey_from_pem(const char *pem, size_t len, int private, char *err,
     size_t errlen)
@@ -728,8 +740,9 @@ jose_pkey_from_pem(const char *pem, size_t len, int private, char *err,
 		return NULL;
 	}
 	if ((bio = BIO_new_mem_buf(pem, (int)len)) != NULL)
-		key = private ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) :
-		    PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		key = private ? PEM_read_bio_PrivateKey(bio, NULL,
+		    jose_no_pass, NULL) : PEM_read_bio_PUBKEY(bio, NULL,
+		    jose_no_pass, NULL);
 	BIO_free(bio);
 	ERR_clear_error();
 	if (key == NULL)
@@ -785,7 +798,8 @@ jose_compact(const cJSON *header, const cJSON *claims, EVP_PKEY *key,
 	    0) || (alg == JOSE_ALG_ES384 && jose_ec_ok(key, err, errlen) ==
 	    0)) {
 		if ((md = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) != 1 ||
+		    EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) !=
+		    1 ||
 		    EVP_DigestSign(md, NULL, &siglen,
 		    (const unsigned char *)out.b_data, out.b_len) != 1)
 			goto out_ssl;

@@ -83,7 +83,7 @@ struct jose_jwk {
 struct jose_jwks {
 	struct jose_jwk	*jw_keys;	/* owned array */
 	size_t		 jw_nkeys;
-	size_t		 jw_skipped;	/* entries ignored (kty, use, invalid) */
+	size_t		 jw_skipped;	/* entries ignored (kty, use, ...) */
 };
 
 /* "RS384" -> JOSE_ALG_RS384 ...; UNKNOWN for anything else ("none"). */

@@ -524,6 +524,42 @@ test_server_tokens(void)
 	    "expired") == 0);
 }
 
+/* PEM private keys, as "bulkhead clients token NAME" reads them. */
+static void
+test_pem(void)
+{
+	BIO		*bio;
+	BUF_MEM		*mem;
+	EVP_PKEY	*k;
+	char		 err[128], pass[] = "secret";
+
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PrivateKey(bio, ec384, NULL, NULL, 0, NULL, NULL);
+	BIO_get_mem_ptr(bio, &mem);
+	k = jose_pkey_from_pem(mem->data, mem->length, 1, err, sizeof(err));
+	CHECK(k != NULL && EVP_PKEY_eq(k, ec384) == 1);
+	CHECK(k != NULL && round_trip(k, "pem") == 0);
+	EVP_PKEY_free(k);
+	/* Not PEM at all. */
+	CHECK(jose_pkey_from_pem("junk", 4, 1, err, sizeof(err)) == NULL);
+	BIO_free(bio);
+	/* Encrypted: refused, never prompted for. */
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PKCS8PrivateKey(bio, rsa2048, EVP_aes_128_cbc(), NULL,
+	    0, NULL, pass);
+	BIO_get_mem_ptr(bio, &mem);
+	CHECK(jose_pkey_from_pem(mem->data, mem->length, 1, err,
+	    sizeof(err)) == NULL);
+	BIO_free(bio);
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PUBKEY(bio, rsa2048);
+	BIO_get_mem_ptr(bio, &mem);
+	k = jose_pkey_from_pem(mem->data, mem->length, 0, err, sizeof(err));
+	CHECK(k != NULL && EVP_PKEY_eq(k, rsa2048) == 1);
+	EVP_PKEY_free(k);
+	BIO_free(bio);
+}
+
 static void
 test_parse_caps(void)
 {
@@ -573,6 +609,7 @@ main(void)
 	test_jwks();
 	test_server_tokens();
 	test_parse_caps();
+	test_pem();
 	EVP_PKEY_free(rsa2048);
 	EVP_PKEY_free(rsa3072);
 	EVP_PKEY_free(rsa1024);
