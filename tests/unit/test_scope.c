@@ -3,6 +3,8 @@
  * auth/assertion and auth/oauth (AUTH-T-03..05, AUTH-V-01/03,
  * AUTH-E-01..03).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/assertion.h"
@@ -321,6 +323,123 @@ test_claims(void)
 	CHECK(assertion_check_header(&jws, NULL) == ASSERTION_TYP);
 }
 
+/*
+ * The whole token-endpoint check without HTTP or database, in the order
+ * the server runs it: form, JWS, header, key (AUTH-V-04), signature,
+ * claims, scope.  The replay check (AUTH-V-02) is the database's.
+ */
+static enum oauth_error
+token_flow(const char *body, const char *jwks, const char *reg_scope,
+    time_t now, char *granted, size_t gsz)
+{
+	const char		*aud = "https://bulkhead.test/auth/token";
+	struct form		 f;
+	struct assertion_request r;
+	struct assertion_claims	 c;
+	struct jose_jws		 jws;
+	struct jose_jwks	 set;
+	const struct jose_jwk	*k;
+	struct scope_set	 q, reg, g;
+	enum assertion_reason	 why;
+	enum oauth_error	 e = OAUTH_INVALID_REQUEST;
+	char			 err[128];
+
+	memset(&jws, 0, sizeof(jws));
+	memset(&set, 0, sizeof(set));
+	if (form_parse(body, strlen(body), &f, err, sizeof(err)) == -1)
+		return OAUTH_INVALID_REQUEST;
+	if ((why = assertion_check_request(&f, &r)) != ASSERTION_OK) {
+		e = assertion_reason_error(why);
+		goto out;
+	}
+	e = OAUTH_INVALID_CLIENT;
+	if (jose_jws_parse(r.ar_assertion, strlen(r.ar_assertion), &jws, err,
+	    sizeof(err)) == -1 || assertion_check_header(&jws, NULL) !=
+	    ASSERTION_OK || jose_jwks_parse(jwks, strlen(jwks), &set, err,
+	    sizeof(err)) == -1 || (k = jose_jwks_select(&set, jws.jw_kid,
+	    jws.jw_alg, err, sizeof(err))) == NULL ||
+	    jose_assertion_verify(&jws, k->jk_pkey, err, sizeof(err)) == -1 ||
+	    assertion_check_claims(jws.jw_payload, now, aud, r.ar_client_id,
+	    &c) != ASSERTION_OK)
+		goto out;
+	e = OAUTH_INVALID_SCOPE;
+	if (scope_parse(r.ar_scope, SCOPE_PARSE_CONSTRAINED, &q, err,
+	    sizeof(err)) == -1 || scope_parse(reg_scope, 0, &reg, err,
+	    sizeof(err)) == -1 || scope_grant(&q, &reg, &g, err,
+	    sizeof(err)) == -1 || scope_format(&g, granted, gsz) == -1)
+		goto out;
+	e = OAUTH_OK;
+ out:
+	jose_jwks_free(&set);
+	jose_jws_free(&jws);
+	form_free(&f);
+	return e;
+}
+
+static void
+test_flow(void)
+{
+	const time_t	 now = 1767225600;
+	EVP_PKEY	*key, *other;
+	cJSON		*claims, *jwk, *doc;
+	char		*tok, *jwks, body[8192], granted[256], err[128];
+#define fmt "grant_type=client_credentials&"				\
+	    "client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3A"	\
+	    "client-assertion-type%%3Ajwt-bearer&scope=%s&"		\
+	    "client_assertion=%s"
+
+	key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	doc = cJSON_CreateObject();
+	jwk = jose_jwk_from_pkey(key, "ec-1", JOSE_ALG_ES384);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(doc, "keys"), jwk);
+	jwks = cJSON_PrintUnformatted(doc);
+	claims = cJSON_CreateObject();
+	cJSON_AddStringToObject(claims, "iss", "demo");
+	cJSON_AddStringToObject(claims, "sub", "demo");
+	cJSON_AddStringToObject(claims, "aud",
+	    "https://bulkhead.test/auth/token");
+	cJSON_AddNumberToObject(claims, "exp", (double)now + 300);
+	cJSON_AddStringToObject(claims, "jti", "flow-1");
+
+	tok = jose_sign(key, "ec-1", NULL, claims, err, sizeof(err));
+	snprintf(body, sizeof(body), fmt, "system%2F*.*", tok);
+	CHECK(token_flow(body, jwks, "system/*.read", now, granted,
+	    sizeof(granted)) == OAUTH_OK);
+	CHECK(strcmp(granted, "system/*.read") == 0);
+	/* Scope escalation (issue 13): invalid_scope. */
+	snprintf(body, sizeof(body), fmt, "system%2F*.write", tok);
+	CHECK(token_flow(body, jwks, "system/*.read", now, granted,
+	    sizeof(granted)) == OAUTH_INVALID_SCOPE);
+	/* Expired by the time it arrives: invalid_client (AUTH-E-01). */
+	snprintf(body, sizeof(body), fmt, "system%2F*.read", tok);
+	CHECK(token_flow(body, jwks, "system/*.read", now + 400, granted,
+	    sizeof(granted)) == OAUTH_INVALID_CLIENT);
+	free(tok);
+	/* Signed by a key not in the JWKS, under its kid. */
+	tok = jose_sign(other, "ec-1", NULL, claims, err, sizeof(err));
+	snprintf(body, sizeof(body), fmt, "system%2F*.read", tok);
+	CHECK(token_flow(body, jwks, "system/*.read", now, granted,
+	    sizeof(granted)) == OAUTH_INVALID_CLIENT);
+	free(tok);
+	/* Unknown kid. */
+	tok = jose_sign(key, "ec-2", NULL, claims, err, sizeof(err));
+	snprintf(body, sizeof(body), fmt, "system%2F*.read", tok);
+	CHECK(token_flow(body, jwks, "system/*.read", now, granted,
+	    sizeof(granted)) == OAUTH_INVALID_CLIENT);
+	free(tok);
+	/* Wrong grant type. */
+	CHECK(token_flow("grant_type=password&client_assertion_type=x&"
+	    "client_assertion=y", jwks, "system/*.read", now, granted,
+	    sizeof(granted)) == OAUTH_UNSUPPORTED_GRANT_TYPE);
+	cJSON_Delete(claims);
+	cJSON_free(jwks);
+	cJSON_Delete(doc);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+#undef fmt
+}
+
 int
 main(void)
 {
@@ -329,5 +448,6 @@ main(void)
 	test_checks();
 	test_request();
 	test_claims();
+	test_flow();
 	return CHECK_DONE();
 }
