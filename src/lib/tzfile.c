@@ -545,8 +545,11 @@ tzfile_offset(const struct tzfile *z, int64_t t)
 void
 tzfile_segment(const struct tzfile *z, int64_t t, struct tzfile_seg *g)
 {
+	/* A transition at INT64_MIN (only a crafted file has one) has no
+	 * instant before it: its segment keeps the initial offset. */
 	if (tzfile_last_event(z, t, &g->g_start, &g->g_off))
-		g->g_prev = tzfile_offset(z, g->g_start - 1);
+		g->g_prev = g->g_start == INT64_MIN ? z->z_off0 :
+		    tzfile_offset(z, g->g_start - 1);
 	else {
 		g->g_start = INT64_MIN;
 		g->g_off = g->g_prev = z->z_off0;
