@@ -16,4 +16,4 @@ bench:
 	scripts/bench.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-clang build-tsan

@@ -601,6 +601,8 @@ job_import_run(struct job_ctx *ctx)
 		}
 
 	for (;;) {
+		int	pending_i;
+
 		running = pending = 0;
 		pthread_mutex_lock(&x->lock);
 		for (i = 0; i < x->ninputs; i++) {
@@ -611,7 +613,11 @@ job_import_run(struct job_ctx *ctx)
 		/* Start inputs up to the concurrency limit, in order. */
 		for (i = 0; i < x->ninputs && running < concurrency &&
 		    pending > 0; i++) {
-			if (x->inputs[i].in_state != IMP_PENDING)
+			/* Locked: a running input's thread sets its state. */
+			pthread_mutex_lock(&x->lock);
+			pending_i = x->inputs[i].in_state == IMP_PENDING;
+			pthread_mutex_unlock(&x->lock);
+			if (!pending_i)
 				continue;
 			x->inputs[i].in_state = IMP_RUNNING;
 			if (pthread_create(&x->inputs[i].in_thread, NULL,
