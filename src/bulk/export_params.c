@@ -13,7 +13,6 @@
 #include "bulk/export_params.h"
 #include "store/fhir_types.h"
 #include "bulk/search.h"
-#include "lib/civil.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "store/ndjson.h"
@@ -86,24 +85,12 @@ export_valid_instant(const char *v)
 	return ndjson_valid_instant(v, strlen(v));
 }
 
-/* Seconds since the epoch of a valid instant (export_valid_instant):
- * "YYYY-MM-DDTHH:MM:SS[.f]Z" or with a "+hh:mm"/"-hh:mm" offset. */
+/* Seconds since the epoch of a valid instant (export_valid_instant),
+ * through the store's own instant parser (microseconds since 2000). */
 static int64_t
 export_instant_epoch(const char *v)
 {
-	unsigned	y, mo, d, h, mi, sec, zh = 0, zm = 0;
-	const char	*z;
-	int64_t		 t;
-
-	if (sscanf(v, "%4u-%2u-%2uT%2u:%2u:%2u", &y, &mo, &d, &h, &mi,
-	    &sec) != 6)
-		return 0;
-	t = civil_days_from(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
-	z = v + 19 + strspn(v + 19, ".0123456789");
-	if ((*z == '+' || *z == '-') && sscanf(z + 1, "%2u:%2u", &zh,
-	    &zm) == 2)
-		t += (*z == '+' ? -1 : 1) * (int64_t)(zh * 3600 + zm * 60);
-	return t;
+	return ndjson_instant_usec(v, strlen(v)) / 1000000 + 946684800;
 }
 
 /* The string form of a Parameters.parameter value (EXP-K-03b), leniently
