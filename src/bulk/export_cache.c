@@ -449,6 +449,8 @@ export_cache_start(const struct cfg *cfg, export_cache_load_fn *load,
 void
 export_cache_stop(void)
 {
+	struct ec_entry	*e, *next;
+
 	if (!atomic_load(&ec.on))
 		return;
 	pthread_mutex_lock(&ec.mu);
@@ -459,8 +461,11 @@ export_cache_stop(void)
 		pthread_join(ec.thread, NULL);
 	atomic_store(&ec.on, 0);
 	pthread_mutex_lock(&ec.mu);
-	while (ec.tail != NULL)
-		ec_evict(ec.tail);
+	/* Walk the LRU list with the next entry read before each free. */
+	for (e = ec.head; e != NULL; e = next) {
+		next = e->e_next;
+		ec_evict(e);
+	}
 	pthread_mutex_unlock(&ec.mu);
 	pthread_cond_destroy(&ec.loaded);
 	pthread_cond_destroy(&ec.wake);

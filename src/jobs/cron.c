@@ -184,7 +184,7 @@ cron_item(const struct cron_field *f, int wday, const char *s, size_t len,
 {
 	const char	*slash, *dash;
 	size_t		 blen, slen;
-	int		 lo, hi, step = 1, v, span, show;
+	int		 lo = 0, hi = 0, step = 1, v, span, show;
 
 	slash = memchr(s, '/', len);
 	blen = slash != NULL ? (size_t)(slash - s) : len;
