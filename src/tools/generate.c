@@ -53,7 +53,7 @@
 #define GEN_MAX_CLAIMS		3		/* claims per insuree */
 #define GEN_MAX_LINES		6		/* items + services per claim */
 #define GEN_CURRENCY		"EUR"		/* openIMIS' fallback */
-#define GEN_PROV_NONE		8	/* % of claims without Provenance */
+#define GEN_PROV_NONE		8	/* % of claims with no Provenance */
 #define GEN_PROV_AMENDED	15	/* % of the others amended later */
 /* Identifier system of a facility's claim software (synthetic). */
 #define GEN_SOURCE_SYSTEM	"https://example.org/openimis/hf-software"
@@ -120,7 +120,7 @@ enum gen_kind {
 	GK_COVERAGE,
 	GK_CLAIM,
 	GK_CLAIMRESPONSE,
-	GK_PROVENANCE,		/* new kinds go last: ids stay as they were */
+	GK_PROVENANCE,		/* new kinds go last: old ids stay */
 };
 
 /* PRNG streams. */
@@ -2165,7 +2165,8 @@ out_provenance(struct gen *g, struct gen_out *o, const struct gen_claim *c,
 	OUT_LIT(o, ",\"onBehalfOf\":");
 	out_ref(o, "Organization/", &h->h_id);
 	OUT_LIT(o, "}],\"entity\":[{\"role\":\"source\",\"what\":{"
-	    "\"identifier\":{\"system\":\"" GEN_SOURCE_SYSTEM "\",\"value\":\"");
+	    "\"identifier\":{\"system\":\"" GEN_SOURCE_SYSTEM "\","
+	    "\"value\":\"");
 	out_str(o, h->h_code);	/* [A-Z0-9]: nothing to escape */
 	out_char(o, '-');
 	out_str(o, src->c_code);
@@ -2572,7 +2573,7 @@ gen_run(struct gen *g, struct gen_stats *st)
 			    "signal %d\n", WTERMSIG(status));
 		return -1;
 	}
-	for (t = GT_CLAIM; t <= GT_PROVENANCE; t++) {	/* the claim side */
+	for (t = GT_CLAIM; t <= GT_PROVENANCE; t++) {	/* claim side */
 		g->g_out[t].o_bytes = cs.s_bytes[t];
 		g->g_out[t].o_count = cs.s_count[t];
 	}
