@@ -10,9 +10,16 @@
  * policy dates and status) drawn from its own PRNG stream keyed on (seed,
  * family index), and every id is a hash of (seed, kind, index).  Any part
  * of the output can thus be produced without the rest: the insuree side
- * (Patient, Group, Coverage) and the claim side (Claim, ClaimResponse) run
- * in two processes under --jobs 2 and still agree on every reference, byte
- * for byte, with --jobs 1.
+ * (Patient, Group, Coverage) and the claim side (Claim, ClaimResponse,
+ * Provenance) run in two processes under --jobs 2 and still agree on every
+ * reference, byte for byte, with --jobs 1.
+ *
+ * Provenance says who submitted a claim: the claim administrator who
+ * entered it, for its health facility, through that facility's software
+ * (a source entity).  Most claims have one (CREATE); some were amended
+ * later and have a second (UPDATE) recorded at the claim's lastUpdated;
+ * a few, entered before it was kept, have none.  Its draws come from a
+ * stream of their own, so Claim and ClaimResponse are as without it.
  *
  * JSON is formatted by hand into a 1 MiB buffer per file (no cJSON, no
  * printf per field); the files are written as <Type>.ndjson.tmp and renamed
@@ -46,6 +53,10 @@
 #define GEN_MAX_CLAIMS		3		/* claims per insuree */
 #define GEN_MAX_LINES		6		/* items + services per claim */
 #define GEN_CURRENCY		"EUR"		/* openIMIS' fallback */
+#define GEN_PROV_NONE		8	/* % of claims with no Provenance */
+#define GEN_PROV_AMENDED	15	/* % of the others amended later */
+/* Identifier system of a facility's claim software (synthetic). */
+#define GEN_SOURCE_SYSTEM	"https://example.org/openimis/hf-software"
 
 /* The location tree and what hangs off it (sizes are per parent). */
 #define GEN_NREGION		3
@@ -84,13 +95,14 @@ enum gen_type {
 	GT_COVERAGE,
 	GT_CLAIM,
 	GT_CLAIMRESPONSE,
+	GT_PROVENANCE,
 	GT_COUNT
 };
 
 static const char *const gen_type_names[GT_COUNT] = {
 	"Location", "Organization", "Practitioner", "InsurancePlan",
 	"Medication", "ActivityDefinition", "Group", "Patient", "Coverage",
-	"Claim", "ClaimResponse",
+	"Claim", "ClaimResponse", "Provenance",
 };
 
 /* Id kinds: one hash domain each, so ids never collide across kinds. */
@@ -108,6 +120,7 @@ enum gen_kind {
 	GK_COVERAGE,
 	GK_CLAIM,
 	GK_CLAIMRESPONSE,
+	GK_PROVENANCE,		/* new kinds go last: old ids stay */
 };
 
 /* PRNG streams. */
@@ -116,6 +129,7 @@ enum gen_stream {
 	GS_FAMILY,
 	GS_MEMBERS,
 	GS_CLAIMS,
+	GS_PROVENANCE,		/* keyed on the claim, not the family */
 };
 
 enum gen_policy {
@@ -392,6 +406,19 @@ static const char *const gen_syllables[] = {
 };
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
+/*
+ * The software a facility submits its claims with (Provenance.entity,
+ * role source), by its place in the district: the hospital's own HMIS
+ * posting FHIR, the openIMIS Claims mobile app, or the openIMIS web
+ * application where a claim administrator types the claim in.
+ */
+static const struct gen_code gen_sources[GEN_HF_PER] = {
+	{ "HMIS", "Hospital HMIS (FHIR client)" },
+	{ "CLAIMS-APP", "openIMIS Claims mobile app" },
+	{ "WEB", "openIMIS web application" },
+	{ "CLAIMS-APP", "openIMIS Claims mobile app" },
+};
+
 static const struct gen_code gen_relations[] = {
 	{ "0", "" }, { "1", "Brother/Sister" }, { "2", "Father/Mother" },
 	{ "3", "Uncle/Aunt" }, { "4", "Son/Daughter" },
@@ -484,11 +511,16 @@ static void	out_claim_code(struct gen_out *, uint64_t);
 static void	out_visit_type(struct gen_out *, char);
 static void	write_claim(struct gen *, struct gen_out *,
 		    const struct gen_claim *, const struct gen_uuid *,
-		    struct gen_rng *);
+		    int64_t);
 static const char	*reason_display(int);
 static void	out_status_category(struct gen_out *, const char *);
 static void	write_claim_response(struct gen *, struct gen_out *,
 		    const struct gen_claim *, struct gen_rng *);
+static void	out_provenance(struct gen *, struct gen_out *,
+		    const struct gen_claim *, uint64_t, int64_t, int, int,
+		    struct gen_rng *);
+static void	write_provenance(struct gen *, struct gen_out *,
+		    const struct gen_claim *, uint64_t, int64_t);
 static void	gen_claim(struct gen *, const struct gen_family *, unsigned,
 		    unsigned, uint64_t, struct gen_rng *, struct gen_claim *);
 static void	gen_part_claims(struct gen *);
@@ -1907,15 +1939,16 @@ out_visit_type(struct gen_out *o, char visit)
 		OUT_LIT(o, "O\",\"display\":\"Other\"}]}");
 }
 
+/* 'updated' is its meta.lastUpdated (an amendment's Provenance needs it). */
 static void
 write_claim(struct gen *g, struct gen_out *o, const struct gen_claim *c,
-    const struct gen_uuid *cov, struct gen_rng *r)
+    const struct gen_uuid *cov, int64_t updated)
 {
 	const struct gen_medical	*m;
 	struct gen_uuid			 ref;
 	int				 i;
 
-	out_head(o, "Claim", &c->c_id, gen_updated(g, r, c->c_created));
+	out_head(o, "Claim", &c->c_id, updated);
 	OUT_LIT(o, ",\"identifier\":[");
 	out_ident_uuid(o, &c->c_id);
 	OUT_LIT(o, "," ID_TYPE("MR"));
@@ -2093,6 +2126,77 @@ write_claim_response(struct gen *g, struct gen_out *o,
 	out_end(o);
 }
 
+/*
+ * One Provenance of claim 'c': version 'v' (0 entered, 1 amended) recorded
+ * at 'rec' by claim administrator 'admin'.  Its lastUpdated is 'rec', or
+ * a time in the last year when 'rec' is older (as for every resource).
+ */
+static void
+out_provenance(struct gen *g, struct gen_out *o, const struct gen_claim *c,
+    uint64_t ci, int64_t rec, int admin, int v, struct gen_rng *r)
+{
+	const struct gen_hf	*h = &g->g_hf[c->c_hf];
+	const struct gen_code	*src = &gen_sources[c->c_hf % GEN_HF_PER];
+	struct gen_uuid		 id = gen_id(g, GK_PROVENANCE, ci * 2 +
+				    (uint64_t)v);
+
+	out_head(o, "Provenance", &id, rec >= (g->g_today - 365) * 86400 ?
+	    rec : gen_updated(g, r, 0));
+	OUT_LIT(o, ",\"target\":[");
+	out_ref(o, "Claim/", &c->c_id);
+	OUT_LIT(o, "],\"recorded\":");
+	out_instant(o, rec);
+	OUT_LIT(o, ",\"activity\":" CODING(
+	    "http://terminology.hl7.org/CodeSystem/v3-DataOperation"));
+	if (v == 0)
+		OUT_LIT(o, "CREATE\",\"display\":\"create\"}]}");
+	else
+		OUT_LIT(o, "UPDATE\",\"display\":\"revise\"}]}");
+	OUT_LIT(o, ",\"agent\":[{\"type\":" CODING(
+	    "http://terminology.hl7.org/CodeSystem/provenance-participant-type")
+	    "enterer\",\"display\":\"Enterer\"}]},\"who\":");
+	out_ref(o, "Practitioner/", &g->g_admin[admin].p_id);
+	OUT_LIT(o, ",\"onBehalfOf\":");
+	out_ref(o, "Organization/", &h->h_id);
+	OUT_LIT(o, "}],\"entity\":[{\"role\":\"source\",\"what\":{"
+	    "\"identifier\":{\"system\":\"" GEN_SOURCE_SYSTEM "\","
+	    "\"value\":\"");
+	out_str(o, h->h_code);	/* [A-Z0-9]: nothing to escape */
+	out_char(o, '-');
+	out_str(o, src->c_code);
+	OUT_LIT(o, "\"},\"display\":");
+	out_jstr(o, src->c_display);
+	OUT_LIT(o, "}}]");
+	out_end(o);
+}
+
+/*
+ * The Provenance of claim 'c' (claim index 'ci', lastUpdated 'updated'):
+ * none, the entry on DateClaimed in working hours, or the entry and an
+ * amendment by an administrator of the same facility at 'updated'.
+ */
+static void
+write_provenance(struct gen *g, struct gen_out *o, const struct gen_claim *c,
+    uint64_t ci, int64_t updated)
+{
+	const struct gen_hf	*h = &g->g_hf[c->c_hf];
+	struct gen_rng		 r;
+	int64_t			 rec;
+	int			 admin;
+
+	rng_init(&r, g, GS_PROVENANCE, ci);
+	if (rng_pct(&r, GEN_PROV_NONE))
+		return;
+	rec = c->c_created * 86400 + 7 * 3600 + rng_below(&r, 11 * 3600);
+	if (rec > updated)
+		rec = updated;
+	out_provenance(g, o, c, ci, rec, c->c_admin, 0, &r);
+	if (!rng_pct(&r, GEN_PROV_AMENDED) || updated - rec < 3600)
+		return;
+	admin = h->h_admin + (int)rng_below(&r, (uint32_t)h->h_nadmin);
+	out_provenance(g, o, c, ci, updated, admin, 1, &r);
+}
+
 /* Draws one claim of member 'm' of family 'f' (k-th of the family). */
 static void
 gen_claim(struct gen *g, const struct gen_family *f, unsigned m, unsigned k,
@@ -2185,7 +2289,7 @@ gen_claim(struct gen *g, const struct gen_family *f, unsigned m, unsigned k,
 	}
 }
 
-/* Claim and ClaimResponse for every insuree: about one each. */
+/* Claim, ClaimResponse and Provenance for every insuree: about one each. */
 static void
 gen_part_claims(struct gen *g)
 {
@@ -2194,11 +2298,13 @@ gen_part_claims(struct gen *g)
 	};
 	struct gen_out		*co = &g->g_out[GT_CLAIM];
 	struct gen_out		*ro = &g->g_out[GT_CLAIMRESPONSE];
+	struct gen_out		*po = &g->g_out[GT_PROVENANCE];
 	struct gen_family	 f;
 	struct gen_claim	 c;
 	struct gen_uuid		 cov;
 	struct gen_rng		 r;
 	uint64_t		 fi, code = 1;
+	int64_t			 updated;
 	unsigned		 m, k, n, j;
 
 	for (fi = 0; fi < g->g_families; fi++) {
@@ -2209,11 +2315,14 @@ gen_part_claims(struct gen *g)
 			n = rng_weighted(&r, nclaimw, NELEM(nclaimw));
 			for (j = 0; j < n; j++, k++) {
 				gen_claim(g, &f, m, k, code++, &r, &c);
-				write_claim(g, co, &c, &cov, &r);
+				updated = gen_updated(g, &r, c.c_created);
+				write_claim(g, co, &c, &cov, updated);
 				write_claim_response(g, ro, &c, &r);
+				write_provenance(g, po, &c, fi * 32 + k,
+				    updated);
 			}
 		}
-		if (co->o_errno != 0 || ro->o_errno != 0)
+		if (co->o_errno != 0 || ro->o_errno != 0 || po->o_errno != 0)
 			break;
 	}
 }
@@ -2370,12 +2479,15 @@ gen_run_claims(struct gen *g)
 	int	 rc = 0;
 
 	if (gen_open(g, GT_CLAIM) == -1 ||
-	    gen_open(g, GT_CLAIMRESPONSE) == -1)
+	    gen_open(g, GT_CLAIMRESPONSE) == -1 ||
+	    gen_open(g, GT_PROVENANCE) == -1)
 		return -1;
 	gen_part_claims(g);
 	if (gen_close(g, GT_CLAIM) == -1)
 		rc = -1;
 	if (gen_close(g, GT_CLAIMRESPONSE) == -1)
+		rc = -1;
+	if (gen_close(g, GT_PROVENANCE) == -1)
 		rc = -1;
 	return rc;
 }
@@ -2455,10 +2567,10 @@ gen_run(struct gen *g, struct gen_stats *st)
 			    "signal %d\n", WTERMSIG(status));
 		return -1;
 	}
-	g->g_out[GT_CLAIM].o_bytes = cs.s_bytes[GT_CLAIM];
-	g->g_out[GT_CLAIM].o_count = cs.s_count[GT_CLAIM];
-	g->g_out[GT_CLAIMRESPONSE].o_bytes = cs.s_bytes[GT_CLAIMRESPONSE];
-	g->g_out[GT_CLAIMRESPONSE].o_count = cs.s_count[GT_CLAIMRESPONSE];
+	for (t = GT_CLAIM; t <= GT_PROVENANCE; t++) {	/* claim side */
+		g->g_out[t].o_bytes = cs.s_bytes[t];
+		g->g_out[t].o_count = cs.s_count[t];
+	}
 
  out_stats:
 	for (t = 0; t < GT_COUNT; t++) {
@@ -2511,7 +2623,8 @@ gen_usage(FILE *fp)
 	    "\n"
 	    "  --out DIR            output directory (required)\n"
 	    "  --families N         families to generate, 1..%d (default %d);\n"
-	    "                       about 4.6 insurees and claims per family\n"
+	    "                       about 4.6 insurees and claims per family,\n"
+	    "                       one or two Provenance per claim (most)\n"
 	    "  --seed S             PRNG seed, 0..%" PRId64 " (default 1)\n"
 	    "  --today YYYY-MM-DD   the reference date (default: today, UTC)\n"
 	    "  --jobs N             processes to write with, 1 or 2 "

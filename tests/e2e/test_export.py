@@ -55,7 +55,7 @@ DELETED_AT = "2026-06-10T00:00:00Z"     # when the tombstones were made
 LENIENT = "respond-async, handling=lenient"
 OPENIMIS_TYPES = {"Location", "Organization", "Practitioner", "InsurancePlan",
                   "Medication", "ActivityDefinition", "Patient", "Group",
-                  "Coverage", "Claim", "ClaimResponse"}
+                  "Coverage", "Claim", "ClaimResponse", "Provenance"}
 COMPARTMENT = ("Patient", "Coverage", "Claim", "ClaimResponse")
 CONTEXT = ("Organization", "Practitioner", "Location")
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/"

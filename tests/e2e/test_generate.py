@@ -2,23 +2,27 @@
 
 Runs the real binary (no database needed) and checks the files: byte-level
 determinism, compact one-resource-per-line JSON, resolvable references,
-family/policy/claim proportions, and policies due for renewal in every
-14-day window of the coming year.
+family/policy/claim proportions, the claims' Provenance, and policies due
+for renewal in every 14-day window of the coming year.  One test loads a
+small dataset into a store and exports the claims with their Provenance
+(includeAssociatedData), which needs the test cluster.
 """
 import datetime
 import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
+import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 TYPES = [
     "Location", "Organization", "Practitioner", "InsurancePlan",
     "Medication", "ActivityDefinition", "Group", "Patient", "Coverage",
-    "Claim", "ClaimResponse",
+    "Claim", "ClaimResponse", "Provenance",
 ]
 FAMILIES = 1500
 TODAY = datetime.date(2026, 11, 20)
@@ -101,7 +105,7 @@ def test_files_and_summary(dataset):
     lines = dataset["stderr"].decode().strip().split("\n")
     assert len(lines) == 1
     total = sum(len(v) for v in dataset["data"].values())
-    assert re.match(r"^generated [\d,]+ resources in 11 files \(.+\) "
+    assert re.match(r"^generated [\d,]+ resources in 12 files \(.+\) "
                     r"in [\d.]+ s$", lines[0]), lines[0]
     assert "{:,}".format(total) in lines[0]
 
@@ -300,6 +304,132 @@ def test_claims(dataset):
         outcomes.add(r["outcome"])
         assert r["total"]
     assert outcomes == {"complete", "partial", "error"}
+
+
+def test_provenance(dataset):
+    """Who submitted each claim: its enterer for its provider, through the
+    facility's software; entered on DateClaimed; some amended later (at
+    the claim's lastUpdated), a few without any."""
+    data = dataset["data"]
+    claims = {c["id"]: c for c in data["Claim"]}
+    orgs = {o["id"]: o for o in data["Organization"]}
+    pracs = {p["id"]: p for p in data["Practitioner"]}
+    year_ago = (TODAY - datetime.timedelta(days=365)).isoformat()
+    per_claim = {}
+    for p in data["Provenance"]:
+        assert len(p["target"]) == 1
+        ref = p["target"][0]["reference"]
+        assert ref.startswith("Claim/")
+        per_claim.setdefault(ref[6:], []).append(p)
+        assert INSTANT_RE.match(p["recorded"])
+        assert (p["meta"]["lastUpdated"] == p["recorded"] or
+                p["recorded"] < year_ago), p
+        agent, = p["agent"]
+        assert agent["type"]["coding"][0] == {
+            "system": "http://terminology.hl7.org/CodeSystem/"
+                      "provenance-participant-type",
+            "code": "enterer", "display": "Enterer"}
+        # A claim administrator of the facility it acts for.
+        org = orgs[agent["onBehalfOf"]["reference"][13:]]
+        who = pracs[agent["who"]["reference"][13:]]
+        assert who["name"][0] in [c["name"] for c in org["contact"]]
+        entity, = p["entity"]
+        assert entity["role"] == "source"
+        assert entity["what"]["identifier"]["value"].startswith(
+            ident(org, "LC")[0] + "-")
+        assert entity["what"]["display"]
+    assert set(per_claim) <= set(claims)
+    sizes = [len(v) for v in per_claim.values()]
+    assert set(sizes) == {1, 2}
+    assert 0.85 <= len(per_claim) / len(claims) <= 0.97
+    assert 0.08 <= sizes.count(2) / len(per_claim) <= 0.25
+    ops = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+    for cid, provs in per_claim.items():
+        claim = claims[cid]
+        provs.sort(key=lambda p: p["recorded"])
+        entered = provs[0]
+        assert entered["activity"]["coding"][0] == {
+            "system": ops, "code": "CREATE", "display": "create"}
+        assert entered["agent"][0]["who"] == {
+            "reference": claim["enterer"]["reference"]}
+        for p in provs:
+            assert p["agent"][0]["onBehalfOf"] == {
+                "reference": claim["provider"]["reference"]}
+        assert entered["recorded"] <= claim["meta"]["lastUpdated"]
+        assert entered["recorded"][:10] in (
+            claim["created"], claim["meta"]["lastUpdated"][:10])
+        if len(provs) == 2:
+            amended = provs[1]
+            assert amended["activity"]["coding"][0]["code"] == "UPDATE"
+            assert amended["recorded"] == claim["meta"]["lastUpdated"]
+            assert amended["recorded"] > entered["recorded"]
+            assert amended["id"] != entered["id"]
+
+
+def export_files(base, params):
+    """Runs a system $export to completion: {type: [resource, ...]}."""
+    k = requests.get(base + "/$export", params=params, timeout=30, headers={
+        "Accept": "application/fhir+json", "Prefer": "respond-async"})
+    assert k.status_code == 202, k.text
+    url = k.headers["Content-Location"]
+    deadline = time.monotonic() + 120
+    while True:
+        r = requests.get(url, timeout=30)
+        if r.status_code != 202 and not r.headers.get(
+                "X-Export-Status", "").startswith("202"):
+            break
+        assert time.monotonic() < deadline, "export still running"
+        time.sleep(0.2)
+    assert r.status_code == 200, r.text
+    got = {}
+    for item in r.json()["output"]:
+        f = requests.get(item["url"], timeout=30,
+                         headers={"Accept-Encoding": "identity"})
+        assert f.status_code == 200, item
+        lines = [json.loads(x) for x in f.text.splitlines() if x]
+        assert len(lines) == item["count"]
+        got.setdefault(item["type"], []).extend(lines)
+    return got
+
+
+def test_loaded_claims_export_with_provenance(gen_bin, db, start_server,
+                                              tmp_path):
+    """The demo's Provenance through the store: _type=Claim with
+    LatestProvenanceResources gives each claim's newest Provenance (one
+    per claim that has any), RelevantProvenanceResources all of them."""
+    out = tmp_path / "gen"
+    generate(gen_bin, out, families=40, seed=7)
+    s = start_server(db)
+    r = subprocess.run([gen_bin, "load", str(out)], capture_output=True,
+                       timeout=120, env=dict(os.environ,
+                                             BULKHEAD_DATABASE_URL=db.url))
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    claims = {json.loads(x)["id"]
+              for x in (out / "Claim.ndjson").read_text().splitlines()}
+    provs = [json.loads(x)
+             for x in (out / "Provenance.ndjson").read_text().splitlines()]
+    newest = {}
+    for p in provs:
+        cid = p["target"][0]["reference"][6:]
+        if cid not in newest or p["recorded"] > newest[cid]["recorded"]:
+            newest[cid] = p
+    assert len(newest) < len(provs)     # some claims have two
+
+    latest = export_files(s.fhir, {"_type": "Claim", "includeAssociatedData":
+                                   "LatestProvenanceResources"})
+    assert set(latest) == {"Claim", "Provenance"}
+    assert {c["id"] for c in latest["Claim"]} == claims
+    got = latest["Provenance"]
+    targets = [p["target"][0]["reference"][6:] for p in got]
+    assert len(targets) == len(set(targets)) == len(newest)
+    assert {p["id"] for p in got} == {p["id"] for p in newest.values()}
+
+    relevant = export_files(s.fhir, {"_type": "Claim",
+                                     "includeAssociatedData":
+                                     "RelevantProvenanceResources"})
+    assert sorted(p["id"] for p in relevant["Provenance"]) == sorted(
+        p["id"] for p in provs)
+    assert {c["id"] for c in relevant["Claim"]} == claims
 
 
 def test_default_today_and_small_run(gen_bin, tmp_path):

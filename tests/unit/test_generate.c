@@ -1,6 +1,7 @@
 /*
  * test_generate.c — unit tests for tools/generate: the date helpers, and
- * generate_main run in-process (flag errors, determinism across --jobs).
+ * generate_main run in-process (flag errors, determinism across --jobs),
+ * and the shape of the claims' Provenance.
  */
 #include <sys/stat.h>
 
@@ -13,7 +14,7 @@
 #include "lib/xmalloc.h"
 #include "tools/generate.h"
 
-#define T_NTYPES	11
+#define T_NTYPES	12
 
 static int	failures;
 
@@ -28,12 +29,14 @@ static int	failures;
 static const char *const types[T_NTYPES] = {
 	"Location", "Organization", "Practitioner", "InsurancePlan",
 	"Medication", "ActivityDefinition", "Group", "Patient", "Coverage",
-	"Claim", "ClaimResponse",
+	"Claim", "ClaimResponse", "Provenance",
 };
 
 static void	test_dates(void);
 static int	run(int, ...);
 static char	*slurp(const char *, size_t *);
+static size_t	count(const char *, const char *);
+static void	test_provenance(const char *);
 static void	test_runs(void);
 
 static void
@@ -109,6 +112,60 @@ slurp(const char *path, size_t *lenp)
 	return data;
 }
 
+/* Occurrences of 'needle' in the NUL-terminated 'hay'. */
+static size_t
+count(const char *hay, const char *needle)
+{
+	size_t		 n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+/*
+ * Provenance.ndjson of a run in 'dir': one line per Provenance, each
+ * targets one Claim, most claims have one (entered), some a second
+ * (amended), a few none.
+ */
+static void
+test_provenance(const char *dir)
+{
+	char		*pc, *pp, *claims, *provs;
+	size_t		 lc, lp, nclaim, nprov, ncreate, nupdate;
+
+	pc = xasprintf("%s/Claim.ndjson", dir);
+	pp = xasprintf("%s/Provenance.ndjson", dir);
+	claims = slurp(pc, &lc);
+	provs = slurp(pp, &lp);
+	CHECK(claims != NULL && provs != NULL);
+	if (claims == NULL || provs == NULL)
+		goto out_free;
+	claims[lc] = '\0';
+	provs[lp] = '\0';
+	nclaim = count(claims, "\n");
+	nprov = count(provs, "\n");
+	ncreate = count(provs, "\"code\":\"CREATE\"");
+	nupdate = count(provs, "\"code\":\"UPDATE\"");
+	CHECK(nprov == count(provs, "{\"resourceType\":\"Provenance\","));
+	CHECK(nprov == count(provs, "\"target\":[{\"reference\":\"Claim/"));
+	CHECK(nprov == count(provs, "\"role\":\"source\""));
+	CHECK(nprov == count(provs, "\"who\":{\"reference\":"
+	    "\"Practitioner/"));
+	CHECK(nprov == count(provs, "\"onBehalfOf\":{\"reference\":"
+	    "\"Organization/"));
+	CHECK(ncreate + nupdate == nprov);
+	CHECK(ncreate > nclaim * 8 / 10 && ncreate < nclaim);
+	CHECK(nupdate > 0 && nupdate < ncreate / 4);
+ out_free:
+	free(claims);
+	free(provs);
+	free(pc);
+	free(pp);
+}
+
 static void
 test_runs(void)
 {
@@ -135,6 +192,7 @@ test_runs(void)
 	    "--today", "2026-11-20", "--jobs", "2", NULL) == 0);
 	CHECK(run(0, "--out", b, "--families=40", "--seed=9",
 	    "--today=2026-11-20", "--jobs=1", NULL) == 0);
+	test_provenance(a);
 	for (t = 0; t < T_NTYPES; t++) {
 		pa = xasprintf("%s/%s.ndjson", a, types[t]);
 		pb = xasprintf("%s/%s.ndjson", b, types[t]);
