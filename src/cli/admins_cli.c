@@ -53,6 +53,7 @@ static int	 admins_cli_arm(PGconn *, const char *, const char *,
 static int	 admins_cli_end(PGconn *, const char *, int);
 static int	 admins_cli_add(struct cfg *, const char *, const char *);
 static int	 admins_cli_list(struct cfg *, const char *, const char *);
+static void	 admins_cli_time(cJSON *, const char *, const char *);
 static int	 admins_cli_change(struct cfg *, const char *, const char *);
 static int	 admins_cli_rotate(struct cfg *, const char *, const char *);
 
@@ -248,6 +249,16 @@ admins_cli_change(struct cfg *cfg, const char *prog, const char *name)
 	return rc;
 }
 
+/* A time that may be absent ("") as a string or null. */
+static void
+admins_cli_time(cJSON *o, const char *key, const char *v)
+{
+	if (v[0] != '\0')
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
 static int
 admins_cli_list(struct cfg *cfg, const char *prog, const char *unused)
 {
@@ -282,15 +293,8 @@ admins_cli_list(struct cfg *cfg, const char *prog, const char *unused)
 			    rows[i].ar_disabled);
 			cJSON_AddStringToObject(o, "created",
 			    rows[i].ar_created);
-#define ADMINS_CLI_OPT_TIME(key, v) do {				\
-	if ((v)[0] != '\0')						\
-		cJSON_AddStringToObject(o, key, v);			\
-	else								\
-		cJSON_AddNullToObject(o, key);				\
-} while (0)
-			ADMINS_CLI_OPT_TIME("rotated", rows[i].ar_rotated);
-			ADMINS_CLI_OPT_TIME("last_used", rows[i].ar_last_used);
-#undef ADMINS_CLI_OPT_TIME
+			admins_cli_time(o, "rotated", rows[i].ar_rotated);
+			admins_cli_time(o, "last_used", rows[i].ar_last_used);
 			cJSON_AddItemToArray(arr, o);
 		}
 		text = cJSON_Print(j);
