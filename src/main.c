@@ -11,6 +11,7 @@
 
 #include "api/api_routes.h"
 #include "cli/admin_cli.h"
+#include "cli/admins_cli.h"
 #include "core/cfg.h"
 #include "core/supervisor.h"
 #include "core/version.h"
@@ -44,6 +45,7 @@ static int	cmd_config(struct cfg *, int, char **);
 static int	cmd_jobs(struct cfg *, int, char **);
 static int	cmd_schedules(struct cfg *, int, char **);
 static int	cmd_limits(struct cfg *, int, char **);
+static int	cmd_admins(struct cfg *, int, char **);
 static int	cmd_version(struct cfg *, int, char **);
 
 static const struct command commands[] = {
@@ -61,6 +63,8 @@ static const struct command commands[] = {
 	    "resume schedules" },
 	{ "limits", 1, cmd_limits, "show or set the limits on background "
 	    "work" },
+	{ "admins", 2, cmd_admins, "add, list, disable, enable, delete, "
+	    "rotate admin principals" },
 	{ "version", 0, cmd_version, "print the version" },
 };
 
@@ -224,6 +228,12 @@ static int
 cmd_limits(struct cfg *cfg, int argc, char **argv)
 {
 	return admin_cli_limits_main(cfg, argc, argv);
+}
+
+static int
+cmd_admins(struct cfg *cfg, int argc, char **argv)
+{
+	return admins_cli_main(cfg, argc, argv);
 }
 
 static int

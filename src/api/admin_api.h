@@ -7,10 +7,16 @@
  * admin_schedules.c, admin_limits.c.  The handlers keep the admin_api_
  * names that the route table links against.
  *
- * AUTHENTICATION: every route wants "Authorization: Bearer <token>" with
- * the configured admin_token (BULKHEAD_ADMIN_TOKEN), compared in constant
- * time.  No or a wrong token: 401 with WWW-Authenticate: Bearer.  No
- * admin_token configured: 401 for everything, saying to configure one.
+ * AUTHENTICATION: every route wants "Authorization: Bearer <token>": the
+ * token of an admin principal ('bulkhead admins add', store/admins.h),
+ * or the configured admin_token (BULKHEAD_ADMIN_TOKEN; deprecated), which
+ * acts as the principal "config" with role admin.  No, a wrong or a
+ * disabled principal's token: 401 with WWW-Authenticate: Bearer.
+ *
+ * ROLES (admin_auth.h): viewer may GET everything; operator may also
+ * change jobs and schedules (every non-GET route under jobs/ and
+ * schedules/); admin may also change limits (and clients).  A principal
+ * below the route's role: 403, nothing changed, no audit row.
  *
  * ERRORS are OperationOutcome bodies, as everywhere else in the service
  * (the router answers 404/405/413/415 on these paths with one before a
@@ -50,7 +56,8 @@
  *           id; the old row stays as history.
  *
  * AUDIT: each change writes audit rows (store/audit.h) in its own
- * transaction; refused or failed requests write none.
+ * transaction, naming the principal and its role; refused or failed
+ * requests write none.
  */
 #ifndef ADMIN_ADMIN_API_H
 #define ADMIN_ADMIN_API_H

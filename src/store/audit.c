@@ -4,7 +4,9 @@
  * The context travels as session settings (set_config(..., false)): the
  * change itself may run in a transaction this module does not see
  * (schedule_put, limits_put_json), and a transaction-local setting made
- * before that transaction began would be gone inside it.
+ * before that transaction began would be gone inside it.  The principal
+ * and role settings reach the audit row through the column defaults of
+ * 014_admins.sql, not through the trigger function.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +26,10 @@
 	"set_config('bulkhead.audit_request', $3, false), " \
 	"set_config('bulkhead.audit_action', $4, false), " \
 	"set_config('bulkhead.audit_target', $5, false), " \
-	"set_config('bulkhead.audit_table', $6, false)"
+	"set_config('bulkhead.audit_table', $6, false), " \
+	"set_config('bulkhead.audit_principal', $7, false), " \
+	"set_config('bulkhead.audit_role', $8, false)"
+#define AUDIT_NSET	8
 
 void
 audit_actor_init(struct audit_actor *who, const char *token, size_t toklen,
@@ -49,12 +54,21 @@ audit_actor_init(struct audit_actor *who, const char *token, size_t toklen,
 	    sizeof(who->aa_request));
 }
 
+void
+audit_actor_principal(struct audit_actor *who, const char *name,
+    const char *role)
+{
+	str_lcpy(who->aa_principal, name != NULL ? name : "",
+	    sizeof(who->aa_principal));
+	str_lcpy(who->aa_role, role != NULL ? role : "", sizeof(who->aa_role));
+}
+
 static int
 audit_set(PGconn *conn, const char *const *p, char *errbuf, size_t errlen)
 {
 	PGresult	*res;
 
-	if ((res = db_query(conn, AUDIT_SET, 6, p, errbuf, errlen)) == NULL)
+	if ((res = db_query(conn, AUDIT_SET, AUDIT_NSET, p, errbuf, errlen)) == NULL)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -64,7 +78,7 @@ int
 audit_begin(PGconn *conn, const struct audit_actor *who, const char *action,
     const char *table, const char *target, char *errbuf, size_t errlen)
 {
-	const char	*p[6];
+	const char	*p[AUDIT_NSET];
 
 	p[0] = who->aa_actor;
 	p[1] = who->aa_addr;
@@ -72,13 +86,15 @@ audit_begin(PGconn *conn, const struct audit_actor *who, const char *action,
 	p[3] = action;
 	p[4] = target;
 	p[5] = table;
+	p[6] = who->aa_principal;
+	p[7] = who->aa_role;
 	return audit_set(conn, p, errbuf, errlen);
 }
 
 int
 audit_end(PGconn *conn, char *errbuf, size_t errlen)
 {
-	const char	*p[6] = { "", "", "", "", "", "" };
+	const char	*p[AUDIT_NSET] = { "", "", "", "", "", "", "", "" };
 
 	/* A transaction left open by a failed change would roll the reset
 	 * back with it: end it first. */

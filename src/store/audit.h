@@ -30,22 +30,33 @@
 #define AUDIT_REQUEST_MAX	24	/* a request id (16 hex digits) */
 #define AUDIT_ACTION_MAX	32	/* "schedule.resume" */
 #define AUDIT_TARGET_MAX	128	/* a job id or schedule name */
+#define AUDIT_PRINCIPAL_MAX	64	/* an admin principal's name */
+#define AUDIT_ROLE_MAX		16	/* "operator" */
 
 /* Who made a change.  Plain data; no heap. */
 struct audit_actor {
 	char	aa_actor[AUDIT_ACTOR_MAX];	/* hash of the token */
 	char	aa_addr[AUDIT_ADDR_MAX];	/* client address, or "" */
 	char	aa_request[AUDIT_REQUEST_MAX];	/* request id, or "" */
+	/* The admin principal (store/admins.h) and its role, or "": the
+	 * audit table's principal and role columns (014_admins.sql). */
+	char	aa_principal[AUDIT_PRINCIPAL_MAX];
+	char	aa_role[AUDIT_ROLE_MAX];
 };
 
 /*
  * Fills *who: the actor is "token:" and the first 8 bytes of the SHA-256
  * of the toklen bytes at token, in hex, so that audit rows tell tokens
  * apart without storing one.  addr and request (may be NULL) are copied,
- * truncated to fit.
+ * truncated to fit.  The principal and role are left empty: the caller
+ * sets them (audit_actor_principal) once it knows who the token is.
  */
 void	audit_actor_init(struct audit_actor *who, const char *token,
 	    size_t toklen, const char *addr, const char *request);
+
+/* Sets the principal's name and role in *who (copied, truncated). */
+void	audit_actor_principal(struct audit_actor *who, const char *name,
+	    const char *role);
 
 /* Arms the audit trigger of table for conn (see above).  0 or -1. */
 int	audit_begin(PGconn *conn, const struct audit_actor *who,
