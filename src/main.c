@@ -15,6 +15,7 @@
 #include "core/supervisor.h"
 #include "core/version.h"
 #include "http/http_server.h"
+#include "cli/clients_cli.h"
 #include "cli/jobs_cli.h"
 #include "jobs/schedule_cfg.h"
 #include "jobs/scheduler.h"
@@ -44,6 +45,7 @@ static int	cmd_config(struct cfg *, int, char **);
 static int	cmd_jobs(struct cfg *, int, char **);
 static int	cmd_schedules(struct cfg *, int, char **);
 static int	cmd_limits(struct cfg *, int, char **);
+static int	cmd_clients(struct cfg *, int, char **);
 static int	cmd_version(struct cfg *, int, char **);
 
 static const struct command commands[] = {
@@ -61,6 +63,8 @@ static const struct command commands[] = {
 	    "resume schedules" },
 	{ "limits", 1, cmd_limits, "show or set the limits on background "
 	    "work" },
+	{ "clients", 1, cmd_clients, "add, list, show, disable, delete SMART "
+	    "clients; sign a token request" },
 	{ "version", 0, cmd_version, "print the version" },
 };
 
@@ -224,6 +228,12 @@ static int
 cmd_limits(struct cfg *cfg, int argc, char **argv)
 {
 	return admin_cli_limits_main(cfg, argc, argv);
+}
+
+static int
+cmd_clients(struct cfg *cfg, int argc, char **argv)
+{
+	return clients_cli_main(cfg, argc, argv);
 }
 
 static int

@@ -264,7 +264,7 @@ auth_token_discovery(struct http_req *req)
 	    "permission-v1", "permission-v2" };
 	static const char *const s256[] = { "S256" };
 	static const char *const resp[] = { "token" };
-	char	 url[TOKEN_URL_MAX];
+	char	 url[TOKEN_URL_MAX], *text;
 	cJSON	*j;
 
 	if (auth_token_off(req))
@@ -291,6 +291,12 @@ auth_token_discovery(struct http_req *req)
 	/* Required by the page even for backend-only servers (AUTH-D-04). */
 	cJSON_AddItemToObject(j, "code_challenge_methods_supported",
 	    cJSON_CreateStringArray(s256, 1));
-	(void)http_reply_json(req, 200, j);
+	/* application/json whatever the route's negotiation (AUTH-D-02). */
+	if ((text = cJSON_PrintUnformatted(j)) == NULL)
+		(void)http_reply_internal(req, "discovery: out of memory");
+	else
+		(void)http_reply_data(req, 200, "application/json", text,
+		    strlen(text));
+	cJSON_free(text);
 	cJSON_Delete(j);
 }
