@@ -9,7 +9,7 @@ set -eu
 build="cmake make gcc pkg-config libmicrohttpd-dev libpq-dev libcjson-dev
 libcurl4-openssl-dev libzstd-dev libssl-dev zlib1g-dev postgresql tzdata
 postgresql-client"
-test="python3 python3-pytest python3-requests python3-psycopg2 clang
+test="python3 python3-pytest python3-requests python3-psycopg2 python3-cryptography clang
 libclang-rt-14-dev zstd curl"
 bench="wrk"
 

@@ -115,17 +115,17 @@ token_verify(const char *tok, size_t len, const struct token_keyring *ring,
 	const cJSON		*iss, *sub, *scope, *exp;
 	char			 want_iss[TOKEN_URL_MAX], e[128];
 	enum token_result	 r = TOKEN_MALFORMED;
+	union {
+		const struct token_keyring	*c;
+		void				*v;
+	}			 arg;
 
 	memset(p, 0, sizeof(*p));
 	if (len == 0 || len > TOKEN_MAX_LEN) {
 		snprintf(err, errlen, "token empty or too long");
 		return TOKEN_MALFORMED;
 	}
-	union {
-		const struct token_keyring	*c;
-		void				*v;
-	} arg = { ring };	/* the callback only reads it */
-
+	arg.c = ring;	/* the callback only reads it */
 	switch (jose_token_verify(tok, len, token_lookup, arg.v, now,
 	    &claims, err, errlen)) {
 	case JOSE_TOKEN_OK:
