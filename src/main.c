@@ -12,6 +12,7 @@
 #include "api/api_routes.h"
 #include "cli/admin_cli.h"
 #include "cli/admins_cli.h"
+#include "cli/clients_cli.h"
 #include "core/cfg.h"
 #include "core/supervisor.h"
 #include "core/version.h"
@@ -46,6 +47,7 @@ static int	cmd_jobs(struct cfg *, int, char **);
 static int	cmd_schedules(struct cfg *, int, char **);
 static int	cmd_limits(struct cfg *, int, char **);
 static int	cmd_admins(struct cfg *, int, char **);
+static int	cmd_clients(struct cfg *, int, char **);
 static int	cmd_version(struct cfg *, int, char **);
 
 static const struct command commands[] = {
@@ -65,6 +67,8 @@ static const struct command commands[] = {
 	    "work" },
 	{ "admins", 2, cmd_admins, "add, list, disable, enable, delete, "
 	    "rotate admin principals" },
+	{ "clients", 1, cmd_clients, "add, list, show, disable, delete SMART "
+	    "clients; sign a token request" },
 	{ "version", 0, cmd_version, "print the version" },
 };
 
@@ -234,6 +238,12 @@ static int
 cmd_admins(struct cfg *cfg, int argc, char **argv)
 {
 	return admins_cli_main(cfg, argc, argv);
+}
+
+static int
+cmd_clients(struct cfg *cfg, int argc, char **argv)
+{
+	return clients_cli_main(cfg, argc, argv);
 }
 
 static int

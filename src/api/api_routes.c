@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 #include "api/admin_api.h"
+#include "api/admin_clients.h"
+#include "api/auth_token.h"
 #include "api/api_routes.h"
 #include "api/export_api.h"
 #include "api/http_fhir.h"
@@ -41,6 +43,11 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
 	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_delete },
 	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_api_file },
+	/* SMART Backend Services (src/api/auth_token.h); 404 with auth =
+	 * none.  Discovery is JSON whatever Accept says (AUTH-D-02). */
+	{ HTTP_GET, "/fhir/.well-known/smart-configuration", 0,
+	    auth_token_discovery },
+	{ HTTP_POST, "/auth/token", HTTP_ROUTE_BODY_ANY, auth_token_post },
 	/* Operator API (src/api/admin_api.h): bearer token, JSON. */
 	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
 	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
@@ -65,6 +72,16 @@ static const struct http_route api_routes_table[] = {
 	    HTTP_ROUTE_BODY_ANY, admin_api_schedule_resume },
 	{ HTTP_GET, "/admin/api/limits", 0, admin_api_limits_get },
 	{ HTTP_PUT, "/admin/api/limits", 0, admin_api_limits_put },
+	/* SMART clients (src/api/admin_clients.h). */
+	{ HTTP_GET, "/admin/api/clients", 0, admin_clients_list },
+	{ HTTP_POST, "/admin/api/clients", 0, admin_clients_put },
+	{ HTTP_GET, "/admin/api/clients/{name}", 0, admin_clients_get },
+	{ HTTP_PUT, "/admin/api/clients/{name}", 0, admin_clients_put },
+	{ HTTP_DELETE, "/admin/api/clients/{name}", 0, admin_clients_delete },
+	{ HTTP_POST, "/admin/api/clients/{name}/disable", HTTP_ROUTE_BODY_ANY,
+	    admin_clients_disable },
+	{ HTTP_POST, "/admin/api/clients/{name}/enable", HTTP_ROUTE_BODY_ANY,
+	    admin_clients_enable },
 };
 
 const struct http_app api_routes = {

@@ -17,6 +17,7 @@
 #include "core/version.h"
 #include "http/http_db.h"
 #include "api/http_fhir.h"
+#include "auth/token.h"
 #include "http/http_route.h"
 #include "lib/log.h"
 
@@ -232,20 +233,22 @@ http_fhir_search_params(cJSON *rest)
 }
 
 /*
- * Hook for authorization (the SMART issue): with SMART Backend Services
- * on, rest.security gets the oauth-uris extension naming token_url, the
- * token endpoint.  Authorization does not exist yet, so http_fhir_init
- * passes NULL and the statement claims nothing.
+ * With SMART Backend Services on (auth = smart, token_url not NULL),
+ * rest.security says so: service SMART-on-FHIR and the oauth-uris
+ * extension naming the token endpoint (deprecated in SMART 2 in favour
+ * of .well-known, AUTH-D-05, but still read by clients).  With auth =
+ * none the statement claims nothing.
  */
 static void
 http_fhir_security_oauth_uris(cJSON *rest, const char *token_url)
 {
-	cJSON	*sec, *list, *uris, *sub, *tok;
+	cJSON	*sec, *list, *uris, *sub, *tok, *svc, *cc, *coding, *c;
 
 	if (token_url == NULL)
 		return;
 	if ((sec = http_fhir_child(rest, "security", 0)) == NULL ||
-	    (list = http_fhir_child(sec, "extension", 1)) == NULL)
+	    (list = http_fhir_child(sec, "extension", 1)) == NULL ||
+	    (svc = http_fhir_child(sec, "service", 1)) == NULL)
 		return;
 	uris = cJSON_CreateObject();
 	cJSON_AddStringToObject(uris, "url", "http://fhir-registry."
@@ -256,6 +259,16 @@ http_fhir_security_oauth_uris(cJSON *rest, const char *token_url)
 	cJSON_AddStringToObject(tok, "valueUri", token_url);
 	cJSON_AddItemToArray(sub, tok);
 	cJSON_AddItemToArray(list, uris);
+	cc = cJSON_CreateObject();
+	coding = cJSON_AddArrayToObject(cc, "coding");
+	c = cJSON_CreateObject();
+	cJSON_AddStringToObject(c, "system", "http://terminology.hl7.org/"
+	    "CodeSystem/restful-security-service");
+	cJSON_AddStringToObject(c, "code", "SMART-on-FHIR");
+	cJSON_AddItemToArray(coding, c);
+	cJSON_AddStringToObject(cc, "text", "SMART Backend Services "
+	    "(client_credentials, private_key_jwt)");
+	cJSON_AddItemToArray(svc, cc);
 }
 
 int
@@ -264,7 +277,7 @@ http_fhir_init(const struct cfg *cfg, char *errbuf, size_t errlen)
 	cJSON		*cs, *impl, *sw;
 	struct tm	 tm;
 	time_t		 now;
-	char		 date[32];
+	char		 date[32], tokurl[TOKEN_URL_MAX];
 	int		 rc = -1;
 
 	if ((cs = http_fhir_load(HTTP_FHIR_TEMPLATE, errbuf, errlen)) == NULL)
@@ -288,9 +301,15 @@ http_fhir_init(const struct cfg *cfg, char *errbuf, size_t errlen)
 	}
 	if (http_fhir_merge_ops(cs, errbuf, errlen) == -1)
 		goto out_free;
+	if (strcmp(cfg->auth, "smart") == 0 &&
+	    token_url(cfg->base_url, tokurl, sizeof(tokurl)) == -1) {
+		snprintf(errbuf, errlen, "base_url too long for a token URL");
+		goto out_free;
+	}
 	cJSON_ArrayForEach(sw, cJSON_GetObjectItemCaseSensitive(cs, "rest")) {
 		http_fhir_search_params(sw);
-		http_fhir_security_oauth_uris(sw, NULL);	/* auth off */
+		http_fhir_security_oauth_uris(sw, strcmp(cfg->auth, "smart") ==
+		    0 ? tokurl : NULL);
 	}
 	if ((http_fhir_capability = cJSON_PrintUnformatted(cs)) == NULL) {
 		snprintf(errbuf, errlen, "cannot render %s",

@@ -51,6 +51,9 @@ static const struct cfg_key cfg_keys[] = {
 	I(workers, 1, 64, "2", "worker processes started by 'run'"),
 	S(log_level, "info", "error, warn, info or debug"),
 	SS(admin_token, "", "bearer token for /admin/api"),
+	S(auth, "none", "smart (SMART Backend Services tokens) or none"),
+	S(auth_jwks_allow, "", "comma-separated hosts whose client JWKS URL "
+	    "may be http or resolve to private addresses"),
 	I(http_threads, 1, 64, "4", "HTTP thread pool size"),
 	I(http_max_connections, 1, 100000, "1024", "concurrent connections"),
 	I(http_timeout, 1, 3600, "30", "idle connection timeout, seconds"),
@@ -408,6 +411,11 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 	end = c->import_dir + strlen(c->import_dir);
 	while (end > c->import_dir + 1 && end[-1] == '/')
 		*--end = '\0';
+	if (strcmp(c->auth, "smart") != 0 && strcmp(c->auth, "none") != 0) {
+		snprintf(errbuf, errlen, "auth: \"%s\" is not one of smart, "
+		    "none", c->auth);
+		return -1;
+	}
 	if (c->data_dir[0] == '\0') {
 		snprintf(errbuf, errlen, "data_dir: must not be empty");
 		return -1;

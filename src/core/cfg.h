@@ -68,6 +68,9 @@ struct cfg {
 	int	 workers;		/* worker processes under 'run' */
 	char	*log_level;		/* error|warn|info|debug */
 	char	*admin_token;		/* bearer token for /admin/api */
+	char	*auth;			/* "smart" or "none" */
+	char	*auth_jwks_allow;	/* hosts whose JWKS may be http or
+					   private addresses */
 	int	 http_threads;		/* libmicrohttpd thread pool size */
 	int	 http_max_connections;	/* concurrent connections */
 	int	 http_timeout;		/* idle connection timeout, seconds */

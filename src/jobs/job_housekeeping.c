@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/token.h"
 #include "core/cfg.h"
 #include "jobs/job_housekeeping.h"
 #include "lib/log.h"
+#include "store/auth_store.h"
 #include "store/jobq.h"
 
 #define HOUSEKEEPING_BATCH	100	/* jobs expired per statement */
@@ -47,7 +49,7 @@ job_housekeeping_run(struct job_ctx *ctx)
 				    job_ctx_params(ctx), "history_days");
 	char			 err[512], result[128];
 	PGconn			*conn;
-	long			 expired = 0, pruned = 0;
+	long			 expired = 0, pruned = 0, spent;
 	int			 n;
 
 	if ((conn = job_ctx_conn(ctx, err, sizeof(err))) == NULL) {
@@ -73,6 +75,10 @@ job_housekeeping_run(struct job_ctx *ctx)
 		return JOB_RETRY;
 	}
 	pruned = n;
+	/* Spent jti rows and retired token keys (store/auth_store.h). */
+	if (auth_store_prune(conn, TOKEN_KEY_KEEP_S, &spent, err,
+	    sizeof(err)) == -1)
+		log_warnx("housekeeping: %s", err);
 	if (expired > 0 || pruned > 0)
 		log_info("housekeeping: removed the files of %ld job%s, pruned "
 		    "%ld job%s from the history", expired, expired == 1 ? "" :
