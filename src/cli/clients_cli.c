@@ -271,9 +271,9 @@ ccli_read(const char *path, size_t max, size_t *len)
 		perror(path);
 		return NULL;
 	}
-	data = malloc(max + 1);
-	n = data != NULL ? fread(data, 1, max + 1, fp) : 0;
-	if (data == NULL || ferror(fp) || n > max) {
+	data = xmalloc(max + 1);
+	n = fread(data, 1, max + 1, fp);
+	if (ferror(fp) || n > max) {
 		fprintf(stderr, "%s: unreadable or over %zu bytes\n", path,
 		    max);
 		free(data);
