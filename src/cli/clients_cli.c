@@ -26,6 +26,7 @@
 #include "core/cfg.h"
 #include "lib/buf.h"
 #include "lib/jose.h"
+#include "lib/xmalloc.h"
 
 #define CCLI_MAX_POS	2
 #define CCLI_PROG_MAX	64
