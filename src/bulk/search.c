@@ -58,6 +58,7 @@
 #include "bulk/search_int.h"
 #include "lib/buf.h"
 #include "lib/xmalloc.h"
+#include "store/ndjson.h"
 
 /* Search result parameters, which a _typeFilter must not carry
  * (EXP-P-TF-2), and the other request-control parameters. */
@@ -331,7 +332,7 @@ compile_id(struct sc *c, struct term *t, int not)
 	buf_init(&a, SEARCH_MAX_PARAM_LEN);
 	for (i = 0; i < t->t_nvals; i++) {
 		v = search_unescape(t->t_vals[i].v_p, t->t_vals[i].v_n);
-		if (!search_valid_id(v, strlen(v))) {
+		if (!ndjson_valid_id(v, strlen(v))) {
 			search_fail(c, "_id: '%s' is not a valid id",
 			    search_show(tmp, sizeof(tmp), v, strlen(v)));
 			free(v);
@@ -596,7 +597,7 @@ compile_ref(struct sc *c, struct term *t, const char *tmod)
 			continue;
 		}
 		if (slash == NULL) {
-			if (!search_valid_id(v, vn)) {
+			if (!ndjson_valid_id(v, vn)) {
 				search_fail(c, "%s: '%s' is not a valid id",
 				    name,
 				    search_show(tmp, sizeof(tmp), v, vn));
@@ -611,7 +612,7 @@ compile_ref(struct sc *c, struct term *t, const char *tmod)
 			}
 			continue;
 		}
-		if (!search_valid_id(slash + 1, strlen(slash + 1))) {
+		if (!ndjson_valid_id(slash + 1, strlen(slash + 1))) {
 			search_fail(c, "%s: '%s' is not Type/id", name,
 			    search_show(tmp, sizeof(tmp), v, vn));
 			goto out;

@@ -13,10 +13,10 @@
 #include "bulk/search.h"
 #include "bulk/search_int.h"
 #include "lib/buf.h"
+#include "lib/httptext.h"
 #include "lib/xmalloc.h"
 
 static int	 utf8_valid(const unsigned char *, size_t);
-static int	 hexval(int);
 
 /* RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF. */
 static int
@@ -52,27 +52,15 @@ utf8_valid(const unsigned char *s, size_t n)
 	return 1;
 }
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* application/x-www-form-urlencoded decoding of s[0..n) into 'out':
  * "+" is a space and %XX a byte; the result must be UTF-8 without NUL. */
 int
 search_pct_decode(struct sc *c, const char *s, size_t n, struct buf *out)
 {
-	char	tmp[SHOW_MAX + 8];
-	size_t	i;
-	int	hi, lo;
-	char	ch;
+	char		tmp[SHOW_MAX + 8];
+	size_t		i;
+	unsigned char	byte;
+	char		ch;
 
 	buf_reset(out);
 	for (i = 0; i < n; i++) {
@@ -80,13 +68,11 @@ search_pct_decode(struct sc *c, const char *s, size_t n, struct buf *out)
 		if (ch == '+')
 			ch = ' ';
 		else if (ch == '%') {
-			hi = i + 1 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
-			if (hi == -1 || lo == -1)
+			if (httptext_pct_byte(s + i, n - i, &byte) == -1)
 				return search_fail(c, "bad percent-escape '%s'",
 				    search_show(tmp, sizeof(tmp), s + i,
 				    n - i < 3 ? n - i : 3));
-			ch = (char)(hi << 4 | lo);
+			ch = (char)byte;
 			i += 2;
 			if (ch == '\0')
 				return search_fail(c,
@@ -175,17 +161,3 @@ search_find_bar(const char *p, size_t n)
 	return NULL;
 }
 
-int
-search_valid_id(const char *s, size_t n)
-{
-	size_t	i;
-
-	if (n == 0 || n > ID_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
-			return 0;
-	return 1;
-}

@@ -24,7 +24,6 @@
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define PATH_MAX_SEGS	8
 #define SHOW_MAX	64	/* bytes of user text quoted in an error */
-#define ID_MAX		64	/* FHIR id: [A-Za-z0-9.-]{1,64} */
 
 enum how_kind {
 	HOW_ID,		/* token on the id column */
@@ -95,7 +94,6 @@ int	 search_pct_decode(struct sc *, const char *, size_t, struct buf *);
 int	 search_split_values(struct sc *, struct term *);
 char	*search_unescape(const char *, size_t);
 const char *search_find_bar(const char *, size_t);
-int	 search_valid_id(const char *, size_t);
 
 /* search_date.c: date parameters. */
 int	 search_compile_date(struct sc *, struct term *);

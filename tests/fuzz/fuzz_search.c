@@ -6,7 +6,7 @@
  * that the SQL refers to exactly $first..$(first+n-1), carries no user
  * text (printable ASCII, balanced quotes and parentheses), and that
  * everything is freed (LeakSanitizer).
- * fuzz-sources: src/bulk/search.c src/bulk/search_param.c src/bulk/search_decode.c src/bulk/search_date.c
+ * fuzz-sources: src/bulk/search.c src/bulk/search_param.c src/bulk/search_decode.c src/bulk/search_date.c src/store/ndjson.c
  */
 #include <assert.h>
 #include <stddef.h>
