@@ -32,7 +32,7 @@
 #include "http/http_db.h"
 #include "http/http_parse.h"
 #include "http/http_route.h"
-#include "jobs/job_export.h"
+#include "store/job_files.h"
 #include "store/jobq.h"
 #include "lib/buf.h"
 #include "lib/httptext.h"
@@ -275,21 +275,14 @@ static int
 export_check_limit(struct http_req *req, PGconn *conn, const char *client)
 {
 	const struct cfg	*cfg = http_req_cfg(req);
-	const char		*p[1] = { client };
-	PGresult		*res;
 	char			 err[512];
 	int64_t			 n = 0;
-	const char		*errstr;
 
-	res = db_query(conn, "SELECT count(*) FROM jobs WHERE client = $1 AND "
-	    "kind = 'export' AND state IN ('queued', 'running', 'paused', "
-	    "'cancelling')", 1, p, err, sizeof(err));
-	if (res == NULL) {
+	if (jobq_count_active(conn, "export", client, &n, err,
+	    sizeof(err)) == -1) {
 		(void)http_reply_internal(req, "limit check: %s", err);
 		return -1;
 	}
-	(void)str_to_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &n, &errstr);
-	PQclear(res);
 	if (n < cfg->export_max_per_client)
 		return 0;
 	(void)http_resp_header(req, "Retry-After", "30");
@@ -406,7 +399,7 @@ export_kickoff(struct http_req *req, enum export_level level)
 	log_info("export %s accepted for %s (%s level)", id, client,
 	    level == EXPORT_SYSTEM ? "system" : level == EXPORT_PATIENT ?
 	    "patient" : "group");
-	snprintf(loc, sizeof(loc), "%s/_jobs/%s", cfg->base_url, id);
+	(void)job_files_status_url(cfg->base_url, id, loc, sizeof(loc));
 	(void)http_resp_header(req, "Content-Location", loc);
 	applied[0] = '\0';
 	if (prefer.hp_respond_async || prefer.hp_separate_status)
@@ -626,18 +619,17 @@ static int
 export_manifest(const struct cfg *cfg, PGconn *conn, struct export_row *row,
     struct buf *b, char *errbuf, size_t errlen)
 {
-	const char		*p[1] = { row->job->j_id };
 	const char		*channels[] = { "output", "deleted", "error" };
+	struct jobq_outrow	*rows = NULL;
 	cJSON			*result = NULL;
 	const cJSON		*tt;
 	const char		*req_url, *organized;
-	PGresult		*res;
-	int			 c, i, n;
+	char			 url[2048];
+	size_t			 nrows = 0, i;
+	int			 c, n;
 
-	res = db_query(conn, "SELECT channel, type, file, count FROM "
-	    "job_outputs WHERE job_id = $1 ORDER BY seq", 1, p, errbuf,
-	    errlen);
-	if (res == NULL)
+	if (jobq_outputs_list(conn, row->job->j_id, NULL, &rows, &nrows,
+	    errbuf, errlen) == -1)
 		return -1;
 	result = row->job->j_result ? cJSON_Parse(row->job->j_result) : NULL;
 	tt = cJSON_GetObjectItemCaseSensitive(result, "transactionTime");
@@ -656,32 +648,32 @@ export_manifest(const struct cfg *cfg, PGconn *conn, struct export_row *row,
 		(void)buf_puts(b, ",\"outputOrganizedBy\":\"Patient\"");
 	for (c = 0; c < 3; c++) {
 		(void)buf_printf(b, ",\"%s\":[", channels[c]);
-		for (i = 0, n = 0; i < PQntuples(res); i++) {
-			const char *file = PQgetvalue(res, i, 2);
-			const char *name = strrchr(file, '/');
+		for (i = 0, n = 0; i < nrows; i++) {
+			const struct jobq_outrow *r = &rows[i];
 
-			if (strcmp(PQgetvalue(res, i, 0), channels[c]) != 0)
+			if (strcmp(r->r_channel, channels[c]) != 0)
 				continue;
 			(void)buf_puts(b, n++ ? ",{" : "{");
 			/* Organized output has no type (EXP-M-08). */
 			if (organized == NULL || c != 0) {
 				(void)buf_puts(b, "\"type\":\"");
-				(void)buf_json_escape(b, PQgetvalue(res, i, 1),
-				    strlen(PQgetvalue(res, i, 1)));
+				(void)buf_json_escape(b, r->r_type,
+				    strlen(r->r_type));
 				(void)buf_puts(b, "\",");
 			}
-			(void)buf_printf(b, "\"url\":\"%s/_jobs/%s/files/",
-			    cfg->base_url, row->job->j_id);
-			name = name ? name + 1 : file;
-			(void)buf_json_escape(b, name, strlen(name));
-			(void)buf_printf(b, "\",\"count\":%s}",
-			    PQgetvalue(res, i, 3));
+			(void)job_files_url(cfg->base_url, row->job->j_id,
+			    r->r_file != NULL ? r->r_file : "", url,
+			    sizeof(url));
+			(void)buf_puts(b, "\"url\":\"");
+			(void)buf_json_escape(b, url, strlen(url));
+			(void)buf_printf(b, "\",\"count\":%lld}",
+			    (long long)r->r_count);
 		}
 		(void)buf_putc(b, ']');
 	}
 	(void)buf_puts(b, ",\"extension\":{\"https://bulkhead.openimis.org/"
 	    "contentEncodings\":[\"zstd\",\"gzip\",\"identity\"]}}");
-	PQclear(res);
+	jobq_outrows_free(rows, nrows);
 	cJSON_Delete(result);
 	return 0;
 }
@@ -692,26 +684,29 @@ static int
 export_import_manifest(const struct cfg *cfg, PGconn *conn,
     struct export_row *row, struct buf *b, char *errbuf, size_t errlen)
 {
-	const char	*p[1] = { row->job->j_id };
-	const char	**rows = NULL;
-	PGresult	*res;
-	int		 i, n, rc;
+	struct jobq_outrow	*out = NULL;
+	const char		**rows = NULL;
+	char			(*counts)[24] = NULL;
+	size_t			 n = 0, i;
+	int			 rc;
 
-	res = db_query(conn, "SELECT url, file, count FROM job_outputs WHERE "
-	    "job_id = $1 AND channel = 'error' ORDER BY seq", 1, p, errbuf,
-	    errlen);
-	if (res == NULL)
+	if (jobq_outputs_list(conn, row->job->j_id, "error", &out, &n,
+	    errbuf, errlen) == -1)
 		return -1;
-	n = PQntuples(res);
-	rows = xcalloc((size_t)n * 3 + 1, sizeof(*rows));
+	rows = xcalloc(n * 3 + 1, sizeof(*rows));
+	counts = xcalloc(n + 1, sizeof(*counts));
+	/* As PQgetvalue gave them: "" for SQL NULL, the count as text. */
 	for (i = 0; i < n; i++) {
-		rows[i * 3] = PQgetvalue(res, i, 0);
-		rows[i * 3 + 1] = PQgetvalue(res, i, 1);
-		rows[i * 3 + 2] = PQgetvalue(res, i, 2);
+		snprintf(counts[i], sizeof(counts[i]), "%lld",
+		    (long long)out[i].r_count);
+		rows[i * 3] = out[i].r_url != NULL ? out[i].r_url : "";
+		rows[i * 3 + 1] = out[i].r_file != NULL ? out[i].r_file : "";
+		rows[i * 3 + 2] = counts[i];
 	}
-	rc = import_api_manifest(cfg, row->job, row->params, rows, n, b);
+	rc = import_api_manifest(cfg, row->job, row->params, rows, (int)n, b);
 	free(rows);
-	PQclear(res);
+	free(counts);
+	jobq_outrows_free(out, n);
 	if (rc == -1)
 		snprintf(errbuf, errlen, "import manifest too large");
 	return rc;
@@ -903,11 +898,12 @@ export_api_stop(void)
 void
 export_api_delete(struct http_req *req)
 {
+	const struct cfg	*cfg = http_req_cfg(req);
 	struct export_row	 row;
 	struct buf		 body;
-	const char		*p[1], *id;
+	const char		*id;
+	enum jobq_state		 st;
 	char			 err[512];
-	PGresult		*res;
 	PGconn			*conn;
 	int			 n;
 
@@ -933,16 +929,12 @@ export_api_delete(struct http_req *req)
 		    "was already cancelled or deleted");
 		goto out;
 	}
-	p[0] = row.job->j_id;
 	/* Queued or paused jobs end at once; a running one is asked to stop
-	 * and its worker removes the partial files. */
-	res = db_query(conn, "UPDATE jobs SET files_removed = now(), "
-	    "state = CASE WHEN state IN ('queued', 'paused') THEN 'cancelled' "
-	    "  WHEN state = 'running' THEN 'cancelling' ELSE state END, "
-	    "finished = CASE WHEN state IN ('queued', 'paused') THEN now() "
-	    "  ELSE finished END, updated = now() WHERE id = $1 "
-	    "RETURNING state", 1, p, err, sizeof(err));
-	if (res == NULL) {
+	 * and its worker removes the partial files; any other job's files
+	 * go now (jobq_cancel decides on the state its UPDATE saw). */
+	n = jobq_cancel(conn, cfg->data_dir, row.job->j_id,
+	    JOBQ_CANCEL_DELETE, &st, err, sizeof(err));
+	if (n == -1) {
 		http_db_discard();
 		(void)http_reply_outcome(req, 503, "transient", "job store "
 		    "unavailable; retry later");
@@ -950,13 +942,12 @@ export_api_delete(struct http_req *req)
 	}
 	/* Committed: this process's polls see it from now on. */
 	export_cache_invalidate(row.job->j_id);
-	/* Decided on the state the UPDATE saw, not the one read before: a
-	 * job that completed in between has its files removed here; a
-	 * running one removes its own partial files as it stops. */
-	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0),
-	    "cancelling") != 0)
-		job_export_remove_files(http_req_cfg(req), row.job->j_id);
-	PQclear(res);
+	if (n == 0) {
+		/* Pruned since it was read. */
+		(void)http_reply_outcome(req, 404, "not-found", "no such "
+		    "export job");
+		goto out;
+	}
 	log_info("export %s deleted by the client", row.job->j_id);
 	export_outcome(&body, "information", "informational", "export "
 	    "cancelled and its files removed");
@@ -1057,18 +1048,17 @@ export_api_file(struct http_req *req)
 	const struct cfg	*cfg = http_req_cfg(req);
 	const char		*id = http_req_param(req, "id");
 	const char		*name = http_req_param(req, "name");
-	const char		*p[2], *errstr, *inm;
+	const char		*inm;
 	struct export_stream	*s = NULL;
 	struct MHD_Response	*resp = NULL;
 	struct buf		 ae;
 	enum transcode_enc	 enc;
 	struct stat		 st;
-	PGresult		*res = NULL;
 	PGconn			*conn;
 	char			 rel[512], path[1400], err[512], etag[100];
-	char			 cr[96];
+	char			 cr[96], checksum[80];
 	int64_t			 bytes = 0, from = 0, to = 0;
-	int			 fd = -1, ranged = 0;
+	int			 fd = -1, ranged = 0, n;
 	unsigned int		 status = 200;
 
 	buf_init(&ae, HTTP_ROUTE_MAX_HEADER);
@@ -1077,29 +1067,25 @@ export_api_file(struct http_req *req)
 		(void)http_reply_outcome(req, 404, "not-found", "no such file");
 		goto out;
 	}
+	if (job_files_rel(id, name, rel, sizeof(rel)) == -1 ||
+	    job_files_path(cfg->data_dir, rel, path, sizeof(path)) == -1) {
+		(void)http_reply_outcome(req, 404, "not-found", "no such file");
+		goto out;
+	}
 	if ((conn = export_conn(req)) == NULL)
 		goto out;
-	job_export_dir(id, rel, sizeof(rel));
-	snprintf(rel + strlen(rel), sizeof(rel) - strlen(rel), "/%s", name);
-	p[0] = id;
-	p[1] = rel;
-	res = db_query(conn, "SELECT o.bytes, o.checksum FROM job_outputs o "
-	    "JOIN jobs j ON j.id = o.job_id WHERE o.job_id = $1 AND "
-	    "o.file = $2 AND j.state = 'completed' AND j.files_removed IS NULL",
-	    2, p, err, sizeof(err));
-	if (res == NULL) {
+	if ((n = jobq_output_find(conn, id, rel, 1, &bytes, checksum,
+	    sizeof(checksum), err, sizeof(err))) == -1) {
 		http_db_discard();
 		(void)http_reply_outcome(req, 503, "transient", "job store "
 		    "unavailable; retry later");
 		goto out;
 	}
-	if (PQntuples(res) != 1) {
+	if (n == 0) {
 		(void)http_reply_outcome(req, 404, "not-found", "no such file "
 		    "(unknown, not yet complete, deleted or expired)");
 		goto out;
 	}
-	(void)str_to_i64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &bytes, &errstr);
-	snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, rel);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1) {
 		(void)http_reply_outcome(req, 404, "not-found", "the file is "
@@ -1115,7 +1101,7 @@ export_api_file(struct http_req *req)
 	}
 	/* A strong ETag per representation: the stored bytes' hash and
 	 * the coding (gzip output is deterministic at a fixed level). */
-	snprintf(etag, sizeof(etag), "\"%.64s-%s\"", PQgetvalue(res, 0, 1),
+	snprintf(etag, sizeof(etag), "\"%.64s-%s\"", checksum,
 	    transcode_enc_name(enc));
 	(void)http_resp_header(req, "ETag", etag);
 	(void)http_resp_header(req, "Vary", "Accept-Encoding");
@@ -1192,6 +1178,5 @@ export_api_file(struct http_req *req)
 		export_stream_free(s);
 	if (fd != -1)
 		close(fd);
-	PQclear(res);
 	buf_free(&ae);
 }

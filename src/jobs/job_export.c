@@ -42,6 +42,7 @@
 #include "core/cfg.h"
 #include "core/embed.h"
 #include "jobs/job_export.h"
+#include "store/job_files.h"
 #include "store/jobq.h"
 #include "jobs/schedule.h"
 #include "jobs/throttle.h"
@@ -159,12 +160,6 @@ static enum job_status xp_main(struct job_ctx *, const char *);
 static int	xp_check_instants(const cJSON *, char *, size_t);
 static enum job_status xp_resolve_since(struct xp *);
 static enum job_status xp_last_success(struct xp *);
-
-void
-job_export_dir(const char *job_id, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "jobs/%s", job_id);
-}
 
 int
 job_export_check(const cJSON *params, char *errbuf, size_t errlen)
@@ -873,7 +868,12 @@ xp_file_done(void *arg, const struct outfile_info *info, char *errbuf,
 	char			 file[1400], *cp;
 	int			 rc;
 
-	snprintf(file, sizeof(file), "%s/%s", x->reldir, info->oi_name);
+	if (job_files_rel(job_ctx_id(x->ctx), info->oi_name, file,
+	    sizeof(file)) == -1) {
+		snprintf(errbuf, errlen, "file name too long: %s",
+		    info->oi_name);
+		return -1;
+	}
 	memset(&o, 0, sizeof(o));
 	o.o_channel = s->s_kind == XP_WARNINGS ? "error" :
 	    s->s_kind == XP_DELETED ? "deleted" : "output";
@@ -1566,26 +1566,21 @@ xp_sweep(struct xp *x)
 {
 	DIR		*d;
 	struct dirent	*de;
-	const char	*p[2];
+	const char	*id = job_ctx_id(x->ctx);
 	char		 rel[1400], path[1400];
-	PGresult	*res;
 
 	if ((d = opendir(x->dir)) == NULL)
 		return;
-	p[0] = job_ctx_id(x->ctx);
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || job_files_rel(id, de->d_name, rel,
+		    sizeof(rel)) == -1)
 			continue;
-		snprintf(rel, sizeof(rel), "%s/%s", x->reldir, de->d_name);
-		p[1] = rel;
-		res = db_query(x->conn, "SELECT 1 FROM job_outputs WHERE "
-		    "job_id = $1 AND file = $2", 2, p, x->err, sizeof(x->err));
-		if (res != NULL && PQntuples(res) == 0) {
-			snprintf(path, sizeof(path), "%s/%s", x->dir,
-			    de->d_name);
+		/* Unlisted: remove it; a database error keeps it. */
+		if (jobq_output_find(x->conn, id, rel, 0, NULL, NULL, 0,
+		    x->err, sizeof(x->err)) == 0 &&
+		    job_files_path(x->dir, de->d_name, path,
+		    sizeof(path)) == 0)
 			(void)unlink(path);
-		}
-		PQclear(res);
 	}
 	closedir(d);
 }
@@ -1690,8 +1685,7 @@ xp_last_success(struct xp *x)
 {
 	const cJSON	*cp = job_ctx_checkpoint(x->ctx), *ls, *v;
 	const char	*client = job_ctx_client(x->ctx);
-	const char	*p[2], *sched;
-	PGresult	*res;
+	const char	*sched;
 
 	if ((sched = schedule_client_name(client)) == NULL) {
 		job_ctx_error(x->ctx, "export: _since \"last-success\" is "
@@ -1711,26 +1705,14 @@ xp_last_success(struct xp *x)
 			str_lcpy(x->ls_since, v->valuestring,
 			    sizeof(x->ls_since));
 	} else {
-		p[0] = client;
-		p[1] = job_ctx_id(x->ctx);
-		res = db_query(x->conn, "SELECT id, result->>'transactionTime' "
-		    "FROM jobs WHERE kind = 'export' AND client = $1 "
-		    "AND state = 'completed' AND id <> $2 "
-		    "AND result->>'transactionTime' IS NOT NULL "
-		    "ORDER BY (result->>'transactionTime')::timestamptz DESC, "
-		    "finished DESC LIMIT 1", 2, p, x->err, sizeof(x->err));
-		if (res == NULL) {
+		if (jobq_last_success(x->conn, "export", client,
+		    job_ctx_id(x->ctx), x->ls_job, sizeof(x->ls_job),
+		    x->ls_since, sizeof(x->ls_since), x->err,
+		    sizeof(x->err)) == -1) {
 			job_ctx_error(x->ctx, "export: finding the last "
 			    "success: %s", x->err);
 			return JOB_RETRY;
 		}
-		if (PQntuples(res) == 1) {
-			str_lcpy(x->ls_job, PQgetvalue(res, 0, 0),
-			    sizeof(x->ls_job));
-			str_lcpy(x->ls_since, PQgetvalue(res, 0, 1),
-			    sizeof(x->ls_since));
-		}
-		PQclear(res);
 	}
 	if (x->ls_job[0] != '\0' && x->ls_since[0] != '\0')
 		snprintf(x->ls_note, sizeof(x->ls_note), "_since=last-success "
@@ -1815,8 +1797,14 @@ xp_main(struct job_ctx *ctx, const char *level)
 		job_ctx_error(ctx, "export: database: %s", x->err);
 		goto out;
 	}
-	job_export_dir(job_ctx_id(ctx), x->reldir, sizeof(x->reldir));
-	snprintf(x->dir, sizeof(x->dir), "%s/%s", x->cfg->data_dir, x->reldir);
+	if (job_files_dir(job_ctx_id(ctx), x->reldir, sizeof(x->reldir)) ==
+	    -1 || job_files_path(x->cfg->data_dir, x->reldir, x->dir,
+	    sizeof(x->dir)) == -1) {
+		job_ctx_error(ctx, "export: the output directory's path is "
+		    "too long");
+		rc = JOB_FAIL;
+		goto out;
+	}
 	if (fs_mkdirs(x->dir) == -1) {
 		job_ctx_error(ctx, "export: cannot create %s: %s", x->dir,
 		    strerror(errno));
@@ -1894,7 +1882,7 @@ xp_main(struct job_ctx *ctx, const char *level)
 		(void)db_exec(x->conn, "ROLLBACK", 0, NULL, x->err,
 		    sizeof(x->err));
 	if (rc == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL)
-		job_export_remove_files(x->cfg, job_ctx_id(ctx));
+		job_files_remove(x->cfg->data_dir, job_ctx_id(ctx));
 	for (i = 0; i < x->nsteps; i++)
 		free(x->steps[i].s_filter);
 	cJSON_Delete(x->required);
@@ -1902,27 +1890,6 @@ xp_main(struct job_ctx *ctx, const char *level)
 	free(types);
 	free(x);
 	return rc;
-}
-
-void
-job_export_remove_files(const struct cfg *cfg, const char *job_id)
-{
-	DIR		*d;
-	struct dirent	*de;
-	char		 rel[256], dir[1024], path[1400];
-
-	job_export_dir(job_id, rel, sizeof(rel));
-	snprintf(dir, sizeof(dir), "%s/%s", cfg->data_dir, rel);
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		(void)unlink(path);
-	}
-	closedir(d);
-	(void)rmdir(dir);
 }
 
 /*

@@ -43,11 +43,5 @@ int		job_renewal_check(const cJSON *params, char *errbuf,
 		    size_t errlen);
 int		job_export_check(const cJSON *params, char *errbuf,
 		    size_t errlen);
-/* The directory of a job's files, relative to data_dir ("jobs/<id>"). */
-void		job_export_dir(const char *job_id, char *out, size_t outlen);
-/* Removes a job's output directory and files (cancel, DELETE, expiry).
- * An open download keeps its file until it ends (POSIX unlink). */
-struct cfg;
-void		job_export_remove_files(const struct cfg *, const char *job_id);
 
 #endif
