@@ -13,6 +13,8 @@
 #include "api/admin_api.h"
 #include "api/api_routes.h"
 #include "api/export_api.h"
+#include "api/export_files.h"
+#include "api/export_status.h"
 #include "api/http_fhir.h"
 #include "api/import_api.h"
 #include "http/http_metrics.h"
@@ -38,9 +40,10 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET | HTTP_POST, "/fhir/Group/{id}/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_group },
 	{ HTTP_POST, "/fhir/$import", HTTP_ROUTE_FHIR, import_api_kickoff },
-	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
-	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_delete },
-	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_api_file },
+	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_status_get },
+	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR,
+	    export_status_delete },
+	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_files_get },
 	/* Operator API (src/api/admin_api.h): bearer token, JSON. */
 	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
 	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
@@ -102,7 +105,7 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 
 	if (http_fhir_init(cfg, errbuf, errlen) == -1)
 		return -1;
-	if (export_api_start(cfg, err, sizeof(err)) == -1)
+	if (export_status_start(cfg, err, sizeof(err)) == -1)
 		log_warnx("%s; status polls read the database each time", err);
 	return 0;
 }
@@ -111,6 +114,6 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 static void
 api_routes_stop(void)
 {
-	export_api_stop();
+	export_status_stop();
 	http_fhir_shutdown();
 }

@@ -21,7 +21,7 @@
  * since (alias _since) = "last-success": an incremental export, from the
  * transactionTime of the last completed export of the same schedule
  * (everything when there is none); for jobs a schedule submits, see
- * xp_last_success in job_export.c.  The public $export accepts FHIR
+ * xp_last_success in job_export_since.c.  The public $export accepts FHIR
  * instants only.
  */
 #define EXPORT_SINCE_LAST_SUCCESS	"last-success"
