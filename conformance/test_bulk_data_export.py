@@ -1593,6 +1593,45 @@ def test_EXP_P_IA_1_latest_and_relevant_provenance(env):
         assert json.loads(line)["resourceType"] == "Medication"
 
 
+def test_EXP_P_IA_5_provenance_without_the_parameter(env):
+    """EXP-P-IA-5: without includeAssociatedData, a Patient- or Group-level
+    export includes every Provenance whose target is in the Patient
+    compartment (a resource it exports for its patients), a system-level
+    export every Provenance; a _type list that leaves Provenance out
+    leaves it out."""
+    def compartment_refs(e):
+        return {t + "/" + i for t, rs in e.resources().items()
+                if t not in ("Provenance", "Organization", "Practitioner",
+                             "Location")
+                for i in rs}
+    plain = env.export("/Patient/$export")
+    assert set(plain.resources().get("Provenance", {})) == set(
+        provenance_of(env, compartment_refs(plain))) == {
+        "conf-prov-old", "conf-prov-new", "conf-prov-two"}
+    grp = env.export("/Group/%s/$export" % env.crafted["group"])
+    members = {"Patient/" + x for x in env.crafted["active_members"]}
+    assert members | {"Group/" + env.crafted["group"]} <= \
+        compartment_refs(grp)
+    assert set(grp.resources().get("Provenance", {})) == set(
+        provenance_of(env, compartment_refs(grp)))
+    # _type naming Provenance: the Provenance of the listed types' rows.
+    typed = env.export("/Patient/$export",
+                       params={"_type": "Patient,Provenance"})
+    assert set(typed.resources().get("Provenance", {})) == set(
+        provenance_of(env, compartment_refs(typed)))
+    assert not [w for w in warnings_text(typed) if "Provenance" in
+                json.dumps(w)]
+    # _type leaving it out: none.
+    for path in ("/Patient/$export",
+                 "/Group/%s/$export" % env.crafted["group"]):
+        e = env.export(path, params={"_type": "Patient"})
+        assert "Provenance" not in {i["type"] for i in e.items()}
+    # System level: every Provenance.
+    sysl = env.export()
+    assert set(sysl.resources()["Provenance"]) == {
+        i for _, i in env.store_ids("type = 'Provenance'")}
+
+
 def test_EXP_P_TY_5_out_of_compartment_types_dropped_with_warning(env):
     """EXP-P-TY-5: at Patient and Group level a _type list mixing
     compartment types with others is accepted: the others are left out

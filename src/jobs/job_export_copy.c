@@ -420,6 +420,14 @@ job_export_copy_step(struct xp *x)
 	    s->s_kind == XP_SCAN ? "SET LOCAL enable_indexscan = off" :
 	    "SET LOCAL enable_indexscan = on", 0, NULL) == -1)
 		goto out;
+	/* GIN (the Provenance target index) is read by bitmap scans only. */
+	if (s->s_targets != x->bitmap) {
+		if (job_export_exec(x, s->s_targets ?
+		    "SET LOCAL enable_bitmapscan = on" :
+		    "SET LOCAL enable_bitmapscan = off", 0, NULL) == -1)
+			goto out;
+		x->bitmap = s->s_targets;
+	}
 	if (s->s_kind == XP_WARNINGS) {
 		if (xp_warnings(x, s) == -1)
 			goto out;

@@ -92,6 +92,8 @@ enum xp_scope {
 	XP_RENEWAL_GROUP, /* renewal: the beneficiaries' families */
 	XP_RENEWAL_PLAN, /* renewal: the products of those policies */
 	XP_ASSOCIATED,	/* Provenance of exported rows only */
+	XP_PROVENANCE,	/* Provenance of exported compartment rows
+			   (EXP-P-IA-5: Patient and Group level) */
 };
 
 struct xp_step {
@@ -103,6 +105,8 @@ struct xp_step {
 	int		 s_in_block;	/* runs inside the XP_BLOCKS step */
 	char		*s_filter;	/* compiled _typeFilter SQL, or NULL */
 	int		 s_assoc;	/* + Provenance of exported rows */
+	int		 s_targets;	/* a Provenance step of a cohort: found
+					   through provenance_targets (012) */
 };
 
 struct xp {
@@ -117,6 +121,7 @@ struct xp {
 	struct xp_step		 steps[EXPORT_MAX_STEPS];
 	int			 nsteps;
 	int			 nfilter_params;
+	int			 bitmap;	/* enable_bitmapscan is on */
 	/* resume point */
 	int			 step;
 	char			 cursor[128];

@@ -21,6 +21,15 @@
 #include "store/db.h"
 #include "store/fhir_types.h"
 
+/* The elements of a Provenance's target array (col: its content). */
+#define XP_TARGETS(col) \
+	"jsonb_array_elements(CASE WHEN jsonb_typeof((" col ")::jsonb->" \
+	"'target') = 'array' THEN (" col ")::jsonb->'target' ELSE '[]' END)"
+
+static int	xp_cohort(const struct xp *);
+static void	xp_exported(struct xp *, const char *, int, struct buf *);
+static void	xp_exported_refs(struct xp *, int, struct buf *);
+
 /* Rewrites "$N" of compiled search SQL into the setting bulkhead.pN. */
 static char *
 xp_rewrite_params(const char *sql)
@@ -184,6 +193,7 @@ xp_plan_associated(struct xp *x)
 	if (xp_add_step(x, XP_LOOKUP, XP_ASSOCIATED, "Provenance") == -1)
 		return -1;
 	x->steps[x->nsteps - 1].s_assoc = 1;
+	x->steps[x->nsteps - 1].s_targets = xp_cohort(x);
 	return 0;
 }
 
@@ -206,9 +216,7 @@ job_export_plan(struct xp *x)
 	int			 blocks = job_export_str(x->params,
 				    "organizeOutputBy") != NULL;
 
-	cohort = strcmp(x->level, "group") == 0 ||
-	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
-	    "patients")) > 0;
+	cohort = xp_cohort(x);
 	if ((cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
 	    "warnings")) > 0 || x->ls_note[0] != '\0') &&
 	    xp_add_step(x, XP_WARNINGS, XP_ALL, "OperationOutcome") == -1)
@@ -283,6 +291,13 @@ job_export_plan(struct xp *x)
 		} else if (strcmp(type, "Patient") == 0) {
 			kind = cohort ? XP_LOOKUP : XP_SCAN;
 			scope = cohort ? XP_COHORT_SELF : XP_ALL;
+		} else if (strcmp(type, "Provenance") == 0) {
+			/* Targeting the compartment (EXP-P-IA-5); not in
+			 * blocks, which hold compartment rows only. */
+			if (blocks)
+				continue;
+			kind = XP_LOOKUP;
+			scope = XP_PROVENANCE;
 		} else if (fhir_type_in_compartment(type)) {
 			kind = cohort ? XP_LOOKUP : XP_SCAN;
 			scope = cohort ? XP_COHORT : XP_COMPARTMENT;
@@ -295,7 +310,10 @@ job_export_plan(struct xp *x)
 			continue;
 		if (xp_add_step(x, kind, scope, type) == -1)
 			goto out;
-		x->steps[x->nsteps - 1].s_in_block = blocks;
+		x->steps[x->nsteps - 1].s_in_block = blocks &&
+		    scope != XP_PROVENANCE;
+		x->steps[x->nsteps - 1].s_targets = cohort &&
+		    scope == XP_PROVENANCE;
 	}
 	if (xp_plan_associated(x) == -1)
 		goto out;
@@ -511,6 +529,18 @@ job_export_plan_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
 	case XP_ASSOCIATED:
 		(void)buf_puts(b, " AND false");
 		break;
+	case XP_PROVENANCE:
+		(void)buf_puts(b, " AND ");
+		if (s->s_targets) {
+			(void)buf_puts(b, "provenance_targets(content) && ");
+			xp_exported_refs(x, 1, b);
+		} else {
+			(void)buf_puts(b, "EXISTS (SELECT 1 FROM "
+			    XP_TARGETS("content") " bh_t(t) WHERE ");
+			xp_exported(x, "(bh_t.t->>'reference')", 1, b);
+			(void)buf_puts(b, ")");
+		}
+		break;
 	case XP_COMPARTMENT:
 		(void)buf_puts(b, " AND patient IS NOT NULL");
 		break;
@@ -558,13 +588,36 @@ job_export_plan_conditions(struct xp *x, const struct xp_step *s, struct buf *b)
 		(void)buf_printf(b, " AND %s", s->s_filter);
 }
 
+/* Whether the export is of a cohort (a Group, POSTed patients): few rows,
+ * whose Provenance the target index finds faster than a scan. */
+static int
+xp_cohort(const struct xp *x)
+{
+	return strcmp(x->level, "group") == 0 ||
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(x->params,
+	    "patients")) > 0;
+}
+
+/* Whether type step t counts as exported rows that Provenance may
+ * target: not Provenance itself; with compartment, only rows in the
+ * Patient compartment (Patient, Group and the compartment types). */
+static int
+xp_target_step(const struct xp_step *t, int compartment)
+{
+	if ((t->s_kind != XP_SCAN && t->s_kind != XP_LOOKUP) || t->s_assoc ||
+	    t->s_scope == XP_PROVENANCE)
+		return 0;
+	return !compartment || fhir_type_in_compartment(t->s_type);
+}
+
 /*
  * True (SQL) when ref, a "Type/id" reference, names a row some type step
- * of this export writes: that step's own conditions, checked through the
- * primary key of the row's partition.
+ * of this export writes (in the compartment only, with compartment):
+ * that step's own conditions, checked through the primary key of the
+ * row's partition.  For scans of every Provenance.
  */
 static void
-xp_exported(struct xp *x, const char *ref, struct buf *b)
+xp_exported(struct xp *x, const char *ref, int compartment, struct buf *b)
 {
 	const struct xp_step	*t;
 	struct buf		 cond;
@@ -574,8 +627,7 @@ xp_exported(struct xp *x, const char *ref, struct buf *b)
 	(void)buf_puts(b, "(");
 	for (i = 0; i < x->nsteps; i++) {
 		t = &x->steps[i];
-		if ((t->s_kind != XP_SCAN && t->s_kind != XP_LOOKUP) ||
-		    t->s_assoc)
+		if (!xp_target_step(t, compartment))
 			continue;
 		buf_reset(&cond);
 		job_export_plan_conditions(x, t, &cond);
@@ -590,19 +642,48 @@ xp_exported(struct xp *x, const char *ref, struct buf *b)
 }
 
 /*
+ * The "Type/id" of every row the type steps write (in the compartment
+ * only, with compartment), as one text[] computed once per statement:
+ * the keys of provenance_targets (schemas/012_provenance_targets.sql).
+ * For cohorts, whose rows are few.
+ */
+static void
+xp_exported_refs(struct xp *x, int compartment, struct buf *b)
+{
+	const struct xp_step	*t;
+	struct buf		 cond;
+	int			 i, n = 0;
+
+	buf_init(&cond, EXPORT_SQL_MAX);
+	(void)buf_puts(b, "(SELECT coalesce(array_agg(bh_e.r), '{}') FROM (");
+	for (i = 0; i < x->nsteps; i++) {
+		t = &x->steps[i];
+		if (!xp_target_step(t, compartment))
+			continue;
+		buf_reset(&cond);
+		job_export_plan_conditions(x, t, &cond);
+		(void)buf_printf(b, "%sSELECT '%s/' || id AS r FROM %s WHERE "
+		    "type = '%s' AND %s", n++ ? " UNION ALL " : "", t->s_type,
+		    t->s_table, t->s_type, cond.b_data);
+	}
+	if (n == 0)
+		(void)buf_puts(b, "SELECT NULL::text AS r WHERE false");
+	(void)buf_puts(b, ") bh_e)");
+	buf_free(&cond);
+}
+
+/*
  * The conditions of a Provenance step with associated data: its own rows
  * (none for XP_ASSOCIATED) or the Provenance of exported rows, all of
  * them (RelevantProvenanceResources) or per target the newest by
- * 'recorded' (LatestProvenanceResources).  Reads every Provenance once;
- * only exports that ask for associated data get here.
+ * 'recorded' (LatestProvenanceResources).  Only exports that ask for
+ * associated data get here.  A cohort's step (s_targets) finds the
+ * Provenance through the target index; any other reads every Provenance
+ * once, each target checked through the primary keys (xp_exported).
  */
 void
 job_export_plan_assoc(struct xp *x, const struct xp_step *s, struct buf *b)
 {
-	const char	*targets = "jsonb_array_elements(CASE WHEN "
-			    "jsonb_typeof(a.content::jsonb->'target') = "
-			    "'array' THEN a.content::jsonb->'target' ELSE "
-			    "'[]' END)";
 	const char	*recorded = "CASE WHEN a.content::jsonb->>'recorded' "
 			    "~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
 			    "[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$' "
@@ -611,27 +692,49 @@ job_export_plan_assoc(struct xp *x, const struct xp_step *s, struct buf *b)
 	const char	*live = "a.type = 'Provenance' AND NOT a.deleted AND "
 			    "a.last_updated <= (SELECT current_setting("
 			    "'bulkhead.tt')::timestamptz)";
+	int		 relevant = strcmp(job_export_str(x->params,
+			    "associated"), "relevant") == 0;
 	struct buf	 own;
 
 	buf_init(&own, EXPORT_SQL_MAX);
 	job_export_plan_conditions(x, s, &own);
-	(void)buf_printf(b, "NOT deleted AND last_updated <= (SELECT "
+	(void)buf_puts(b, "NOT deleted AND last_updated <= (SELECT "
 	    "current_setting('bulkhead.tt')::timestamptz) AND type = "
-	    "'Provenance' AND ((%s) OR id IN (", own.b_data);
-	if (strcmp(job_export_str(x->params, "associated"), "relevant") == 0) {
-		(void)buf_printf(b, "SELECT a.id FROM %s a WHERE %s AND "
-		    "EXISTS (SELECT 1 FROM %s bh_t(t) WHERE ", s->s_table,
-		    live, targets);
-		xp_exported(x, "(bh_t.t->>'reference')", b);
-		(void)buf_puts(b, ")");
+	    "'Provenance' AND ");
+	if (s->s_targets && relevant) {
+		/* Its own rows (XP_PROVENANCE: targeting exported
+		 * compartment rows) are among these. */
+		(void)buf_puts(b, "provenance_targets(content) && ");
+		xp_exported_refs(x, 0, b);
+	} else if (s->s_targets) {
+		/* One IN list, not an OR: the step stays an index lookup. */
+		(void)buf_printf(b, "id IN (SELECT id FROM %s WHERE %s "
+		    "UNION ALL (SELECT DISTINCT ON (bh_r.ref) a.id FROM %s a, "
+		    "LATERAL (SELECT t->>'reference' AS ref FROM "
+		    XP_TARGETS("a.content") " t) bh_r WHERE %s AND "
+		    "provenance_targets(a.content) && ", s->s_table,
+		    own.b_data, s->s_table, live);
+		xp_exported_refs(x, 0, b);
+		(void)buf_puts(b, " AND split_part(bh_r.ref, '/', 1) || '/' "
+		    "|| split_part(bh_r.ref, '/', 2) = ANY(");
+		xp_exported_refs(x, 0, b);
+		(void)buf_printf(b, ") ORDER BY bh_r.ref, %s DESC NULLS "
+		    "LAST, a.id DESC))", recorded);
+	} else if (relevant) {
+		(void)buf_printf(b, "((%s) OR id IN (SELECT a.id FROM %s a "
+		    "WHERE %s AND EXISTS (SELECT 1 FROM " XP_TARGETS(
+		    "a.content") " bh_t(t) WHERE ", own.b_data, s->s_table,
+		    live);
+		xp_exported(x, "(bh_t.t->>'reference')", 0, b);
+		(void)buf_puts(b, ")))");
 	} else {
-		(void)buf_printf(b, "SELECT DISTINCT ON (bh_r.ref) a.id FROM "
-		    "%s a, LATERAL (SELECT t->>'reference' AS ref FROM %s t) "
-		    "bh_r WHERE %s AND ", s->s_table, targets, live);
-		xp_exported(x, "bh_r.ref", b);
+		(void)buf_printf(b, "((%s) OR id IN (SELECT DISTINCT ON "
+		    "(bh_r.ref) a.id FROM %s a, LATERAL (SELECT "
+		    "t->>'reference' AS ref FROM " XP_TARGETS("a.content")
+		    " t) bh_r WHERE %s AND ", own.b_data, s->s_table, live);
+		xp_exported(x, "bh_r.ref", 0, b);
 		(void)buf_printf(b, " ORDER BY bh_r.ref, %s DESC NULLS LAST, "
-		    "a.id DESC", recorded);
+		    "a.id DESC))", recorded);
 	}
-	(void)buf_puts(b, "))");
 	buf_free(&own);
 }
