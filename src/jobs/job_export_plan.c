@@ -662,9 +662,11 @@ xp_exported_refs(struct xp *x, int compartment, struct buf *b)
 			continue;
 		buf_reset(&cond);
 		job_export_plan_conditions(x, t, &cond);
-		(void)buf_printf(b, "%sSELECT '%s/' || id AS r FROM %s WHERE "
-		    "type = '%s' AND %s", n++ ? " UNION ALL " : "", t->s_type,
-		    t->s_table, t->s_type, cond.b_data);
+		/* The index's collation: id's "C" would not match it. */
+		(void)buf_printf(b, "%sSELECT ('%s/' || id) COLLATE "
+		    "\"default\" AS r FROM %s WHERE type = '%s' AND %s",
+		    n++ ? " UNION ALL " : "", t->s_type, t->s_table,
+		    t->s_type, cond.b_data);
 	}
 	if (n == 0)
 		(void)buf_puts(b, "SELECT NULL::text AS r WHERE false");
