@@ -229,7 +229,8 @@ def test_EXP_K_05_patient_level_uses_the_compartment(env):
     e = env.export("/Patient/$export")
     got = e.resources()
     assert COMPARTMENT <= set(got)
-    assert set(got) <= COMPARTMENT | CONTEXT | {"Group"}
+    # Provenance targeting the compartment: EXP-P-IA-5 (tested there).
+    assert set(got) <= COMPARTMENT | CONTEXT | {"Group", "Provenance"}
     tt = e.manifest["transactionTime"]
     assert {("Patient", i) for i in got["Patient"]} == \
         live_until(env, tt, "type = 'Patient'")
