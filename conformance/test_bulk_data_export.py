@@ -229,7 +229,8 @@ def test_EXP_K_05_patient_level_uses_the_compartment(env):
     e = env.export("/Patient/$export")
     got = e.resources()
     assert COMPARTMENT <= set(got)
-    assert set(got) <= COMPARTMENT | CONTEXT | {"Group"}
+    # Provenance targeting the compartment: EXP-P-IA-5 (tested there).
+    assert set(got) <= COMPARTMENT | CONTEXT | {"Group", "Provenance"}
     tt = e.manifest["transactionTime"]
     assert {("Patient", i) for i in got["Patient"]} == \
         live_until(env, tt, "type = 'Patient'")
@@ -1591,6 +1592,45 @@ def test_EXP_P_IA_1_latest_and_relevant_provenance(env):
     assert "Provenance" not in sysl.resources()
     for line in sum(sysl.lines().values(), []):
         assert json.loads(line)["resourceType"] == "Medication"
+
+
+def test_EXP_P_IA_5_provenance_without_the_parameter(env):
+    """EXP-P-IA-5: without includeAssociatedData, a Patient- or Group-level
+    export includes every Provenance whose target is in the Patient
+    compartment (a resource it exports for its patients), a system-level
+    export every Provenance; a _type list that leaves Provenance out
+    leaves it out."""
+    def compartment_refs(e):
+        return {t + "/" + i for t, rs in e.resources().items()
+                if t not in ("Provenance", "Organization", "Practitioner",
+                             "Location")
+                for i in rs}
+    plain = env.export("/Patient/$export")
+    assert set(plain.resources().get("Provenance", {})) == set(
+        provenance_of(env, compartment_refs(plain))) == {
+        "conf-prov-old", "conf-prov-new", "conf-prov-two"}
+    grp = env.export("/Group/%s/$export" % env.crafted["group"])
+    members = {"Patient/" + x for x in env.crafted["active_members"]}
+    assert members | {"Group/" + env.crafted["group"]} <= \
+        compartment_refs(grp)
+    assert set(grp.resources().get("Provenance", {})) == set(
+        provenance_of(env, compartment_refs(grp)))
+    # _type naming Provenance: the Provenance of the listed types' rows.
+    typed = env.export("/Patient/$export",
+                       params={"_type": "Patient,Provenance"})
+    assert set(typed.resources().get("Provenance", {})) == set(
+        provenance_of(env, compartment_refs(typed)))
+    assert not [w for w in warnings_text(typed) if "Provenance" in
+                json.dumps(w)]
+    # _type leaving it out: none.
+    for path in ("/Patient/$export",
+                 "/Group/%s/$export" % env.crafted["group"]):
+        e = env.export(path, params={"_type": "Patient"})
+        assert "Provenance" not in {i["type"] for i in e.items()}
+    # System level: every Provenance.
+    sysl = env.export()
+    assert set(sysl.resources()["Provenance"]) == {
+        i for _, i in env.store_ids("type = 'Provenance'")}
 
 
 def test_EXP_P_TY_5_out_of_compartment_types_dropped_with_warning(env):

@@ -12,9 +12,11 @@
 
 #include "api/admin_api.h"
 #include "api/admin_clients.h"
-#include "api/auth_token.h"
 #include "api/api_routes.h"
+#include "api/auth_token.h"
 #include "api/export_api.h"
+#include "api/export_files.h"
+#include "api/export_status.h"
 #include "api/http_fhir.h"
 #include "api/import_api.h"
 #include "http/http_metrics.h"
@@ -40,9 +42,10 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET | HTTP_POST, "/fhir/Group/{id}/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_group },
 	{ HTTP_POST, "/fhir/$import", HTTP_ROUTE_FHIR, import_api_kickoff },
-	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
-	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_delete },
-	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_api_file },
+	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_status_get },
+	{ HTTP_DELETE, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR,
+	    export_status_delete },
+	{ HTTP_GET, "/fhir/_jobs/{id}/files/{name}", 0, export_files_get },
 	/* SMART Backend Services (src/api/auth_token.h); 404 with auth =
 	 * none.  Discovery is JSON whatever Accept says (AUTH-D-02). */
 	{ HTTP_GET, "/fhir/.well-known/smart-configuration", 0,
@@ -119,7 +122,7 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 
 	if (http_fhir_init(cfg, errbuf, errlen) == -1)
 		return -1;
-	if (export_api_start(cfg, err, sizeof(err)) == -1)
+	if (export_status_start(cfg, err, sizeof(err)) == -1)
 		log_warnx("%s; status polls read the database each time", err);
 	return 0;
 }
@@ -128,6 +131,6 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 static void
 api_routes_stop(void)
 {
-	export_api_stop();
+	export_status_stop();
 	http_fhir_shutdown();
 }

@@ -207,8 +207,9 @@ export_add_type(void *arg, const char *t)
 		return export_unsupported(b->k, b->warnings, b->err,
 		    "not-supported", "_type: %s is not a FHIR R4 resource "
 		    "type", t);
+	/* Provenance: what targets the compartment (EXP-P-IA-5). */
 	if (b->k->ek_level != EXPORT_SYSTEM && !fhir_type_in_compartment(t) &&
-	    !fhir_type_is_context(t)) {
+	    !fhir_type_is_context(t) && strcmp(t, "Provenance") != 0) {
 		/* Left out with a warning even when strict: the IG asks for
 		 * an error only when no type is left (EXP-P-TY-5). */
 		char	w[256];

@@ -5,7 +5,7 @@
  * ADDING A ROUTE: one row in api_routes_table[] (src/api/api_routes.c),
  * which main.c hands down to http_server_main:
  *
- *	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_api_status },
+ *	{ HTTP_GET, "/fhir/_jobs/{id}", HTTP_ROUTE_FHIR, export_status_get },
  *
  * Patterns match the percent-decoded path segment by segment; "{name}"
  * captures one non-empty segment (http_req_param(req, "name")).  Segments

@@ -21,7 +21,7 @@
  * since (alias _since) = "last-success": an incremental export, from the
  * transactionTime of the last completed export of the same schedule
  * (everything when there is none); for jobs a schedule submits, see
- * xp_last_success in job_export.c.  The public $export accepts FHIR
+ * xp_last_success in job_export_since.c.  The public $export accepts FHIR
  * instants only.
  */
 #define EXPORT_SINCE_LAST_SUCCESS	"last-success"
@@ -43,11 +43,5 @@ int		job_renewal_check(const cJSON *params, char *errbuf,
 		    size_t errlen);
 int		job_export_check(const cJSON *params, char *errbuf,
 		    size_t errlen);
-/* The directory of a job's files, relative to data_dir ("jobs/<id>"). */
-void		job_export_dir(const char *job_id, char *out, size_t outlen);
-/* Removes a job's output directory and files (cancel, DELETE, expiry).
- * An open download keeps its file until it ends (POSIX unlink). */
-struct cfg;
-void		job_export_remove_files(const struct cfg *, const char *job_id);
 
 #endif

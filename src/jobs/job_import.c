@@ -56,9 +56,9 @@
 #include "store/fhir_types.h"
 #include "bulk/outfile.h"
 #include "core/cfg.h"
-#include "jobs/job_export.h"
 #include "jobs/job_import.h"
 #include "jobs/job_import_int.h"
+#include "store/job_files.h"
 #include "store/jobq.h"
 #include "jobs/throttle.h"
 #include "lib/buf.h"
@@ -581,7 +581,7 @@ job_import_run(struct job_ctx *ctx)
 		    cJSON_GetObjectItemCaseSensitive(in, "etag"));
 		i++;
 	}
-	snprintf(x->reldir, sizeof(x->reldir), "jobs/%s", job_ctx_id(ctx));
+	(void)job_files_dir(job_ctx_id(ctx), x->reldir, sizeof(x->reldir));
 	snprintf(x->dir, sizeof(x->dir), "%s/%s", x->cfg->data_dir, x->reldir);
 	if (fs_mkdirs(x->dir) == -1) {
 		job_ctx_error(ctx, "import: cannot create %s: %s", x->dir,
@@ -731,7 +731,7 @@ job_import_run(struct job_ctx *ctx)
 			if (x->inputs[i].in_stage_from > 0)
 				imp_drop_stage(x, &x->inputs[i]);
 	if (rc == JOB_STOPPED && job_ctx_stop_reason(ctx) == JOB_STOP_CANCEL)
-		job_export_remove_files(x->cfg, job_ctx_id(ctx));
+		job_files_remove(x->cfg->data_dir, job_ctx_id(ctx));
 	if (x->inputs != NULL)
 		for (i = 0; i < x->ninputs; i++)
 			for (int j = 0; j < x->inputs[i].in_nfiles; j++)

@@ -40,8 +40,8 @@
 
 #include "core/cfg.h"
 #include "jobs/job_ctx.h"
-#include "jobs/job_export.h"
 #include "jobs/job_kinds.h"
+#include "store/job_files.h"
 #include "store/jobq.h"
 #include "jobs/limits.h"
 #include "jobs/worker.h"
@@ -331,7 +331,7 @@ worker_settle(struct worker *w, struct job_ctx *ctx, enum job_status st,
 	}
 	if (st == JOB_DONE && rc == JOBQ_R_CANCEL) {
 		/* Cancelled while it finished: cancelled, not completed. */
-		job_export_remove_files(w->w_cfg, l->l_id);
+		job_files_remove(w->w_cfg->data_dir, l->l_id);
 		log_info("job %s: cancelled as it finished; outputs removed",
 		    l->l_id);
 		return 0;
