@@ -286,7 +286,7 @@ xp_copy(struct xp *x, const struct xp_step *s, const char *sql)
 			/* Abandon the COPY: the transaction is rolled back
 			 * with the connection's next use. */
 			PQrequestCancel(x->conn);
-			while ((len = PQgetCopyData(x->conn, &row, 0)) > 0)
+			while (PQgetCopyData(x->conn, &row, 0) > 0)
 				PQfreemem(row);
 			goto drain;
 		}
