@@ -639,24 +639,13 @@ static curl_socket_t
 fetch_on_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
 {
 	struct fetch		*f = arg;
-	struct sockaddr_storage	 ss;
 	char			 ip[INET6_ADDRSTRLEN];
-	const void		*a = NULL;
 	enum fetch_policy_ipclass	 cls;
 	int			 fd;
 
-	memset(&ss, 0, sizeof(ss));
-	if (sa->addrlen <= sizeof(ss))
-		memcpy(&ss, &sa->addr, sa->addrlen);
-	if (sa->family == AF_INET &&
-	    sa->addrlen >= sizeof(struct sockaddr_in))
-		a = &((const struct sockaddr_in *)(const void *)&ss)->sin_addr;
-	else if (sa->family == AF_INET6 &&
-	    sa->addrlen >= sizeof(struct sockaddr_in6))
-		a = &((const struct sockaddr_in6 *)(const void *)&ss)->
-		    sin6_addr;
-	if (purpose != CURLSOCKTYPE_IPCXN || a == NULL ||
-	    inet_ntop(sa->family, a, ip, sizeof(ip)) == NULL) {
+	if (purpose != CURLSOCKTYPE_IPCXN ||
+	    fetch_policy_addr_text(sa->family, &sa->addr, sa->addrlen, ip,
+	    sizeof(ip)) == -1) {
 		snprintf(f->f_blocked, sizeof(f->f_blocked), "host %s: "
 		    "refused a non-IP connection", f->f_host);
 		return CURL_SOCKET_BAD;

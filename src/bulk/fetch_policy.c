@@ -170,3 +170,25 @@ fetch_policy_addr_refused(const char *host, const char *ip,
 		return 0;
 	return 1;
 }
+
+int
+fetch_policy_addr_text(int family, const void *addr, size_t addrlen,
+    char *ip, size_t iplen)
+{
+	struct sockaddr_storage	 ss;
+	const void		*a = NULL;
+
+	/* Copied out first: libcurl's buffer need not be aligned. */
+	memset(&ss, 0, sizeof(ss));
+	if (addrlen > sizeof(ss))
+		return -1;
+	memcpy(&ss, addr, addrlen);
+	if (family == AF_INET && addrlen >= sizeof(struct sockaddr_in))
+		a = &((const struct sockaddr_in *)(const void *)&ss)->sin_addr;
+	else if (family == AF_INET6 && addrlen >= sizeof(struct sockaddr_in6))
+		a = &((const struct sockaddr_in6 *)(const void *)&ss)->
+		    sin6_addr;
+	if (a == NULL || inet_ntop(family, a, ip, (socklen_t)iplen) == NULL)
+		return -1;
+	return 0;
+}

@@ -37,6 +37,11 @@ enum fetch_policy_ipclass {
  * (64:ff9b::a.b.c.d) IPv6 addresses are classified by their IPv4 part.
  */
 enum fetch_policy_ipclass fetch_policy_ip_class(const char *ip);
+/* The numeric text of a socket address (AF_INET or AF_INET6, addrlen
+ * bytes at addr, as libcurl's socket callback hands it) into ip[iplen].
+ * 0, or -1 for any other family or a short address. */
+int		 fetch_policy_addr_text(int family, const void *addr,
+		    size_t addrlen, char *ip, size_t iplen);
 
 /* "loopback", "link-local", ... for messages. */
 const char	*fetch_policy_ip_class_name(enum fetch_policy_ipclass);
