@@ -168,6 +168,14 @@ def patient_of(r):
     return ref.get("reference", "")[len("Patient/"):]
 
 
+def provenance_of(srv, targets):
+    """Ids of the live Provenance with a target ("Type/id", any version
+    suffix dropped) among targets."""
+    return {i for i, r in srv.live("Provenance").items()
+            if any("/".join(t.get("reference", "").split("/")[:2])
+                   in targets for t in r.get("target", []))}
+
+
 def refs(resource, type_):
     text = json.dumps(resource, separators=(",", ":"))
     return set(re.findall(r'"reference":"%s/([A-Za-z0-9.-]{1,64})"' % type_,
@@ -573,6 +581,10 @@ def test_group_export_is_members_compartment_group_and_context(srv):
     for t in CONTEXT:
         want[t] = set().union(*(refs(r, t) for r in exported)) & \
             set(srv.live(t))
+    # EXP-P-IA-5: the Provenance of the exported compartment rows comes
+    # along without includeAssociatedData.
+    want["Provenance"] = provenance_of(srv, {
+        "%s/%s" % (t, i) for t in COMPARTMENT for i in want[t]})
     want = {t: v for t, v in want.items() if v}
     assert {t: set(v) for t, v in got.items()} == want
 
@@ -626,12 +638,16 @@ def test_transaction_time_ignores_writers_in_other_databases(srv, pg_admin):
 def test_patient_level_excludes_other_types(srv):
     e = srv.export("/Patient/$export")
     types = {i["type"] for i in e.items()}
-    assert types == set(COMPARTMENT) | set(CONTEXT) | {"Group"}
+    assert types == set(COMPARTMENT) | set(CONTEXT) | {"Group",
+                                                        "Provenance"}
     for t in ("InsurancePlan", "Medication", "ActivityDefinition"):
         assert t not in types
     got = e.resources()
     for t in COMPARTMENT:
         assert set(got[t]) == set(srv.live(t)), t
+    # EXP-P-IA-5: every Provenance that targets a compartment row.
+    assert set(got["Provenance"]) == provenance_of(srv, {
+        "%s/%s" % (t, i) for t in COMPARTMENT for i in srv.live(t)})
     outcome(srv.kickoff("/Patient/$export", {"_type": "Medication"}), 400,
             "not-supported")
 
