@@ -1,7 +1,8 @@
 /*
- * export_api_int.h — private to the HTTP side of $export (api/export_api.c,
- * api/export_status.c, api/export_files.c): what the kick-off lends the
- * status and download handlers.  Not for use elsewhere.
+ * export_api_int.h — private to the HTTP side of the bulk jobs
+ * (api/export_api.c, api/export_status.c, api/export_files.c,
+ * api/import_api.c): what the kick-off lends the status and download
+ * handlers, and the bearer check they all make.  Not for use elsewhere.
  */
 #ifndef API_EXPORT_API_INT_H
 #define API_EXPORT_API_INT_H
