@@ -1,8 +1,10 @@
 /*
  * export_api.c — the $export kick-off (SPEC §1.2–§1.5): checks the
- * headers, the parameters (bulk/export_params.c), the cohort and the
- * client's concurrency limit, submits the job and answers 202 with its
- * status URL.  Runs in the API process on libmicrohttpd's threads: a few
+ * bearer token (auth = smart: AUTH-BE-01/02/05, the job belongs to the
+ * token's client and gets only the types its scopes read), the headers,
+ * the parameters (bulk/export_params.c), the cohort and the client's
+ * concurrency limit, submits the job and answers 202 with its status
+ * URL.  No refusal creates a job.  Runs in the API process on libmicrohttpd's threads: a few
  * short queries on the thread's connection; a worker does the export
  * itself (jobs/job_export.c).  The status, DELETE and downloads are
  * export_status.c's and export_files.c's; the helpers they share with
@@ -15,8 +17,10 @@
 
 #include <openssl/evp.h>
 
+#include "api/auth_bearer.h"
 #include "api/export_api.h"
 #include "api/export_api_int.h"
+#include "auth/scope.h"
 #include "bulk/export_params.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
@@ -30,14 +34,16 @@
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
+#include "store/fhir_types.h"
 #include "store/ndjson.h"
 
 #define EXPORT_FHIR_JSON	"application/fhir+json"
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* The client a job belongs to: a hash of its bearer token when it sends
- * one, else its address.  Used for the concurrency limit (EXP-KR-04). */
+/* With auth = none, the client a job belongs to: a hash of its bearer
+ * token when it sends one, else its address.  Used for the concurrency
+ * limit (EXP-KR-04). */
 static void
 export_client_id(struct http_req *req, char *out, size_t outlen)
 {
@@ -59,6 +65,30 @@ export_client_id(struct http_req *req, char *out, size_t outlen)
 	if (http_req_client_addr(req, host, sizeof(host)) == -1)
 		str_lcpy(host, "unknown", sizeof(host));
 	snprintf(out, outlen, "ip:%s", host);
+}
+
+int
+export_api_principal(struct http_req *req, struct token_principal *p,
+    char *client, size_t clientlen)
+{
+	if (auth_bearer_check(req, http_req_cfg(req), p) == -1)
+		return -1;
+	if (p->tp_auth_off)
+		export_client_id(req, client, clientlen);
+	else
+		snprintf(client, clientlen, "smart:%s", p->tp_client);
+	return 0;
+}
+
+int
+export_api_owns(const struct token_principal *p, const char *job_client)
+{
+	char	mine[EXPORT_API_CLIENT_MAX];
+
+	if (p->tp_auth_off)
+		return 1;
+	snprintf(mine, sizeof(mine), "smart:%s", p->tp_client);
+	return job_client != NULL && strcmp(job_client, mine) == 0;
 }
 
 PGconn *
@@ -255,6 +285,122 @@ export_check_limit(struct http_req *req, PGconn *conn, const char *client)
 	return -1;
 }
 
+/* 1 if the scopes let the token read every type ("*" items alone). */
+static int
+export_scope_all(const struct scope_set *set)
+{
+	unsigned	perms = 0;
+	size_t		i;
+
+	for (i = 0; i < set->ss_n; i++)
+		if (strcmp(set->ss_items[i].si_type, "*") == 0)
+			perms |= set->ss_items[i].si_perms;
+	return (perms & SCOPE_READ) == SCOPE_READ;
+}
+
+/* One type the token may not read: 403 when strict (AUTH-BE-02), else
+ * a warning for the manifest's error file.  0, or -1 after answering. */
+static int
+export_scope_refuse(struct http_req *req, cJSON *params, int lenient,
+    const char *what, const char *type)
+{
+	cJSON	*warnings;
+	char	 w[256];
+
+	if (!lenient) {
+		(void)auth_bearer_forbidden(req, "%s: the access token's "
+		    "scopes do not allow reading %s resources", what, type);
+		return -1;
+	}
+	if ((warnings = cJSON_GetObjectItemCaseSensitive(params,
+	    "warnings")) == NULL) {
+		warnings = cJSON_CreateArray();
+		cJSON_AddItemToObject(params, "warnings", warnings);
+	}
+	snprintf(w, sizeof(w), "%s: %s is outside the access token's scopes "
+	    "(left out: Prefer handling=lenient)", what, type);
+	cJSON_AddItemToArray(warnings, cJSON_CreateString(w));
+	return 0;
+}
+
+/*
+ * Narrows the job's params to what the token may read: each _type item,
+ * _typeFilter type and includeAssociatedData's Provenance outside the
+ * scopes is refused (strict) or dropped with a warning (lenient); no
+ * _type becomes the readable types (AUTH-BE-05), unless the token reads
+ * every type.  0, or -1 after answering 403.
+ */
+static int
+export_scope_params(struct http_req *req, const struct scope_set *set,
+    cJSON *params, int lenient)
+{
+	cJSON		*types = cJSON_GetObjectItemCaseSensitive(params,
+			    "types");
+	cJSON		*filters = cJSON_GetObjectItemCaseSensitive(params,
+			    "typeFilters");
+	cJSON		*it, *next;
+	const char	*cand[SCOPE_MAX_ITEMS], *out[SCOPE_MAX_ITEMS];
+	size_t		 i, n = 0, k;
+
+	if (export_scope_all(set))
+		return 0;
+	if (types != NULL) {
+		for (it = types->child; it != NULL; it = next) {
+			next = it->next;
+			if (scope_can_read(set, it->valuestring))
+				continue;
+			if (export_scope_refuse(req, params, lenient, "_type",
+			    it->valuestring) == -1)
+				return -1;
+			cJSON_Delete(cJSON_DetachItemViaPointer(types, it));
+		}
+		if (cJSON_GetArraySize(types) == 0) {
+			(void)auth_bearer_forbidden(req, "_type: none of the "
+			    "types asked for is within the access token's "
+			    "scopes");
+			return -1;
+		}
+	} else {
+		for (i = 0; i < set->ss_n; i++)
+			if (strcmp(set->ss_items[i].si_type, "*") != 0)
+				cand[n++] = set->ss_items[i].si_type;
+		k = scope_readable_types(set, cand, n, out, SCOPE_MAX_ITEMS);
+		if (k == 0) {
+			(void)auth_bearer_forbidden(req, "the access token's "
+			    "scopes allow reading no resource type");
+			return -1;
+		}
+		types = cJSON_CreateArray();
+		for (i = 0; i < k; i++) {
+			cJSON_ArrayForEach(it, types)
+				if (strcmp(it->valuestring, out[i]) == 0)
+					break;
+			if (it == NULL)
+				cJSON_AddItemToArray(types,
+				    cJSON_CreateString(out[i]));
+		}
+		cJSON_AddItemToObject(params, "types", types);
+	}
+	for (it = filters != NULL ? filters->child : NULL; it != NULL;
+	    it = next) {
+		next = it->next;
+		if (scope_can_read(set, it->string))
+			continue;
+		if (export_scope_refuse(req, params, lenient, "_typeFilter",
+		    it->string) == -1)
+			return -1;
+		cJSON_Delete(cJSON_DetachItemViaPointer(filters, it));
+	}
+	if (cJSON_GetObjectItemCaseSensitive(params, "associated") != NULL &&
+	    !scope_can_read(set, "Provenance")) {
+		if (export_scope_refuse(req, params, lenient,
+		    "includeAssociatedData", "Provenance") == -1)
+			return -1;
+		cJSON_DeleteItemFromObjectCaseSensitive(params, "associated");
+	}
+	return 0;
+}
+
 static void
 export_kickoff(struct http_req *req, enum export_level level)
 {
@@ -264,11 +410,13 @@ export_kickoff(struct http_req *req, enum export_level level)
 	struct export_collect	 col;
 	struct http_prefer	 prefer;
 	struct jobq_spec	 spec;
+	struct token_principal	 tp;
 	struct buf		 url, hdr, body;
 	const char		*group = NULL, *path;
 	cJSON			*params = NULL;
 	char			*ptext = NULL, id[JOBQ_ID_MAX], err[512];
-	char			 client[64], loc[1024], applied[128];
+	char			 client[EXPORT_API_CLIENT_MAX], loc[1024];
+	char			 applied[128];
 	const char		*lockp[1];
 	PGconn			*conn = NULL;
 	int			 in_tx = 0;
@@ -277,6 +425,8 @@ export_kickoff(struct http_req *req, enum export_level level)
 	buf_init(&hdr, HTTP_ROUTE_MAX_HEADER);
 	buf_init(&body, 4096);
 	memset(&ee, 0, sizeof(ee));
+	if (export_api_principal(req, &tp, client, sizeof(client)) == -1)
+		goto out;
 	(void)http_req_header_all(req, "Prefer", &hdr);
 	http_parse_prefer(hdr.b_len ? hdr.b_data : NULL, &prefer);
 	if (export_check_headers(req, &prefer) == -1)
@@ -324,12 +474,14 @@ export_kickoff(struct http_req *req, enum export_level level)
 		goto refuse;
 	if (prefer.hp_separate_status)
 		cJSON_AddBoolToObject(params, "separateStatus", 1);
+	if (!tp.tp_auth_off && export_scope_params(req, &tp.tp_scope, params,
+	    k->ek_lenient) == -1)
+		goto out;
 
 	if ((conn = export_api_conn(req)) == NULL)
 		goto out;
 	if (export_check_cohort(req, conn, group, params) == -1)
 		goto out;
-	export_client_id(req, client, sizeof(client));
 	/* Count and insert under one lock per client, or parallel
 	 * kick-offs could all pass the count (EXP-KR-04). */
 	lockp[0] = client;

@@ -4,7 +4,10 @@
  * job_outputs row of that completed job names it (jobq_output_find), so
  * no path from a client ever reaches the file system; zstd as stored,
  * gzip or identity (with byte ranges) transcoded on the fly, with a
- * strong ETag per coding.  API process, libmicrohttpd's threads.
+ * strong ETag per coding.  With auth = smart a download needs a bearer
+ * token of the job's client (any other: 404, AUTH-BE-06) whose scopes
+ * read the file's type (403 otherwise; an organized file: every type of
+ * the job).  API process, libmicrohttpd's threads.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,8 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "api/auth_bearer.h"
 #include "api/export_api_int.h"
 #include "api/export_files.h"
+#include "auth/scope.h"
 #include "bulk/transcode.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
@@ -112,6 +119,71 @@ export_range(const char *h, int64_t len, int64_t *from, int64_t *to)
 	return *from < len ? 1 : -1;
 }
 
+/*
+ * AUTH-BE-06 for one file rel of job id: the job must be the principal's
+ * (404 otherwise) and an output file's type readable with its scopes
+ * (403); error and deleted files need only the job.  An organized
+ * output file (no type of its own) needs every type of the job.  1 when
+ * allowed, 0 after answering, -1 when the database failed (errbuf).
+ */
+static int
+export_files_allowed(struct http_req *req, PGconn *conn,
+    const struct token_principal *tp, const char *id, const char *rel,
+    char *errbuf, size_t errlen)
+{
+	struct jobq_job		*job = NULL;
+	struct jobq_outrow	*rows = NULL;
+	const struct jobq_outrow *r = NULL;
+	const cJSON		*t;
+	cJSON			*params = NULL;
+	size_t			 nrows = 0, i;
+	int			 n, rc = -1;
+
+	if ((n = jobq_get(conn, id, &job, errbuf, errlen)) == -1)
+		return -1;
+	if (n == 0 || !export_api_owns(tp, job->j_client)) {
+		(void)http_reply_outcome(req, 404, "not-found", "no such file "
+		    "(unknown, not yet complete, deleted or expired)");
+		rc = 0;
+		goto out;
+	}
+	if (jobq_outputs_list(conn, id, NULL, &rows, &nrows, errbuf,
+	    errlen) == -1)
+		goto out;
+	for (i = 0; i < nrows && r == NULL; i++)
+		if (rows[i].r_file != NULL && strcmp(rows[i].r_file, rel) == 0)
+			r = &rows[i];
+	rc = 1;
+	if (r == NULL || strcmp(r->r_channel, "output") != 0 ||
+	    strcmp(job->j_kind, "import") == 0)
+		goto out;	/* unknown (404 below), or not resources */
+	params = cJSON_Parse(job->j_params);
+	if (cJSON_GetObjectItemCaseSensitive(params, "organizeOutputBy") ==
+	    NULL) {
+		if (!scope_can_read(&tp->tp_scope, r->r_type)) {
+			(void)auth_bearer_forbidden(req, "the access token's "
+			    "scopes do not allow reading %s resources",
+			    r->r_type);
+			rc = 0;
+		}
+		goto out;
+	}
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(params,
+	    "types"))
+		if (!cJSON_IsString(t) ||
+		    !scope_can_read(&tp->tp_scope, t->valuestring)) {
+			(void)auth_bearer_forbidden(req, "the access token's "
+			    "scopes do not cover every type of this file");
+			rc = 0;
+			goto out;
+		}
+ out:
+	cJSON_Delete(params);
+	jobq_outrows_free(rows, nrows);
+	jobq_job_free(job);
+	return rc;
+}
+
 void
 export_files_get(struct http_req *req)
 {
@@ -121,17 +193,21 @@ export_files_get(struct http_req *req)
 	const char		*inm;
 	struct export_stream	*s = NULL;
 	struct MHD_Response	*resp = NULL;
+	struct token_principal	 tp;
 	struct buf		 ae;
 	enum transcode_enc	 enc;
 	struct stat		 st;
 	PGconn			*conn;
 	char			 rel[512], path[1400], err[512], etag[100];
 	char			 cr[96], checksum[80];
+	char			 client[EXPORT_API_CLIENT_MAX];
 	int64_t			 bytes = 0, from = 0, to = 0;
 	int			 fd = -1, ranged = 0, n;
 	unsigned int		 status = 200;
 
 	buf_init(&ae, HTTP_ROUTE_MAX_HEADER);
+	if (export_api_principal(req, &tp, client, sizeof(client)) == -1)
+		goto out;
 	if (id == NULL || name == NULL || strlen(id) >= JOBQ_ID_MAX ||
 	    !ndjson_valid_id(id, strlen(id)) || strchr(name, '/') != NULL) {
 		(void)http_reply_outcome(req, 404, "not-found", "no such file");
@@ -144,8 +220,12 @@ export_files_get(struct http_req *req)
 	}
 	if ((conn = export_api_conn(req)) == NULL)
 		goto out;
-	if ((n = jobq_output_find(conn, id, rel, 1, &bytes, checksum,
-	    sizeof(checksum), err, sizeof(err))) == -1) {
+	n = 1;
+	if (!tp.tp_auth_off && (n = export_files_allowed(req, conn, &tp, id,
+	    rel, err, sizeof(err))) == 0)
+		goto out;
+	if (n == -1 || (n = jobq_output_find(conn, id, rel, 1, &bytes,
+	    checksum, sizeof(checksum), err, sizeof(err))) == -1) {
 		http_db_discard();
 		(void)http_reply_outcome(req, 503, "transient", "job store "
 		    "unavailable; retry later");

@@ -3,7 +3,10 @@
  * polls answered from export_cache.h (a miss renders the answer once:
  * 202 with X-Progress and Retry-After, the manifest, or an
  * OperationOutcome), and the client's DELETE (§1.12), which cancels the
- * job and removes its files (jobq_cancel).  Serves export, renewal-export
+ * job and removes its files (jobq_cancel).  Both need a bearer token
+ * (auth = smart) of the client that started the job; any other gets 404,
+ * not 403, so a job's existence is not revealed (AUTH-BE-06); a poll
+ * checks it against the cached answer, without a query.  Serves export, renewal-export
  * and import jobs; the manifests' file URLs are job_files.h's.  API
  * process, libmicrohttpd's threads, each on its thread's connection.
  */
@@ -244,7 +247,8 @@ export_manifest(const struct cfg *cfg, PGconn *conn, struct export_row *row,
 	(void)buf_puts(b, "\",\"request\":\"");
 	if (req_url != NULL)
 		(void)buf_json_escape(b, req_url, strlen(req_url));
-	(void)buf_puts(b, "\",\"requiresAccessToken\":false");
+	(void)buf_printf(b, "\",\"requiresAccessToken\":%s",
+	    strcmp(cfg->auth, "smart") == 0 ? "true" : "false");
 	organized = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    row->params, "organizeOutputBy"));
 	if (organized != NULL)
@@ -351,6 +355,9 @@ export_render(const struct cfg *cfg, PGconn *conn, const char *id,
 		export_snap_outcome(s, 404, "not-found", "no such export job");
 		goto done;
 	}
+	if (row.job->j_client != NULL)
+		str_lcpy(s->sn_client, row.job->j_client,
+		    sizeof(s->sn_client));
 	s->sn_separate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 	    row.params, "separateStatus"));
 	if (row.removed) {
@@ -458,12 +465,14 @@ void
 export_status_get(struct http_req *req)
 {
 	struct export_cache_ticket	 t;
+	struct token_principal		 tp;
 	struct export_snap		*s;
 	const char			*id;
-	char				 err[512];
+	char				 err[512], client[EXPORT_API_CLIENT_MAX];
 	PGconn				*conn;
 
-	if ((id = export_req_id(req)) == NULL)
+	if (export_api_principal(req, &tp, client, sizeof(client)) == -1 ||
+	    (id = export_req_id(req)) == NULL)
 		return;
 	if ((s = export_cache_get(id, &t)) == NULL) {
 		if ((conn = export_api_conn(req)) == NULL) {
@@ -480,7 +489,11 @@ export_status_get(struct http_req *req)
 		}
 		export_cache_put(id, &t, s);
 	}
-	export_reply_snap(req, s);
+	if (!export_api_owns(&tp, s->sn_client))
+		(void)http_reply_outcome(req, 404, "not-found", "no such "
+		    "export job");
+	else
+		export_reply_snap(req, s);
 	export_snap_unref(s);
 }
 
@@ -502,20 +515,23 @@ void
 export_status_delete(struct http_req *req)
 {
 	const struct cfg	*cfg = http_req_cfg(req);
+	struct token_principal	 tp;
 	struct export_row	 row;
 	struct buf		 body;
 	const char		*id;
 	enum jobq_state		 st;
-	char			 err[512];
+	char			 err[512], client[EXPORT_API_CLIENT_MAX];
 	PGconn			*conn;
 	int			 n;
 
 	memset(&row, 0, sizeof(row));
 	buf_init(&body, 4096);
-	if ((id = export_req_id(req)) == NULL ||
+	if (export_api_principal(req, &tp, client, sizeof(client)) == -1 ||
+	    (id = export_req_id(req)) == NULL ||
 	    (conn = export_api_conn(req)) == NULL)
 		goto out;
-	if ((n = export_row_load(conn, id, &row, err, sizeof(err))) <= 0) {
+	if ((n = export_row_load(conn, id, &row, err, sizeof(err))) <= 0 ||
+	    !export_api_owns(&tp, row.job->j_client)) {
 		if (n == -1) {
 			http_db_discard();
 			(void)http_reply_outcome(req, 503, "transient", "job "

@@ -5,6 +5,10 @@
  * shape, formats, types, URL schemes, the host allowlist, file:// paths
  * against the import directory, duplicate inputs and the limits.  The
  * worker re-checks hosts (after DNS, on every redirect) when it fetches.
+ * With auth = smart it first needs a bearer token (401), whose scopes
+ * write every imported type (403 otherwise); the job is recorded under
+ * the token's client, so only that client sees its status and files.
+ * No refusal creates a job.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +18,9 @@
 
 #include <curl/curl.h>
 
+#include "api/auth_bearer.h"
+#include "api/export_api_int.h"
+#include "auth/scope.h"
 #include "bulk/confine.h"
 #include "bulk/fetch_policy.h"
 #include "store/fhir_types.h"
@@ -291,16 +298,21 @@ import_api_kickoff(struct http_req *req)
 	const struct cfg	*cfg = http_req_cfg(req);
 	struct import_req	 r;
 	struct jobq_spec	 spec;
-	const cJSON		*body = http_req_body_json(req), *rt;
+	struct token_principal	 tp;
+	const cJSON		*body = http_req_body_json(req), *rt, *in;
 	cJSON			*params = NULL;
+	const char		*type;
 	char			*ptext = NULL, id[JOBQ_ID_MAX], err[512];
 	char			 loc[1024], request[1024];
+	char			 client[EXPORT_API_CLIENT_MAX];
 	PGconn			*conn = NULL;
 	int64_t			 active = 0;
 	int			 in_tx = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.ir_inputs = cJSON_CreateArray();
+	if (export_api_principal(req, &tp, client, sizeof(client)) == -1)
+		goto out;
 	if (body == NULL || !cJSON_IsObject(body)) {
 		(void)http_reply_outcome(req, 400, "invalid", "the body must "
 		    "be a FHIR Parameters resource or an import manifest "
@@ -315,6 +327,15 @@ import_api_kickoff(struct http_req *req)
 	    import_validate(&r, cfg) == -1) {
 		(void)http_reply_outcome(req, 400, "invalid", "%s", r.ir_err);
 		goto out;
+	}
+	cJSON_ArrayForEach(in, r.ir_inputs) {
+		type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in,
+		    "type"));
+		if (!scope_can_write(&tp.tp_scope, type)) {
+			(void)auth_bearer_forbidden(req, "the access token's "
+			    "scopes do not allow writing %s resources", type);
+			goto out;
+		}
 	}
 	if ((conn = http_db_conn(err, sizeof(err))) == NULL) {
 		(void)http_reply_outcome(req, 503, "transient", "database "
@@ -358,6 +379,7 @@ import_api_kickoff(struct http_req *req)
 	memset(&spec, 0, sizeof(spec));
 	spec.s_kind = "import";
 	spec.s_params = ptext;
+	spec.s_client = tp.tp_auth_off ? NULL : client;
 	spec.s_max_attempts = cfg->job_max_attempts;
 	if (jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) == -1 ||
 	    db_exec(conn, "COMMIT", 0, NULL, err, sizeof(err)) == -1) {
@@ -423,7 +445,8 @@ import_api_manifest(const struct cfg *cfg, const struct jobq_job *j,
 	(void)buf_puts(b, "\",\"request\":\"");
 	if (req_url != NULL)
 		(void)buf_json_escape(b, req_url, strlen(req_url));
-	(void)buf_puts(b, "\",\"requiresAccessToken\":false,\"output\":[");
+	(void)buf_printf(b, "\",\"requiresAccessToken\":%s,\"output\":[",
+	    strcmp(cfg->auth, "smart") == 0 ? "true" : "false");
 	cJSON_ArrayForEach(in, cJSON_GetObjectItemCaseSensitive(result,
 	    "inputs")) {
 		const char *url = cJSON_GetStringValue(

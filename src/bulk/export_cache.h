@@ -57,6 +57,7 @@ struct export_snap {
 	char		 sn_progress[100];	/* X-Progress, or "" */
 	char		 sn_retry[16];		/* Retry-After, or "" */
 	char		 sn_expires[64];	/* Expires, or "" */
+	char		 sn_client[96];		/* the job's client, or "" */
 	char		*sn_text;	/* diagnostics; owned */
 	char		*sn_body;	/* owned, may be NULL */
 	size_t		 sn_len;
