@@ -106,10 +106,9 @@ scope_parse(const char *s, int flags, struct scope_set *set, char *err,
     size_t errlen)
 {
 	const char	*p, *tok;
-	size_t		 len;
 
 	memset(set, 0, sizeof(*set));
-	if ((len = strnlen(s, SCOPE_MAX_LEN + 1)) > SCOPE_MAX_LEN) {
+	if (strnlen(s, SCOPE_MAX_LEN + 1) > SCOPE_MAX_LEN) {
 		scope_err(err, errlen, "scope too long", s, 0);
 		return -1;
 	}

@@ -589,8 +589,8 @@ acli_limits_set(struct admin_client *ac, const char *sub, const char **pos,
 		key[dot - key] = '\0';	/* key: the map; dot + 1: the kind */
 		if (cur == NULL) {
 			buf_reset(&body);
-			if ((rc = acli_request(ac, "GET", "/admin/api/limits",
-			    NULL, 200, &body)) != 0 ||
+			if (acli_request(ac, "GET", "/admin/api/limits",
+			    NULL, 200, &body) != 0 ||
 			    (cur = admin_client_json(ac, &body)) == NULL) {
 				cJSON_Delete(v);
 				rc = 1;
