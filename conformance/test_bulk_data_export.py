@@ -1546,9 +1546,9 @@ def provenance_of(env, refs):
 
 def latest_of(env, refs):
     out = {}
+    every = all_provenance(env).values()  # one query, not one per ref
     for ref in refs:
-        cands = [p for p in all_provenance(env).values()
-                 if ref in target_refs(p)]
+        cands = [p for p in every if ref in target_refs(p)]
         if cands:
             best = max(cands, key=lambda p: (parse_instant(p["recorded"]),
                                              p["id"]))
