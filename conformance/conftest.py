@@ -11,8 +11,20 @@ many requirements that read the same full export share one job.
 The process and database helpers come from tests/e2e/conftest.py, loaded
 under another module name so that the two conftest modules never clash.
 
+Every server the checklist starts (running()) runs with BULKHEAD_AUTH=smart
+unless a test says otherwise, and has the client "conformance" registered
+(an RSA key made in the smart_key fixture, its public JWK sent through the
+admin API, scope system/*.read).  Every python-requests call to a /fhir
+URL of such a server, and every raw() request, carries that client's
+access token from the server's own POST /auth/token, renewed before its
+300 s run out.  A test that checks what a request WITHOUT a token gets
+opts out explicitly with headers {"Authorization": None} (NO_TOKEN).
+Jobs started with another client's token (client_headers) are polled with
+that client's token, explicitly.
+
 At the end of the run a line "conformance: N of M requirements pass"
-counts the tests named test_EXP_*, test_CMP_*, test_ND_* and test_PP_*.
+counts the tests named test_EXP_*, test_CMP_*, test_ND_*, test_PP_* and
+test_AUTH_*.
 """
 import gzip
 import importlib.util
@@ -22,6 +34,7 @@ import subprocess
 import time
 import uuid
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -37,6 +50,12 @@ Database = e2e.Database
 Server = e2e.Server
 run_cli = e2e.run_cli
 
+_spec = importlib.util.spec_from_file_location(
+    "bulkhead_e2e_authhelp", os.path.join(ROOT, "tests", "e2e",
+                                          "authhelp.py"))
+authhelp = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(authhelp)
+
 FHIR_JSON = "application/fhir+json"
 NDJSON = "application/fhir+ndjson"
 TODAY = "2026-06-01"            # generate --today: all data is older
@@ -45,7 +64,12 @@ SEED = 4242
 CRAFTED_UPDATED = "2026-05-20T10:00:00Z"
 DELETED_AT = "2026-06-10T00:00:00Z"     # tombstones: after all data
 POLL_TIMEOUT = 90               # seconds for one export to finish
-REQ_PREFIXES = ("test_EXP_", "test_CMP_", "test_ND_", "test_PP_")
+REQ_PREFIXES = ("test_EXP_", "test_CMP_", "test_ND_", "test_PP_",
+                "test_AUTH_")
+AUTH_CLIENT = "conformance"     # the checklist's own SMART client
+AUTH_SCOPE = "system/*.read"
+TOKEN_RENEW = 200               # seconds: a new token before 300 s pass
+NO_TOKEN = {"Authorization": None}      # opt out: a request without one
 
 
 # ---- the summary line ------------------------------------------------------
@@ -71,6 +95,112 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     n = sum(1 for ok in by_req.values() if ok)
     terminalreporter.write_line("conformance: %d of %d requirements pass" %
                                 (n, len(by_req)))
+
+
+# ---- SMART clients and their tokens ----------------------------------------
+
+def b64u_int(n):
+    return authhelp.b64u(n.to_bytes((n.bit_length() + 7) // 8, "big"))
+
+
+def public_jwk(key, kid):
+    """The bare public JWK of an RSA or P-384 key (AUTH-R-03)."""
+    pub = key.public_key().public_numbers()
+    if hasattr(pub, "n"):
+        return {"kty": "RSA", "kid": kid, "n": b64u_int(pub.n),
+                "e": b64u_int(pub.e)}
+    return {"kty": "EC", "kid": kid, "crv": "P-384",
+            "x": authhelp.b64u(pub.x.to_bytes(48, "big")),
+            "y": authhelp.b64u(pub.y.to_bytes(48, "big"))}
+
+
+class Client:
+    """A registered SMART backend client of one server and its current
+    access token (AUTH-A-04: renewed, as a client polling a long export
+    must)."""
+
+    def __init__(self, server, name, key, scope=AUTH_SCOPE):
+        self.server = server
+        self.name = name
+        self.key = key
+        self.kid = name + "-1"
+        self.scope = scope
+        self._token = None
+        self._got = 0.0
+
+    def register(self):
+        authhelp.register(self.server.base, self.name, {
+            "jwks": {"keys": [public_jwk(self.key, self.kid)]},
+            "scope": self.scope})
+        return self
+
+    def token(self):
+        if self._token is None or \
+                time.monotonic() - self._got > TOKEN_RENEW:
+            self._token, _ = authhelp.get_token(
+                self.server.base, self.name, self.key, self.kid,
+                self.scope)
+            self._got = time.monotonic()
+        return self._token
+
+    def headers(self):
+        return {"Authorization": "Bearer " + self.token()}
+
+
+_KEY = []               # the session's client key (smart_key)
+_CLIENTS = {}           # "127.0.0.1:PORT" -> {name: Client}
+
+
+def server_client(server, name=AUTH_CLIENT, scope=AUTH_SCOPE):
+    """The Client name of server (registered on first use), or None when
+    the server runs without auth."""
+    netloc = urlsplit(server.base).netloc
+    if netloc not in _CLIENTS:
+        return None
+    clients = _CLIENTS[netloc]
+    if name not in clients:
+        assert _KEY, "the smart_key fixture has not run"
+        clients[name] = Client(server, name, _KEY[0], scope).register()
+    return clients[name]
+
+
+def client_headers(server, name=AUTH_CLIENT):
+    """Authorization for server as client name ({} with auth = none)."""
+    c = server_client(server, name)
+    return c.headers() if c is not None else {}
+
+
+def _has_auth(headers):
+    return any(k.lower() == "authorization" for k in (headers or {}))
+
+
+_request = requests.Session.request
+
+
+def _request_with_token(self, method, url, **kw):
+    """requests.Session.request, adding the conformance client's token to
+    a /fhir URL of a server with auth unless Authorization is given
+    (None included: the opt-out)."""
+    parts = urlsplit(url)
+    if parts.netloc in _CLIENTS and parts.path.startswith("/fhir") and \
+            not _has_auth(kw.get("headers")):
+        c = _CLIENTS[parts.netloc].get(AUTH_CLIENT)
+        if c is not None:
+            kw["headers"] = dict(kw.get("headers") or {}, **c.headers())
+    return _request(self, method, url, **kw)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smart_key():
+    """The checklist's client key (RSA 2048, signing RS384) and the token
+    on every request to a server with auth."""
+    _KEY.append(authhelp.rsa_key())
+    requests.Session.request = _request_with_token
+    try:
+        yield _KEY[0]
+    finally:
+        requests.Session.request = _request
+        _KEY.clear()
 
 
 # ---- databases and servers -------------------------------------------------
@@ -114,13 +244,22 @@ def fresh_database(admin):
 
 @contextmanager
 def running(binary, db, tmp, role="run", extra_env=None, wait=True):
-    """A bulkhead process; stopped on exit, with a clean log required."""
-    s = Server(binary, db, tmp, role, extra_env)
+    """A bulkhead process, with auth = smart unless extra_env says
+    BULKHEAD_AUTH itself; stopped on exit, with a clean log required."""
+    env = {"BULKHEAD_AUTH": "smart"}
+    env.update(extra_env or {})
+    s = Server(binary, db, tmp, role, env)
+    netloc = urlsplit(s.base).netloc
     try:
         if wait:
             s.wait_ready()
+            if env["BULKHEAD_AUTH"] == "smart" and role in ("run",
+                                                            "serve"):
+                _CLIENTS[netloc] = {}
+                server_client(s)
         yield s
     finally:
+        _CLIENTS.pop(netloc, None)
         rc = s.stop()
         log = s.log_path.read_text(errors="replace")
         assert "ERROR: AddressSanitizer" not in log, log

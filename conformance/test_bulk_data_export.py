@@ -7,6 +7,10 @@ PostgreSQL.  Most tests share one 'bulkhead run' and one dataset
 workers, a failing job or a dropped database start their own.
 
 A product bug is a test marked xfail(strict=True, reason="BUG: ...").
+
+Every server here runs with auth = smart and every request carries the
+checklist client's access token (conftest.py); the SMART requirements
+themselves (AUTH-*) are test_smart_auth.py's.
 """
 import gzip
 import http.client
@@ -46,6 +50,7 @@ def _helpers():
 _h = _helpers()
 FHIR_JSON, NDJSON = _h.FHIR_JSON, _h.NDJSON
 admin_exec, cli, download = _h.admin_exec, _h.cli, _h.download
+client_headers, NO_TOKEN = _h.client_headers, _h.NO_TOKEN
 fresh_database, identity_bytes = _h.fresh_database, _h.identity_bytes
 is_outcome, poll, raw_bytes = _h.is_outcome, _h.poll, _h.raw_bytes
 read_ndjson, running = _h.read_ndjson, _h.running
@@ -98,7 +103,11 @@ def warnings_text(export):
 
 
 def raw(server, method, target, headers=(), body=None):
-    """A request with headers sent exactly as given, repeats included."""
+    """A request with headers sent exactly as given, repeats included,
+    plus the checklist client's token unless headers hold one."""
+    headers = list(headers)
+    if not any(k.lower() == "authorization" for k, _ in headers):
+        headers += list(client_headers(server).items())
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
@@ -125,7 +134,9 @@ def family_group(env):
 @pytest.fixture(scope="module")
 def idle(bh_bin, bh_pg, tmp_path_factory):
     """'bulkhead serve' without any worker: every job stays queued.  One
-    export per client (clients are told apart by their bearer token)."""
+    export per client (a registered SMART client each: idle_kickoff's
+    name; its jobs answer only its token, so tests poll and DELETE them
+    with idle_auth(idle, name))."""
     tmp = tmp_path_factory.mktemp("idle")
     with fresh_database(bh_pg) as db:
         with running(bh_bin, db, tmp, "serve",
@@ -133,9 +144,25 @@ def idle(bh_bin, bh_pg, tmp_path_factory):
             yield s
 
 
-def idle_kickoff(idle, token, prefer="respond-async", params=None):
-    h = {"Accept": FHIR_JSON, "Prefer": prefer,
-         "Authorization": "Bearer " + token}
+@pytest.fixture(scope="module")
+def lab(env, bh_bin, tmp_path_factory):
+    """A laboratory API process on the checklist's store with auth = none
+    (what changes with authorization off); no token is sent to it."""
+    tmp = tmp_path_factory.mktemp("lab")
+    with running(bh_bin, env.db, tmp, "serve",
+                 {"BULKHEAD_DATA_DIR": str(env.data_dir),
+                  "BULKHEAD_AUTH": "none"}) as s:
+        yield s
+
+
+def idle_auth(idle, name):
+    """The Authorization header of idle's client name."""
+    return client_headers(idle, name)
+
+
+def idle_kickoff(idle, name, prefer="respond-async", params=None):
+    h = {"Accept": FHIR_JSON, "Prefer": prefer}
+    h.update(idle_auth(idle, name))
     return requests.get(idle.fhir + "/$export", params=params or
                         {"_type": "Patient"}, headers=h, timeout=30)
 
@@ -312,7 +339,8 @@ def test_EXP_H_03b_x_export_status(env, idle):
     200 OK when complete)."""
     k = idle_kickoff(idle, "h03b", "respond-async, separate-export-status")
     assert k.status_code == 202
-    r = requests.get(k.headers["Content-Location"], timeout=30)
+    r = requests.get(k.headers["Content-Location"], timeout=30,
+                     headers=idle_auth(idle, "h03b"))
     assert r.status_code == 200
     assert r.headers["X-Export-Status"] == "202 Accepted"
     assert "X-Progress" in r.headers
@@ -729,8 +757,9 @@ def test_EXP_KR_04_429_when_an_export_is_running(idle):
     # Another client is not affected.
     assert idle_kickoff(idle, "kr04-other").status_code == 202
     # Once the first is cancelled, the client may start again.
-    assert requests.delete(first.headers["Content-Location"],
-                           timeout=30).status_code == 202
+    assert requests.delete(first.headers["Content-Location"], timeout=30,
+                           headers=idle_auth(idle, "kr04")).status_code \
+        == 202
     assert idle_kickoff(idle, "kr04").status_code == 202
 
 
@@ -792,7 +821,8 @@ def test_EXP_D_02_delete_success_202(env, idle):
     if r.content:
         assert r.json()["resourceType"] == "OperationOutcome"
     queued = idle_kickoff(idle, "d02")
-    r = requests.delete(queued.headers["Content-Location"], timeout=30)
+    r = requests.delete(queued.headers["Content-Location"], timeout=30,
+                        headers=idle_auth(idle, "d02"))
     assert r.status_code == 202
 
 
@@ -813,8 +843,9 @@ def test_EXP_D_04_poll_after_delete_is_404(env, idle):
     is_outcome(requests.get(e.url, timeout=30), 404)
     queued = idle_kickoff(idle, "d04")
     url = queued.headers["Content-Location"]
-    assert requests.delete(url, timeout=30).status_code == 202
-    is_outcome(requests.get(url, timeout=30), 404)
+    d04 = idle_auth(idle, "d04")
+    assert requests.delete(url, timeout=30, headers=d04).status_code == 202
+    is_outcome(requests.get(url, timeout=30, headers=d04), 404)
 
 
 def test_EXP_D_05_delete_is_idempotent(env):
@@ -835,7 +866,8 @@ def test_EXP_S_02_retry_after_integer_seconds(idle):
     """EXP-S-02: in-progress answers carry Retry-After as integer seconds
     with a modest value."""
     k = idle_kickoff(idle, "s02")
-    r = requests.get(k.headers["Content-Location"], timeout=30)
+    r = requests.get(k.headers["Content-Location"], timeout=30,
+                     headers=idle_auth(idle, "s02"))
     assert r.status_code == 202
     assert re.fullmatch(r"\d+", r.headers["Retry-After"])
     assert 1 <= int(r.headers["Retry-After"]) <= 120
@@ -845,7 +877,8 @@ def test_EXP_S_05_in_progress_202_x_progress(idle):
     """EXP-S-05: in progress is 202 Accepted, with an X-Progress header
     shorter than 100 characters."""
     k = idle_kickoff(idle, "s05")
-    r = requests.get(k.headers["Content-Location"], timeout=30)
+    r = requests.get(k.headers["Content-Location"], timeout=30,
+                     headers=idle_auth(idle, "s05"))
     assert r.status_code == 202
     assert 0 < len(r.headers["X-Progress"]) < 100
 
@@ -975,12 +1008,24 @@ def test_EXP_M_02_request_url(env):
     assert post.manifest["request"] == env.fhir + "/$export"
 
 
-def test_EXP_M_03_requires_access_token(env):
+def test_EXP_M_03_requires_access_token(env, lab):
     """EXP-M-03: requiresAccessToken is a boolean, and true only when the
-    files need a token (here: false, files fetched without one)."""
+    files need a token.  auth = smart (the checklist's server): true; a
+    file without a token is a 401, with one a 200.  auth = none (a
+    laboratory API process on the same store): false, files fetched
+    without one."""
     e = env.export()
-    assert e.manifest["requiresAccessToken"] is False
-    r = download(e.items()[0]["url"])
+    assert e.manifest["requiresAccessToken"] is True
+    url = e.items()[0]["url"]
+    is_outcome(download(url, headers=NO_TOKEN), 401)
+    assert download(url).status_code == 200
+    job = JOB_URL.match(e.url).group(2)
+    r = requests.get(lab.fhir + "/_jobs/" + job, headers=NO_TOKEN,
+                     timeout=30)
+    assert r.status_code == 200, r.text
+    manifest = r.json()
+    assert manifest["requiresAccessToken"] is False
+    r = download(manifest["output"][0]["url"], headers=NO_TOKEN)
     assert r.status_code == 200
 
 
@@ -1185,7 +1230,7 @@ def test_EXP_CS_01_instantiates_bulk_data(metadata):
         in metadata["instantiates"]
 
 
-def test_EXP_CS_02_export_operations_declared(metadata):
+def test_EXP_CS_02_export_operations_declared(metadata, lab):
     """EXP-CS-02: export operations: system in rest.operation, Patient and
     Group in rest.resource[].operation, with the IG canonicals."""
     base = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
@@ -1201,8 +1246,12 @@ def test_EXP_CS_02_export_operations_declared(metadata):
                     base + "patient-export")
     assert declared(res["Group"].get("operation", []), "group-export",
                     base + "group-export")
-    # No authorization yet: no SMART oauth-uris extension (EXP-SEC-02).
-    assert "oauth-uris" not in json.dumps(rest.get("security", {}))
+    # With auth = smart the SMART oauth-uris extension names the token
+    # URL (AUTH-D-05); without authorization there is none (EXP-SEC-02).
+    assert "oauth-uris" in json.dumps(rest.get("security", {}))
+    off = requests.get(lab.fhir + "/metadata", timeout=30,
+                       headers={"Accept": FHIR_JSON}).json()["rest"][0]
+    assert "oauth-uris" not in json.dumps(off.get("security", {}))
 
 
 def test_EXP_CS_04_types_and_type_filter_search_params(metadata):
@@ -1452,9 +1501,11 @@ def test_EXP_S_05_in_progress_has_no_json_content_type(idle):
     any body labelled JSON failed on an empty one); with
     separate-export-status the same holds for its 200."""
     for prefer in ("respond-async", "respond-async, separate-export-status"):
-        k = idle_kickoff(idle, "s05b-" + prefer[-6:], prefer)
+        name = "s05b-" + prefer[-6:]
+        k = idle_kickoff(idle, name, prefer)
         assert k.status_code == 202, k.text
-        r = requests.get(k.headers["Content-Location"], timeout=30)
+        r = requests.get(k.headers["Content-Location"], timeout=30,
+                         headers=idle_auth(idle, name))
         assert r.status_code in (200, 202), r.status_code
         assert "X-Progress" in r.headers and "Retry-After" in r.headers
         ctype = r.headers.get("Content-Type", "")
@@ -1463,7 +1514,8 @@ def test_EXP_S_05_in_progress_has_no_json_content_type(idle):
         else:
             assert "json" not in ctype, ctype
         _h.check_empty_or_outcome(r)
-        d = requests.delete(k.headers["Content-Location"], timeout=30)
+        d = requests.delete(k.headers["Content-Location"], timeout=30,
+                            headers=idle_auth(idle, name))
         assert d.status_code == 202
         _h.check_empty_or_outcome(d)
 
