@@ -56,13 +56,27 @@ auth_token_off(struct http_req *req)
 	return 1;
 }
 
-/* An RFC 6749 §5.2 error; client (may be NULL) and why go to the log. */
+/*
+ * An RFC 6749 §5.2 error; client (may be NULL) and why go to the log.
+ * invalid_client to a client that tried Authorization header
+ * authentication also carries a challenge in that header's scheme (§5.2).
+ */
 static void
 auth_token_error(struct http_req *req, enum oauth_error e, const char *client,
     const char *why)
 {
-	cJSON	*j = cJSON_CreateObject();
+	const char	*authz = http_req_header(req, "Authorization");
+	cJSON		*j = cJSON_CreateObject();
+	char		 challenge[64];
+	size_t		 n;
 
+	if (e == OAUTH_INVALID_CLIENT && authz != NULL && (n = strspn(authz,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	    "-._~+")) > 0 && n <= 32) {
+		snprintf(challenge, sizeof(challenge), "%.*s realm=\"bulkhead\"",
+		    (int)n, authz);
+		(void)http_resp_header(req, "WWW-Authenticate", challenge);
+	}
 	log_info("request %s: token refused: %s%s%s: %s", http_req_id(req),
 	    oauth_error_name(e), client != NULL ? " for client " : "",
 	    client != NULL ? client : "", why);

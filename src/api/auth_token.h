@@ -13,7 +13,9 @@
  *   200 {"access_token","token_type":"bearer","expires_in":300,"scope"}
  *   with the granted scope = requested ∩ registered (auth/scope.h).
  *   Errors: RFC 6749 JSON {"error","error_description"}: 401 for
- *   invalid_client, 400 for the rest; never 500 for bad input.  Every
+ *   invalid_client, 400 for the rest; never 500 for bad input; an
+ *   invalid_client to a request with an Authorization header also has
+ *   WWW-Authenticate in that header's scheme (RFC 6749 §5.2).  Every
  *   answer has Cache-Control: no-store and Pragma: no-cache.  Nothing
  *   logged holds the assertion or the token.
  *
