@@ -9,7 +9,7 @@ scripts/build.sh
 top=$(pwd)
 trap '[ "$PG_STARTED" = 1 ] && "$top/scripts/pg.sh" stop' EXIT
 export BULKHEAD_BIN=$(pwd)/build/bulkhead
-for b in ${BENCH:-tests/bench/load.py tests/bench/export.py tests/bench/import.py tests/bench/isolation.py}; do
+for b in ${BENCH:-tests/bench/load.py tests/bench/export.py tests/bench/import.py tests/bench/isolation.py tests/bench/auth.py}; do
 	echo "== $b"
 	/usr/bin/python3 "$b"
 done
