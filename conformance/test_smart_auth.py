@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 
 def _helpers():
@@ -159,11 +160,11 @@ class Auth:
 
     def assertion(self, client, key=None, kid=None, header=None, alg=None,
                   **claims):
-        k, d = self.keys.get(client, (None, None))
-        h = {"kid": kid or d or client + "-1"}
+        own, own_kid = self.keys.get(client, (None, None))
+        h = {"kid": kid or own_kid or client + "-1"}
         h.update(header or {})
-        h = {k2: v for k2, v in h.items() if v is not None}
-        return ah.sign(key or k, h, self.claims(client, **claims), alg)
+        h = {n: v for n, v in h.items() if v is not None}
+        return ah.sign(key or own, h, self.claims(client, **claims), alg)
 
     def post(self, data=None, body=None, content_type=FORM, headers=None):
         if isinstance(data, dict) and "client_assertion" in data:
@@ -511,7 +512,7 @@ def test_AUTH_R_04_rs384_and_es384(auth):
                                    "kid": "reader-1"})) + "." +
                ah.b64u(json.dumps(c)) + ".")
         oauth_error(auth.request(jwt), "invalid_client")
-    pub = _h.authhelp.pem_public(auth.keys["reader"][0])
+    pub = ah.pem_public(auth.keys["reader"][0])
     oauth_error(auth.request(ah.sign(pub, {"kid": "reader-1"},
                                      auth.claims("reader"), "HS256")),
                 "invalid_client")
@@ -629,8 +630,6 @@ def test_AUTH_T_04_assertion_header(auth):
     # typ missing altogether
     h = ah.b64u(json.dumps({"alg": "RS384", "kid": kid}))
     p = ah.b64u(json.dumps(c("reader")))
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
     sig = key.sign((h + "." + p).encode(), padding.PKCS1v15(),
                    hashes.SHA384())
     oauth_error(auth.request(h + "." + p + "." + ah.b64u(sig)),
