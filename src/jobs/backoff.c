@@ -35,7 +35,7 @@ backoff_init(struct backoff *b, const struct cfg *cfg, const char *kind,
 	    (double)cfg->interactive_window_ms / 1000.0 + BACKOFF_STEP_S);
 	b->b_api.ia_p99_ms = -1;
 	b->b_next = now + BACKOFF_STEP_S;
-	b->b_last_t = now;
+	b->b_last_t = b->b_started = now;
 	snprintf(b->b_proc, sizeof(b->b_proc), "job %s", id);
 }
 
@@ -55,12 +55,7 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 		b->b_rate = (double)(rows - b->b_last_rows) / dt;
 	b->b_last_t = now;
 	b->b_last_rows = rows;
-	/* Only an uncapped second says what the job can do. */
-	if (b->b_cap == 0) {
-		b->b_ref *= BACKOFF_REF_DECAY;
-		if (b->b_rate > b->b_ref)
-			b->b_ref = b->b_rate;
-	}
+	b->b_ref = aimd_reference(b->b_ref, b->b_rate, (double)b->b_cap);
 	if (interactive_publish_job(ctl, b->b_proc, b->b_aimd.a_factor,
 	    b->b_rate, &b->b_api, err, sizeof(err)) == -1) {
 		if (!b->b_warned)
@@ -73,7 +68,9 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 		b->b_published = 1;
 	p99 = b->b_api.ia_procs > 0 ? b->b_api.ia_p99_ms : -1;
 	f = aimd_step(&b->b_aimd, now, p99, b->b_target_ms);
-	if (f >= 1 || b->b_ref <= 0)
+	/* The first seconds are the job's to start up uncapped: a rate
+	 * measured while it ramps up is no reference. */
+	if (f >= 1 || b->b_ref <= 0 || now - b->b_started < BACKOFF_WARMUP_S)
 		cap = 0;
 	else {
 		cap = (int64_t)(f * b->b_ref);

@@ -5,10 +5,11 @@
  * control connection, the job publishes its rate factor and reads the
  * API processes' recent p99 (store/interactive.h), steps the AIMD factor
  * (lib/aimd.h) against interactive_p99_target_ms, and caps its
- * throttle's rows/s at factor x its reference rate: the configured
- * rows_per_second if any, else the highest rate it reached while
- * uncapped (decaying, so a reference from a faster phase fades).  At
- * factor 1 the cap is lifted.  The factor never goes below
+ * throttle's rows/s at factor x its reference rate (aimd_reference: the
+ * highest rate it reached uncapped, decaying, and growing while a cap
+ * binds, so that a reference taken on a bad second does not stick).
+ * The first BACKOFF_WARMUP_S of a job are uncapped.  At factor 1 the
+ * cap is lifted.  The factor never goes below
  * interactive_floor_pct, so a job never stalls.  With
  * interactive_control = off or a target of 0, nothing here runs.
  *
@@ -30,7 +31,7 @@
 #define BACKOFF_STEP_S		1.0	/* one step a second */
 #define BACKOFF_DECREASE	0.5	/* multiplicative decrease */
 #define BACKOFF_INCREASE	0.05	/* additive increase per step */
-#define BACKOFF_REF_DECAY	0.98	/* per step, uncapped reference */
+#define BACKOFF_WARMUP_S	3.0	/* uncapped after the job starts */
 
 struct cfg;
 struct throttle;
@@ -40,6 +41,7 @@ struct backoff {
 	int			b_on;		/* controller enabled */
 	double			b_target_ms;
 	double			b_next;		/* next step, monotonic */
+	double			b_started;	/* backoff_init's time */
 	double			b_last_t;	/* last rate sample */
 	int64_t			b_last_rows;
 	double			b_ref;		/* reference rows/s, 0 unknown */

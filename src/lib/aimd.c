@@ -51,3 +51,15 @@ aimd_step(struct aimd *a, double now, double p99_ms, double target_ms)
 	}
 	return a->a_factor;
 }
+
+double
+aimd_reference(double ref, double rate, double cap)
+{
+	if (cap <= 0) {
+		ref *= AIMD_REF_DECAY;
+		return rate > ref ? rate : ref;
+	}
+	if (rate >= cap * AIMD_REF_BINDS)
+		return ref * AIMD_REF_PROBE;
+	return ref;
+}

@@ -18,6 +18,9 @@
 #define LIB_AIMD_H
 
 #define AIMD_DEADBAND	0.8	/* increase only below 80% of the target */
+#define AIMD_REF_DECAY	0.98	/* per step, an uncapped reference */
+#define AIMD_REF_BINDS	0.9	/* rate >= 90% of the cap: it binds */
+#define AIMD_REF_PROBE	1.05	/* per step, a binding cap's reference */
 
 struct aimd {
 	double	a_factor;	/* current share of the rate, floor..1 */
@@ -37,5 +40,15 @@ void	aimd_init(struct aimd *, double floor, double decrease,
 /* One step at time now (seconds, any origin) with the observed p99 in
  * ms (< 0: no observation) against target_ms.  Returns the new factor. */
 double	aimd_step(struct aimd *, double now, double p99_ms, double target_ms);
+/*
+ * The reference rate the factor applies to, after a step that measured
+ * rate under cap (0: none).  Uncapped, the highest rate seen, decaying by
+ * AIMD_REF_DECAY a step (a faster phase fades).  Capped and running at
+ * the cap, the job could go faster than the reference says (a reference
+ * taken while it was starting up, or on a busier machine): it grows by
+ * AIMD_REF_PROBE a step, so the factor stays a share of what the job can
+ * really do.  Capped below the cap: unchanged.
+ */
+double	aimd_reference(double ref, double rate, double cap);
 
 #endif

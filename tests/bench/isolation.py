@@ -35,7 +35,9 @@ import's own status URL, idle and during a file:// $import of
 BENCH_SAT_CLAIMS (1,000,000) Claims written by the benchmark's own
 generator (claimgen.py: ~2.0 KB, 1-8 items, 1-5 diagnoses, varied; not
 'bulkhead generate'), with the interactive-latency controller on and off
-(BENCH_CONTROLLER=both|on|off), BENCH_RUNS times.  Per setting:
+(BENCH_CONTROLLER=both|on|off), BENCH_RUNS times.  BENCH_LIMITS applies
+here too (e.g. '{"worker_idle": 0}'), and BULKHEAD_INTERACTIVE_* from the
+environment reach the servers (e.g. BULKHEAD_INTERACTIVE_FLOOR_PCT=50).  Per setting:
   1. the import kicked off while imports may not run (limits
      max_jobs_per_kind {"import": 0}): it stays queued, and wrk measures
      metadata and the job's status URL idle;
@@ -709,6 +711,10 @@ def saturate_one(admin, control, import_dir, claims_path):
         name="server-sat-" + control)
     res = {"control": control, "trace": {}, "waits": {}, "perf": None}
     try:
+        if LIMITS:
+            sql(url, "UPDATE limits SET " + ", ".join(
+                "%s = '%s'" % (k, json.dumps(v) if isinstance(v, dict)
+                               else v) for k, v in LIMITS.items()))
         sql(url, "UPDATE limits SET max_jobs_per_kind = '{\"import\": 0}'")
         body = json.dumps({"inputFormat": "application/fhir+ndjson",
                            "inputSource": "https://openimis.example/fhir",
@@ -826,9 +832,10 @@ def saturate(admin):
     import_dir, claims_path = own_claims()
     settings = ["on", "off"] if CONTROLLER == "both" else [CONTROLLER]
     print("saturating case: %d own claims, %d s wrk runs, controller %s, "
-          "%d run(s); load average %s" % (SAT_CLAIMS, SAT_S,
-                                          "/".join(settings), RUNS,
-                                          loadavg()))
+          "%d run(s); limits %s; floor %s%%; load average %s" % (
+              SAT_CLAIMS, SAT_S, "/".join(settings), RUNS, LIMITS or
+              "default", os.environ.get("BULKHEAD_INTERACTIVE_FLOOR_PCT",
+                                        "5"), loadavg()))
     for run in range(RUNS):
         for c in settings:
             res = saturate_one(admin, c, import_dir, claims_path)

@@ -70,6 +70,29 @@ test_aimd(void)
 }
 
 static void
+test_reference(void)
+{
+	double	ref = 0;
+	int	i;
+
+	/* Uncapped: the highest rate seen, fading slowly. */
+	ref = aimd_reference(ref, 1000, 0);
+	CHECK(near(ref, 1000));
+	ref = aimd_reference(ref, 500, 0);
+	CHECK(near(ref, 980));
+	ref = aimd_reference(ref, 2000, 0);
+	CHECK(near(ref, 2000));
+	/* Capped, well under the cap: unchanged (the job is the limit). */
+	CHECK(near(aimd_reference(2000, 300, 1000), 2000));
+	/* Capped and at the cap: a start-up reference of 100 rows/s does
+	 * not stick; it grows 5% a step while the cap binds. */
+	ref = 100;
+	for (i = 0; i < 10; i++)
+		ref = aimd_reference(ref, 50 * 0.95, 50);
+	CHECK(ref > 160 && ref < 165);
+}
+
+static void
 test_latwin(void)
 {
 	struct latwin	w;
@@ -117,6 +140,7 @@ int
 main(void)
 {
 	test_aimd();
+	test_reference();
 	test_latwin();
 	return CHECK_DONE();
 }
