@@ -97,16 +97,18 @@ def cancel(server, jid):
 def test_rate_falls_when_latency_is_high_and_recovers(db, start_server,
                                                       tmp_path):
     s, url, jid = start(db, start_server, tmp_path, 120000, {
-        "BULKHEAD_INTERACTIVE_P99_TARGET_MS": "50",
+        "BULKHEAD_INTERACTIVE_P99_TARGET_MS": "500",
         "BULKHEAD_INTERACTIVE_FLOOR_PCT": "10",
         "BULKHEAD_INTERACTIVE_WINDOW_MS": "1000"})
     assert metric(s, "bulkhead_interactive_control") == 1
-    # Full rate first: factor 1, the configured rows/s.
-    wait_for(lambda: (job_row(db, jid) or (0, 0))[1] > 0.7 * RATE, 60,
+    # Full rate first: factor 1, the configured rows/s.  (The target is
+    # far above what this API's own probe sees, even on a busy machine
+    # under ASan, so only the second API below can trip it.)
+    wait_for(lambda: (job_row(db, jid) or (0, 0))[0] == 1 and
+             job_row(db, jid)[1] > 0.7 * RATE, 60,
              what="the import at full rate")
-    assert job_row(db, jid)[0] == 1
     trace = []
-    fake = FakeApi(db, 500)
+    fake = FakeApi(db, 5000)
     try:
         def low():
             r = job_row(db, jid)
@@ -122,7 +124,7 @@ def test_rate_falls_when_latency_is_high_and_recovers(db, start_server,
             "interactive", {}).get("factor", 1) < 1, 30,
             what="the factor in the progress")
         ic = j["progress"]["interactive"]
-        assert ic["p99_ms"] == 500 and ic["target_ms"] == 50, ic
+        assert ic["p99_ms"] == 5000 and ic["target_ms"] == 500, ic
         assert 0 < ic["cap_rows_per_s"] < RATE and ic["cuts"] >= 2, ic
         # The API's latency drops: additive steps back to full rate.
         fake.p99 = 1
@@ -145,7 +147,7 @@ def test_rate_falls_when_latency_is_high_and_recovers(db, start_server,
 def test_off_means_no_backoff(db, start_server, tmp_path):
     s, url, jid = start(db, start_server, tmp_path, 4000, {
         "BULKHEAD_INTERACTIVE_CONTROL": "off"})
-    fake = FakeApi(db, 500)
+    fake = FakeApi(db, 5000)
     try:
         j = wait_job(db, jid, lambda j: j["state"] == "completed", 60,
                      what="the import")
