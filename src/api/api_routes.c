@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 
+#include "api/api_interactive.h"
 #include "api/admin_api.h"
 #include "api/admin_clients.h"
 #include "api/api_routes.h"
@@ -101,7 +102,8 @@ api_routes_metrics(struct http_req *req)
 	struct buf	b;
 
 	buf_init(&b, HTTP_METRICS_MAX_TEXT);
-	if (http_metrics_render(&b, http_route_in_flight()) == -1) {
+	if (http_metrics_render(&b, http_route_in_flight()) == -1 ||
+	    api_interactive_metrics(&b) == -1) {
 		buf_free(&b);
 		http_reply_internal(req, "metrics text over %d bytes",
 		    HTTP_METRICS_MAX_TEXT);
@@ -124,6 +126,9 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 		return -1;
 	if (export_status_start(cfg, err, sizeof(err)) == -1)
 		log_warnx("%s; status polls read the database each time", err);
+	if (api_interactive_start(cfg, err, sizeof(err)) == -1)
+		log_warnx("%s; bulk jobs will not back off for this process",
+		    err);
 	return 0;
 }
 
@@ -131,6 +136,7 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 static void
 api_routes_stop(void)
 {
+	api_interactive_stop();
 	export_status_stop();
 	http_fhir_shutdown();
 }

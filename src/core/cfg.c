@@ -89,6 +89,16 @@ static const struct cfg_key cfg_keys[] = {
 	I(import_connect_timeout, 1, 600, "10", "import fetch connect timeout, s"),
 	I(import_stall_timeout, 1, 3600, "30",
 	    "import fetch: seconds without a byte before giving up"),
+	/* Interactive-latency controller: bulk jobs back off (AIMD) when
+	 * the API's recent p99 rises above the target. */
+	S(interactive_control, "on", "on: bulk jobs slow down while "
+	    "interactive p99 is above the target; off: they do not"),
+	I(interactive_p99_target_ms, 0, 60000, "10", "interactive p99 the "
+	    "controller aims at, ms (0: controller off)"),
+	I(interactive_floor_pct, 1, 100, "5", "lowest share of its rate "
+	    "the controller leaves a bulk job, percent"),
+	I(interactive_window_ms, 200, 60000, "2000", "window over which "
+	    "API processes measure the p99 they publish, ms"),
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -414,6 +424,12 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 	if (strcmp(c->auth, "smart") != 0 && strcmp(c->auth, "none") != 0) {
 		snprintf(errbuf, errlen, "auth: \"%s\" is not one of smart, "
 		    "none", c->auth);
+		return -1;
+	}
+	if (strcmp(c->interactive_control, "on") != 0 &&
+	    strcmp(c->interactive_control, "off") != 0) {
+		snprintf(errbuf, errlen, "interactive_control: \"%s\" is not "
+		    "one of on, off", c->interactive_control);
 		return -1;
 	}
 	if (c->data_dir[0] == '\0') {

@@ -95,6 +95,11 @@ struct cfg {
 	int	 import_batch_lines;	/* lines per import transaction */
 	int	 import_connect_timeout; /* seconds */
 	int	 import_stall_timeout;	/* seconds without a byte */
+	/* Interactive-latency controller (jobs/backoff.h, lib/aimd.h). */
+	char	*interactive_control;	/* on|off */
+	int	 interactive_p99_target_ms; /* 0: off */
+	int	 interactive_floor_pct;	/* lowest rate factor, percent */
+	int	 interactive_window_ms;	/* window of the published p99 */
 	char	*config_file;		/* file read, or NULL */
 	struct cfg_schedule *schedules;	/* declared in the file */
 	size_t	 nschedules;

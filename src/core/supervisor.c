@@ -20,6 +20,12 @@
  * SIGTERM, and whatever still runs after SUP_GRACE_S gets SIGKILL.
  * Children also get SIGTERM if the supervisor itself dies
  * (PR_SET_PDEATHSIG), so a killed supervisor leaves no orphans behind.
+ *
+ * Isolation: where the supervisor owns a cgroup v2 group (cgroup.h),
+ * workers go into a child group with a low cpu.weight and io.weight, so
+ * the kernel gives the API the CPU first whatever the workers' nice
+ * says; where it does not, one line at start says why, and the workers
+ * keep what they had (nice, SCHED_IDLE, the throttle).
  */
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -37,6 +43,7 @@
 #include <unistd.h>
 
 #include "core/cfg.h"
+#include "core/cgroup.h"
 #include "core/supervisor.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -62,6 +69,7 @@ struct supervisor {
 	size_t		 s_n;
 	int		 s_stopping;
 	double		 s_deadline;	/* SIGKILL after this */
+	struct cgroup_iso s_cg;		/* workers' group, if any */
 };
 
 static int	sup_pipe[2] = { -1, -1 };
@@ -69,7 +77,7 @@ static int	sup_pipe[2] = { -1, -1 };
 static void	sup_on_signal(int);
 static int	sup_signals(void);
 static void	sup_child_signals(void);
-static void	sup_start(struct sup_child *);
+static void	sup_start(struct sup_child *, const struct cgroup_iso *);
 static void	sup_reaped(struct supervisor *, pid_t, int);
 static void	sup_stop_all(struct supervisor *, int);
 static size_t	sup_alive(const struct supervisor *);
@@ -125,7 +133,7 @@ sup_child_signals(void)
 }
 
 static void
-sup_start(struct sup_child *ch)
+sup_start(struct sup_child *ch, const struct cgroup_iso *cg)
 {
 	char	*argv[3];
 	pid_t	 parent = getpid(), pid;
@@ -143,6 +151,10 @@ sup_start(struct sup_child *ch)
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 		    getppid() != parent)
 			_exit(1);
+		/* Best effort: a refused move leaves it beside the API. */
+		if (strcmp(ch->c_role, "worker") == 0 &&
+		    cg->ci_workers_fd != -1)
+			(void)cgroup_enter_workers(cg);
 		execv(SUP_EXE, argv);
 		log_warn("exec %s %s", SUP_EXE, ch->c_role);
 		_exit(127);
@@ -241,6 +253,7 @@ supervisor_main(struct cfg *cfg, int argc, char **argv)
 	double			 now;
 	size_t			 i;
 	int			 status, w;
+	char			 err[512];
 
 	if (argc > 1) {
 		int help = strcmp(argv[1], "--help") == 0 ||
@@ -260,6 +273,14 @@ supervisor_main(struct cfg *cfg, int argc, char **argv)
 		    .c_index = w, .c_backoff = SUP_BACKOFF_MIN };
 	if (sup_signals() == -1)
 		return 1;
+	if (cgroup_setup(CGROUP_ROOT, &s.s_cg, err, sizeof(err)) == -1)
+		log_info("cgroup isolation off: %s; workers keep nice, "
+		    "SCHED_IDLE and the throttle", err);
+	else
+		log_info("cgroup isolation: workers in %s/workers (cpu.weight "
+		    "%d%s)", s.s_cg.ci_base, CGROUP_WORKER_CPU_WEIGHT,
+		    s.s_cg.ci_io ? ", io.weight set" : "; io.weight not "
+		    "available");
 	/* Children see exactly what this process validated. */
 	cfg_export_env(cfg);
 	log_info("supervisor started: api, scheduler and %d worker%s",
@@ -308,11 +329,12 @@ supervisor_main(struct cfg *cfg, int argc, char **argv)
 		for (i = 0; i < s.s_n; i++)
 			if (s.s_child[i].c_pid == 0 &&
 			    s.s_child[i].c_next_start <= now)
-				sup_start(&s.s_child[i]);
+				sup_start(&s.s_child[i], &s.s_cg);
 	}
 	close(sup_pipe[0]);
 	close(sup_pipe[1]);
 	sup_pipe[0] = sup_pipe[1] = -1;
+	cgroup_close(&s.s_cg);
 	log_info("supervisor stopped");
 	return 0;
 }

@@ -3,6 +3,11 @@
  * histogram, bytes sent, uptime; rendered on each scrape.  A leaf of the
  * framework: the router feeds it, the /metrics handler (src/api/) reads
  * it, it calls neither.
+ *
+ * Interactive latency: FHIR requests (downloads of output files aside,
+ * whose time is the client's bandwidth) also go into a sliding window
+ * (lib/latwin.h) whose p99 the API publishes for the bulk jobs'
+ * controller (api/api_interactive.c).
  */
 #include <stdatomic.h>
 #include <stddef.h>
@@ -11,8 +16,11 @@
 #include "core/version.h"
 #include "http/http_metrics.h"
 #include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/latwin.h"
 
 #define HTTP_METRICS_NBUCKETS	11
+#define HTTP_METRICS_WINDOW_MS	2000	/* until http_metrics_window */
 
 /* Upper bounds of the latency buckets, microseconds and as printed. */
 static const uint64_t	 http_metrics_le_us[HTTP_METRICS_NBUCKETS] = {
@@ -34,11 +42,35 @@ static struct {
 	time_t		     start_wall;	/* same, Unix time */
 } http_metrics;
 
+static struct latwin	http_metrics_lat;	/* interactive latencies */
+
 void
 http_metrics_init(void)
 {
 	clock_gettime(CLOCK_MONOTONIC, &http_metrics.start_mono);
 	http_metrics.start_wall = time(NULL);
+	latwin_init(&http_metrics_lat, HTTP_METRICS_WINDOW_MS);
+}
+
+void
+http_metrics_window(int64_t window_ms)
+{
+	latwin_destroy(&http_metrics_lat);
+	latwin_init(&http_metrics_lat, window_ms);
+}
+
+void
+http_metrics_interactive(uint64_t duration_us)
+{
+	latwin_add(&http_metrics_lat, (int64_t)(clock_mono() * 1000.0),
+	    duration_us);
+}
+
+double
+http_metrics_interactive_p99(uint64_t *count)
+{
+	return latwin_quantile(&http_metrics_lat,
+	    (int64_t)(clock_mono() * 1000.0), 0.99, count);
 }
 
 void

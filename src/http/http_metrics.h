@@ -19,6 +19,15 @@ struct buf;
 
 /* Main thread, before the daemon starts: records the start time. */
 void	 http_metrics_init(void);
+/* Main thread, after init and before the daemon starts: the window of
+ * the interactive p99 (default 2 s). */
+void	 http_metrics_window(int64_t window_ms);
+/* Records one interactive request's duration (the router decides which
+ * requests are interactive).  Any thread. */
+void	 http_metrics_interactive(uint64_t duration_us);
+/* p99 of the interactive requests of the window, ms (-1: none), and how
+ * many there were.  Any thread. */
+double	 http_metrics_interactive_p99(uint64_t *count);
 /* Counts one finished request: status 0 means no answer was sent
  * (client gone, timeout, shutdown).  Any thread. */
 void	 http_metrics_observe(unsigned int status, uint64_t duration_us,

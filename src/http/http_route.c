@@ -579,6 +579,11 @@ http_route_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	    (unsigned long long)(us / 1000), req->rq_id,
 	    why ? " end=" : "", why ? why : "");
 	http_metrics_observe(status, us, req->rq_bytes);
+	/* Interactive: answered FHIR requests, output downloads aside. */
+	if (status != 0 && req->rq_path != NULL &&
+	    strncmp(req->rq_path, "/fhir/", 6) == 0 &&
+	    strstr(req->rq_path, "/files/") == NULL)
+		http_metrics_interactive(us);
 	http_route_req_free(req);
 }
 

@@ -15,6 +15,10 @@
  * a copy of the configuration with the limits' overrides applied
  * (import_batch_lines, capped to about 10 s of lines when rows_per_second
  * is set, because an import paces its lines inside the transaction).
+ *
+ * Interactive latency: tick also steps the job's side of the controller
+ * (backoff.h), which caps the throttle while the API's p99 is above the
+ * target; save adds its state to a JSON object progress ("interactive").
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,6 +33,7 @@
 #include "jobs/job_kinds.h"
 #include "store/jobq.h"
 #include "jobs/limits.h"
+#include "jobs/backoff.h"
 #include "jobs/throttle.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -63,6 +68,7 @@ struct job_ctx {
 	char			*c_result;	/* owned JSON, or NULL */
 	char			 c_error[JOBQ_ERROR_MAX];
 	int			 c_idle;	/* our thread put in SCHED_IDLE */
+	struct backoff		 c_backoff;	/* interactive-latency control */
 };
 
 static int	job_ctx_renewed(struct job_ctx *, int, const char *,
@@ -199,6 +205,8 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	ctx->c_started = ctx->c_limits_at = ctx->c_renewed;
 	ctx->c_throttle = throttle_new(stop, job_ctx_throttle_tick, ctx);
 	job_ctx_apply_limits(ctx);
+	backoff_init(&ctx->c_backoff, cfg, ctx->c_kind, lease->l_id,
+	    ctx->c_started);
 	/* The worker's thread (and the threads the kind starts, which
 	 * inherit it) in the kind's class for this job; job_ctx_free puts
 	 * it back.  The normal class comes with a bulk time slice. */
@@ -219,6 +227,7 @@ job_ctx_free(struct job_ctx *ctx)
 		return;
 	if (ctx->c_idle && throttle_sched_idle(0, 0) == -1)
 		log_warn("sched_setscheduler(SCHED_OTHER)");
+	backoff_end(&ctx->c_backoff, ctx->c_ctl);
 	throttle_free(ctx->c_throttle);
 	cJSON_Delete(ctx->c_params);
 	cJSON_Delete(ctx->c_checkpoint);
@@ -385,6 +394,7 @@ job_ctx_tick(struct job_ctx *ctx)
 	now = clock_mono();
 	if (job_ctx_check_limits(ctx, now) == -1)
 		return -1;
+	backoff_step(&ctx->c_backoff, ctx->c_ctl, ctx->c_throttle, now);
 	if (now - ctx->c_tried < (double)ctx->c_cfg->job_heartbeat)
 		return 0;
 	rc = jobq_heartbeat(ctx->c_ctl, &ctx->c_lease, err, sizeof(err));
@@ -423,13 +433,24 @@ int
 job_ctx_save(struct job_ctx *ctx, const char *progress,
     const char *checkpoint)
 {
-	char	err[512] = "";
+	char	err[512] = "", ictl[256], *merged = NULL;
+	size_t	len;
 	int	rc;
 
 	if (job_ctx_tick(ctx) == -1)
 		return -1;
+	/* The controller's state joins a JSON object progress. */
+	backoff_progress(&ctx->c_backoff, ictl, sizeof(ictl));
+	len = progress != NULL ? strlen(progress) : 0;
+	if (ictl[0] != '\0' && len > 1 && progress[0] == '{' &&
+	    progress[len - 1] == '}') {
+		merged = xasprintf("%.*s%s}", (int)(len - 1), progress,
+		    strcmp(progress, "{}") == 0 ? ictl + 1 : ictl);
+		progress = merged;
+	}
 	rc = jobq_save(ctx->c_ctl, &ctx->c_lease, progress, checkpoint, err,
 	    sizeof(err));
+	free(merged);
 	return job_ctx_renewed(ctx, rc, "saving progress", err);
 }
 

@@ -69,6 +69,7 @@ struct throttle {
 	/* Under t_lock: */
 	int64_t		 t_rows_ps;
 	int64_t		 t_bytes_ps;
+	int64_t		 t_cap_rows;		/* controller's cap, 0: none */
 	double		 t_rows_tat;
 	double		 t_bytes_tat;
 	int		 t_stmt_ms;
@@ -84,6 +85,8 @@ struct throttle {
 static atomic_int	throttle_warned_nice;
 
 static double	throttle_advance(double *, double, int64_t, int64_t);
+static int64_t	throttle_rows_rate(const struct throttle *);
+static void	throttle_changed(struct throttle *, double);
 static int	throttle_is_postgres(int);
 static int	throttle_local(PGconn *);
 
@@ -118,6 +121,29 @@ throttle_free(struct throttle *t)
 	free(t);
 }
 
+/* The rows rate in force: the lower of the configured rate and the
+ * controller's cap, 0 when neither is set.  Caller holds the lock. */
+static int64_t
+throttle_rows_rate(const struct throttle *t)
+{
+	if (t->t_cap_rows <= 0)
+		return t->t_rows_ps;
+	if (t->t_rows_ps <= 0 || t->t_cap_rows < t->t_rows_ps)
+		return t->t_cap_rows;
+	return t->t_rows_ps;
+}
+
+/* A rate changed: restart the clocks, wake sleepers.  Caller holds the
+ * lock. */
+static void
+throttle_changed(struct throttle *t, double now)
+{
+	t->t_rows_tat = t->t_bytes_tat = now;
+	atomic_fetch_add(&t->t_gen, 1);
+	atomic_store(&t->t_limited, throttle_rows_rate(t) > 0 ||
+	    t->t_bytes_ps > 0);
+}
+
 void
 throttle_set_rates(struct throttle *t, int64_t rows_ps, int64_t bytes_ps)
 {
@@ -131,11 +157,39 @@ throttle_set_rates(struct throttle *t, int64_t rows_ps, int64_t bytes_ps)
 	if (rows_ps != t->t_rows_ps || bytes_ps != t->t_bytes_ps) {
 		t->t_rows_ps = rows_ps;
 		t->t_bytes_ps = bytes_ps;
-		t->t_rows_tat = t->t_bytes_tat = now;
-		atomic_fetch_add(&t->t_gen, 1);
+		throttle_changed(t, now);
 	}
-	atomic_store(&t->t_limited, rows_ps > 0 || bytes_ps > 0);
 	pthread_mutex_unlock(&t->t_lock);
+}
+
+void
+throttle_set_cap(struct throttle *t, int64_t rows_ps)
+{
+	double	now = clock_mono();
+
+	if (rows_ps < 0)
+		rows_ps = 0;
+	pthread_mutex_lock(&t->t_lock);
+	if (rows_ps != t->t_cap_rows) {
+		t->t_cap_rows = rows_ps;
+		throttle_changed(t, now);
+	}
+	pthread_mutex_unlock(&t->t_lock);
+}
+
+int64_t
+throttle_rates(struct throttle *t, int64_t *rows_ps, int64_t *cap_rows)
+{
+	int64_t	eff;
+
+	pthread_mutex_lock(&t->t_lock);
+	eff = throttle_rows_rate(t);
+	if (rows_ps != NULL)
+		*rows_ps = t->t_rows_ps;
+	if (cap_rows != NULL)
+		*cap_rows = t->t_cap_rows;
+	pthread_mutex_unlock(&t->t_lock);
+	return eff;
 }
 
 void
@@ -187,7 +241,8 @@ throttle_take(struct throttle *t, int64_t rows, int64_t bytes)
 
 	now = clock_mono();
 	pthread_mutex_lock(&t->t_lock);
-	wait = throttle_advance(&t->t_rows_tat, now, rows, t->t_rows_ps);
+	wait = throttle_advance(&t->t_rows_tat, now, rows,
+	    throttle_rows_rate(t));
 	w2 = throttle_advance(&t->t_bytes_tat, now, bytes, t->t_bytes_ps);
 	gen = atomic_load(&t->t_gen);
 	pthread_mutex_unlock(&t->t_lock);

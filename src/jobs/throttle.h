@@ -47,6 +47,14 @@ void		 throttle_free(struct throttle *);
  * the new rates. */
 void		 throttle_set_rates(struct throttle *, int64_t rows_per_s,
 		    int64_t bytes_per_s);
+/* Sets the interactive-latency controller's cap on rows/s (0: none;
+ * jobs/backoff.h), applied on top of the configured rate: the lower
+ * wins.  A change wakes sleepers, as for throttle_set_rates. */
+void		 throttle_set_cap(struct throttle *, int64_t rows_per_s);
+/* The rows/s in force (0: unlimited); the configured rate and the cap
+ * through the pointers when not NULL. */
+int64_t		 throttle_rates(struct throttle *, int64_t *rows_per_s,
+		    int64_t *cap_rows);
 /* Sets what throttle_conn applies: statement_timeout in ms (0: none),
  * the nice value for backends and whether they go to SCHED_IDLE. */
 void		 throttle_set_session(struct throttle *, int stmt_timeout_ms,

@@ -28,7 +28,39 @@ and under 20 ms), and the import rate unloaded vs loaded (the goal: at
 least half), with the load average of the machine before and after.
 Asserts nothing about time.
 
-Environment: BENCH_CLAIMS, BENCH_CLIENTS, BENCH_THINK_MS, BENCH_IDLE_S
+The saturating case (BENCH_MODE=saturate, or both, the default): the
+outside check of issue 14, a closed loop with no think time, `wrk -t2
+-c50 -d15s --latency`, first on /fhir/metadata and then on the running
+import's own status URL, idle and during a file:// $import of
+BENCH_SAT_CLAIMS (1,000,000) Claims written by the benchmark's own
+generator (claimgen.py: ~2.0 KB, 1-8 items, 1-5 diagnoses, varied; not
+'bulkhead generate'), with the interactive-latency controller on and off
+(BENCH_CONTROLLER=both|on|off), BENCH_RUNS times.  BENCH_LIMITS applies
+here too (e.g. '{"worker_idle": 0}'), and BULKHEAD_INTERACTIVE_* from the
+environment reach the servers (e.g. BULKHEAD_INTERACTIVE_FLOOR_PCT=50).  Per setting:
+  1. the import kicked off while imports may not run (limits
+     max_jobs_per_kind {"import": 0}): it stays queued, and wrk measures
+     metadata and the job's status URL idle;
+  2. imports allowed: once it runs, its unloaded rate over BENCH_SAT_S;
+  3. wrk on metadata, then on the status URL, each BENCH_SAT_S, the
+     import's rate over each run (lines from its progress), sampled every
+     second with the controller's state (factor, p99 published), CPU and
+     I/O pressure (/proc/pressure) and the wait events of the bulk
+     database sessions (pg_stat_activity);
+  4. the import cancelled (DELETE on its status URL).
+Prints p50/p90/p99 and requests/s idle vs loaded with the ratio, the
+import's rate loaded vs unloaded, the controller trace, and the wait
+events, PSI and WAL/checkpoint deltas (pg_stat_wal, pg_stat_bgwriter:
+PostgreSQL 15 has no pg_stat_io).  BENCH_PERF=1 adds a system-wide perf
+profile (by command) of the loaded metadata run.  The servers run with
+BULKHEAD_AUTH=none set explicitly (the bench is not about auth; the
+default becomes smart elsewhere), so wrk needs no token.
+
+BENCH_SMALL=1: a quick check (300,000 own Claims and 5 s wrk runs in the
+saturating case; 50,000 Claims and 3 s idle phases in the probe).
+
+Environment: BENCH_MODE (probe, saturate, both), BENCH_DBNAME (the
+scratch database's name), BENCH_CLAIMS, BENCH_CLIENTS, BENCH_THINK_MS, BENCH_IDLE_S
 (default 20), BENCH_SPLIT (default 1: the Claims in that many files,
 which one import reads BULKHEAD_IMPORT_CONCURRENCY at a time), BENCH_JOBS
 (default 1: that many import jobs share the files), BENCH_LIMITS (a JSON object of limits to set instead of
@@ -48,17 +80,28 @@ import time
 
 from common import (BIN, ROOT, free_port, fresh_db, loadavg, sql)
 
-DBNAME = "bulkhead_bench_isolation"
-CLAIMS = int(os.environ.get("BENCH_CLAIMS", "1000000"))
+DBNAME = os.environ.get("BENCH_DBNAME", "bulkhead_bench_isolation")
+SMALL = os.environ.get("BENCH_SMALL", "0") == "1"
+MODE = os.environ.get("BENCH_MODE", "both")
+CLAIMS = int(os.environ.get("BENCH_CLAIMS", "50000" if SMALL else
+                            "1000000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "50"))
 THINK = float(os.environ.get("BENCH_THINK_MS", "50")) / 1000.0
-IDLE_S = float(os.environ.get("BENCH_IDLE_S", "20"))
+IDLE_S = float(os.environ.get("BENCH_IDLE_S", "3" if SMALL else "20"))
 LIMITS = json.loads(os.environ.get("BENCH_LIMITS", "{}"))
 SPLIT = int(os.environ.get("BENCH_SPLIT", "1"))
 JOBS = int(os.environ.get("BENCH_JOBS", "1"))
 WORK = os.path.join(ROOT, "var", "bench", "isolation")
 CLAIMS_PER_FAMILY = 4.5      # a little under generate's average (~4.6)
 MIX = ["status", "metadata", "status", "metadata", "kickoff"]
+SAT_CLAIMS = int(os.environ.get("BENCH_SAT_CLAIMS", "300000" if SMALL else
+                                "1000000"))
+SAT_S = int(os.environ.get("BENCH_SAT_S", "5" if SMALL else "15"))
+RUNS = int(os.environ.get("BENCH_RUNS", "1"))
+CONTROLLER = os.environ.get("BENCH_CONTROLLER", "both")
+PERF = os.environ.get("BENCH_PERF", "0") == "1"
+ADMIN = "bench-admin-token"
+WINDOW_S = 2                 # interactive_window_ms's default, seconds
 
 
 # ---- data ---------------------------------------------------------------------
@@ -273,15 +316,19 @@ class Clients:
 
 # ---- the service --------------------------------------------------------------
 
-def start_run(url, data_dir, import_dir, port):
+def start_run(url, data_dir, import_dir, port, extra=None, name="server"):
     env = dict(os.environ)
     env.update({"BULKHEAD_DATABASE_URL": url,
+                # Not about auth: explicit, whatever the default becomes.
+                "BULKHEAD_AUTH": "none",
+                "BULKHEAD_ADMIN_TOKEN": ADMIN,
                 "BULKHEAD_LISTEN": "127.0.0.1:%d" % port,
                 "BULKHEAD_DATA_DIR": data_dir,
                 "BULKHEAD_IMPORT_DIR": import_dir,
                 "BULKHEAD_WORKERS": "2",
                 "BULKHEAD_LOG_LEVEL": "info"})
-    log = open(os.path.join(WORK, "server.log"), "wb")
+    env.update(extra or {})
+    log = open(os.path.join(WORK, name + ".log"), "wb")
     p = subprocess.Popen([BIN, "run"], env=env, stdout=log,
                          stderr=subprocess.STDOUT)
     deadline = time.time() + 60
@@ -295,7 +342,7 @@ def start_run(url, data_dir, import_dir, port):
             pass
         time.sleep(0.2)
     p.kill()
-    sys.exit("bulkhead run did not come up; see %s/server.log" % WORK)
+    sys.exit("bulkhead run did not come up; see %s/%s.log" % (WORK, name))
 
 
 def kickoff(port, path, headers, body=None, method="GET"):
@@ -393,12 +440,9 @@ def backend_nice(url):
     return out
 
 
-def main():
-    admin = os.environ.get("BULKHEAD_DATABASE_URL")
-    if not admin:
-        sys.exit("BULKHEAD_DATABASE_URL is not set (scripts/bench.sh sets "
-                 "it)")
-    os.makedirs(WORK, exist_ok=True)
+def probe(admin):
+    """Today's probe: the think-time mix beside a Bulkhead-generated
+    import (see the top of the file)."""
     import_dir, claims_path = claims_file()
     url = fresh_db(admin, DBNAME)
     data_dir = os.path.join(WORK, "data")
@@ -484,6 +528,333 @@ def main():
     print("bulk backends during the import (application: nice, class): "
           "%s" % ", ".join("%s: %d, %s" % x for x in nice))
     print("load average before: %s, after: %s" % (load_before, load_after))
+
+
+# ---- the saturating case (closed loop, issue 14) -------------------------------
+
+def own_claims():
+    """var/bench/isolation/own/Claim.ndjson: SAT_CLAIMS lines from the
+    benchmark's own generator (claimgen.py), kept for the next run."""
+    import claimgen
+    imp = os.path.join(WORK, "own")
+    path = os.path.join(imp, "Claim.ndjson")
+    stamp = path + ".lines"
+    if os.path.exists(stamp) and open(stamp).read().strip() == \
+            str(SAT_CLAIMS):
+        return imp, path
+    os.makedirs(imp, exist_ok=True)
+    print("claimgen: writing %d claims ..." % SAT_CLAIMS)
+    mean = claimgen.write(SAT_CLAIMS, path)
+    print("claimgen: mean line %.0f bytes" % mean)
+    with open(stamp, "w") as f:
+        f.write(str(SAT_CLAIMS))
+    return imp, path
+
+
+def unit_ms(v):
+    for suf, k in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60000.0)):
+        if v.endswith(suf) and v[:-len(suf)].replace(".", "").isdigit():
+            return float(v[:-len(suf)]) * k
+    return float("nan")
+
+
+def wrk(port, path, seconds):
+    """`wrk -t2 -c50 -dNs --latency` on path; {p50, p90, p99, max (ms),
+    rps, n, non2xx, errors}."""
+    p = subprocess.run(["wrk", "-t2", "-c50", "-d%ds" % seconds, "--latency",
+                        "--timeout", "10s",
+                        "-H", "Accept: application/fhir+json",
+                        "http://127.0.0.1:%d%s" % (port, path)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=seconds + 60)
+    text = p.stdout.decode(errors="replace")
+    out = {"non2xx": 0, "errors": 0}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 2 and f[0] in ("50%", "75%", "90%", "99%"):
+            out["p" + f[0][:-1]] = unit_ms(f[1])
+        elif f[:1] == ["Latency"] and len(f) >= 4:
+            out["max"] = unit_ms(f[3])
+        elif line.startswith("Requests/sec:"):
+            out["rps"] = float(f[1])
+        elif "requests in" in line:
+            out["n"] = int(f[0])
+        elif line.strip().startswith("Non-2xx"):
+            out["non2xx"] = int(f[-1])
+        elif line.strip().startswith("Socket errors"):
+            out["errors"] = sum(int(x.strip(",")) for x in f[3::2])
+    if "p99" not in out or "rps" not in out:
+        sys.exit("wrk printed no figures:\n" + text)
+    return out
+
+
+def psi():
+    """(cpu some avg10, io some avg10, memory some avg10)."""
+    out = []
+    for r in ("cpu", "io", "memory"):
+        try:
+            with open("/proc/pressure/" + r) as f:
+                out.append(float(f.readline().split()[1].split("=")[1]))
+        except (OSError, IndexError, ValueError):
+            out.append(float("nan"))
+    return tuple(out)
+
+
+class Sampler:
+    """Once a second while a wrk run lasts: the import's lines, the
+    controller's state, PSI, and the bulk sessions' wait events."""
+
+    def __init__(self, url, jid):
+        import psycopg2
+        import threading
+        self.conn = psycopg2.connect(url)
+        self.conn.autocommit = True
+        self.jid = jid
+        self.rows = []
+        self.waits = {}
+        self.stop_ev = threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def sample(self):
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT (progress->>'lines')::bigint, "
+                        "progress->'interactive', state FROM jobs "
+                        "WHERE id = %s", (self.jid,))
+            lines, ictl, state = cur.fetchone()
+            cur.execute("SELECT coalesce(max(p99_ms) FILTER (WHERE role = "
+                        "'api'), -1), min(factor) FILTER (WHERE role = "
+                        "'job') FROM interactive_stats WHERE updated_at > "
+                        "now() - interval '3 s'")
+            api_p99, factor = cur.fetchone()
+            cur.execute("SELECT application_name, coalesce(wait_event_type"
+                        " || ':' || wait_event, 'CPU') FROM "
+                        "pg_stat_activity WHERE datname = current_database()"
+                        " AND state = 'active' AND application_name LIKE "
+                        "'bulkhead%%' AND pid <> pg_backend_pid()")
+            for app, w in cur.fetchall():
+                k = (app, w)
+                self.waits[k] = self.waits.get(k, 0) + 1
+        return (time.monotonic(), lines or 0, factor, api_p99, state) + \
+            psi()
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            self.rows.append(self.sample())
+            self.stop_ev.wait(1.0)
+
+    def start(self):
+        self.t.start()
+        return self
+
+    def stop(self):
+        self.stop_ev.set()
+        self.t.join()
+        self.rows.append(self.sample())
+        self.conn.close()
+        return self
+
+    def rate(self):
+        """Lines/s over the sampled span (progress is saved each second)."""
+        (t0, l0), (t1, l1) = self.rows[0][:2], self.rows[-1][:2]
+        return (l1 - l0) / (t1 - t0) if t1 > t0 else float("nan")
+
+
+def pg_counters(url):
+    r = sql(url, "SELECT w.wal_bytes, w.wal_write, w.wal_sync, "
+            "b.checkpoints_timed + b.checkpoints_req, b.buffers_backend, "
+            "b.buffers_backend_fsync FROM pg_stat_wal w, pg_stat_bgwriter b")
+    return dict(zip(("wal_bytes", "wal_write", "wal_sync", "checkpoints",
+                     "buffers_backend", "backend_fsync"),
+                    [int(x) for x in r[0]]))
+
+
+def admin_post(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", path, headers={"Authorization": "Bearer " + ADMIN})
+    r = c.getresponse()
+    r.read()
+    return r.status
+
+
+def wait_state(url, jid, states, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = sql(url, "SELECT state FROM jobs WHERE id = '%s'" % jid)[0][0]
+        if st in states:
+            return st
+        time.sleep(0.1)
+    sys.exit("import %s not %s after %d s" % (jid, states, timeout))
+
+
+def perf_profile(seconds):
+    """perf record -a for seconds; returns the top commands by samples."""
+    data = os.path.join(WORK, "perf.data")
+    subprocess.run(["perf", "record", "-a", "-F", "49", "-o", data, "--",
+                    "sleep", str(seconds)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    p = subprocess.run(["perf", "report", "-i", data, "--sort", "comm",
+                        "--stdio"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    top = [x.strip() for x in p.stdout.decode(errors="replace").splitlines()
+           if x.strip() and not x.startswith("#")]
+    return top[:10]
+
+
+def saturate_one(admin, control, import_dir, claims_path):
+    """One setting (controller on or off): returns its figures."""
+    url = fresh_db(admin, DBNAME + "_sat")
+    data_dir = os.path.join(WORK, "data-sat")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    port = free_port()
+    srv = start_run(url, data_dir, import_dir, port, {
+        "BULKHEAD_INTERACTIVE_CONTROL": control},
+        name="server-sat-" + control)
+    res = {"control": control, "trace": {}, "waits": {}, "perf": None}
+    try:
+        if LIMITS:
+            sql(url, "UPDATE limits SET " + ", ".join(
+                "%s = '%s'" % (k, json.dumps(v) if isinstance(v, dict)
+                               else v) for k, v in LIMITS.items()))
+        sql(url, "UPDATE limits SET max_jobs_per_kind = '{\"import\": 0}'")
+        body = json.dumps({"inputFormat": "application/fhir+ndjson",
+                           "inputSource": "https://openimis.example/fhir",
+                           "storageDetail": {"type": "https"},
+                           "input": [{"type": "Claim",
+                                      "url": "file://" + claims_path}]})
+        loc = kickoff(port, "/fhir/$import",
+                      {"Content-Type": "application/json",
+                       "Accept": "application/fhir+json",
+                       "Prefer": "respond-async"}, body, "POST")
+        jid = loc.rsplit("/", 1)[1]
+        status = "/fhir/_jobs/" + jid
+        # 1. idle: the import queued.
+        res["idle_metadata"] = wrk(port, "/fhir/metadata", SAT_S)
+        res["idle_status"] = wrk(port, status, SAT_S)
+        # 2. unloaded rate.  The idle runs' latency must leave the
+        # published window first (else the job starts backed off).
+        time.sleep(WINDOW_S + 2)
+        sql(url, "UPDATE limits SET max_jobs_per_kind = '{}'")
+        wait_state(url, jid, ("running",))
+        time.sleep(2)
+        s = Sampler(url, jid).start()
+        time.sleep(SAT_S)
+        res["rate_unloaded"] = s.stop().rate()
+        res["trace"]["unloaded"] = s.rows
+        # 3. loaded.
+        before = pg_counters(url)
+        for name, path in (("metadata", "/fhir/metadata"),
+                           ("status", status)):
+            s = Sampler(url, jid).start()
+            if PERF and name == "metadata":
+                import threading
+                box = []
+                pt = threading.Thread(target=lambda: box.append(
+                    perf_profile(max(1, SAT_S - 2))))
+                pt.start()
+            res["loaded_" + name] = wrk(port, path, SAT_S)
+            if PERF and name == "metadata":
+                pt.join()
+                res["perf"] = box[0] if box else None
+            s.stop()
+            res["rate_" + name] = s.rate()
+            res["trace"][name] = s.rows
+            res["waits"][name] = s.waits
+            if s.rows[-1][4] != "running":
+                print("note: the import was %s at the end of the %s run; "
+                      "make BENCH_SAT_CLAIMS larger" % (s.rows[-1][4], name))
+        after = pg_counters(url)
+        res["pg"] = {k: after[k] - before[k] for k in before}
+        # 4. done with it.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("DELETE", status)
+        c.getresponse().read()
+        wait_state(url, jid, ("cancelled", "completed", "failed"))
+    finally:
+        srv.terminate()
+        srv.wait(60)
+    return res
+
+
+def print_saturate(res):
+    print("\n== closed loop, wrk -t2 -c50 -d%ds --latency; controller %s "
+          "==" % (SAT_S, res["control"]))
+    print("%-10s %-7s %9s %8s %8s %8s %8s %8s" % (
+        "target", "phase", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+        "non-2xx"))
+    for name in ("metadata", "status"):
+        for ph in ("idle", "loaded"):
+            w = res[ph + "_" + name]
+            print("%-10s %-7s %9.0f %8.2f %8.2f %8.2f %8.1f %8d" % (
+                name, ph, w["rps"], w["p50"], w["p90"], w["p99"],
+                w.get("max", float("nan")), w["non2xx"] + w["errors"]))
+    for name in ("metadata", "status"):
+        i, lo = res["idle_" + name], res["loaded_" + name]
+        ok = lo["p99"] <= 3 * i["p99"] and lo["p99"] < 20
+        print("%-8s p99 loaded : idle = %.2f : %.2f ms = %.2fx (goal <= 3x "
+              "and < 20 ms)%s; req/s %.0f : %.0f" % (
+                  name, lo["p99"], i["p99"], lo["p99"] / i["p99"],
+                  "" if ok else "  MISSED", lo["rps"], i["rps"]))
+    u = res["rate_unloaded"]
+    for name in ("metadata", "status"):
+        r = res["rate_" + name]
+        print("import rate beside wrk on %-8s %7.0f claims/s vs unloaded "
+              "%7.0f: %.2f (goal >= 0.5)%s" % (
+                  name, r, u, r / u if u else float("nan"),
+                  "" if u and r / u >= 0.5 else "  MISSED"))
+    print("controller trace (t s, import lines/s, factor, published p99 "
+          "ms, PSI cpu/io/mem some avg10):")
+    for name in ("unloaded", "metadata", "status"):
+        rows = res["trace"][name]
+        t0 = rows[0][0]
+        for a, b in zip(rows, rows[1:]):
+            dt = b[0] - a[0]
+            print("  %-8s %5.1f %8.0f %6s %7s   %5.1f %5.1f %5.1f" % (
+                name, b[0] - t0, (b[1] - a[1]) / dt if dt > 0 else 0,
+                "-" if b[2] is None else "%.2f" % b[2],
+                "-" if b[3] is None or b[3] < 0 else "%.1f" % b[3],
+                b[5], b[6], b[7]))
+    print("bulk database sessions, samples by wait event (loaded runs):")
+    tot = {}
+    for w in res["waits"].values():
+        for k, v in w.items():
+            tot[k] = tot.get(k, 0) + v
+    for (app, ev), n in sorted(tot.items(), key=lambda x: -x[1])[:8]:
+        print("  %-28s %-32s %4d" % (app, ev, n))
+    print("PostgreSQL during the loaded runs: %s" % ", ".join(
+        "%s +%d" % kv for kv in res["pg"].items()))
+    if res["perf"]:
+        print("perf, whole machine, loaded metadata run (by command):")
+        for x in res["perf"]:
+            print("  " + x)
+
+
+def saturate(admin):
+    import_dir, claims_path = own_claims()
+    settings = ["on", "off"] if CONTROLLER == "both" else [CONTROLLER]
+    print("saturating case: %d own claims, %d s wrk runs, controller %s, "
+          "%d run(s); limits %s; floor %s%%; load average %s" % (
+              SAT_CLAIMS, SAT_S, "/".join(settings), RUNS, LIMITS or
+              "default", os.environ.get("BULKHEAD_INTERACTIVE_FLOOR_PCT",
+                                        "5"), loadavg()))
+    for run in range(RUNS):
+        for c in settings:
+            res = saturate_one(admin, c, import_dir, claims_path)
+            print("\n-- run %d of %d" % (run + 1, RUNS), end="")
+            print_saturate(res)
+            sys.stdout.flush()
+    print("load average after: %s" % (loadavg(),))
+
+
+def main():
+    admin = os.environ.get("BULKHEAD_DATABASE_URL")
+    if not admin:
+        sys.exit("BULKHEAD_DATABASE_URL is not set (scripts/bench.sh sets "
+                 "it)")
+    os.makedirs(WORK, exist_ok=True)
+    if MODE in ("probe", "both"):
+        probe(admin)
+    if MODE in ("saturate", "both"):
+        saturate(admin)
     if os.environ.get("BENCH_KEEP_DATA", "1") == "0":
         shutil.rmtree(WORK, ignore_errors=True)
 

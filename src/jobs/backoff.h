@@ -1,0 +1,69 @@
+/*
+ * backoff.h — a bulk job's side of the interactive-latency controller.
+ *
+ * Once a second (BACKOFF_STEP_S), on the job's main thread and its
+ * control connection, the job publishes its rate factor and reads the
+ * API processes' recent p99 (store/interactive.h), steps the AIMD factor
+ * (lib/aimd.h) against interactive_p99_target_ms, and caps its
+ * throttle's rows/s at factor x its reference rate (aimd_reference: the
+ * highest rate it reached uncapped, decaying, and growing while a cap
+ * binds, so that a reference taken on a bad second does not stick).
+ * The first BACKOFF_WARMUP_S of a job are uncapped.  At factor 1 the
+ * cap is lifted.  The factor never goes below
+ * interactive_floor_pct, so a job never stalls.  With
+ * interactive_control = off or a target of 0, nothing here runs.
+ *
+ * Failure to reach the table counts as "no signal" (the factor climbs
+ * back to 1), logged once per job.
+ *
+ * Thread safety: one owner thread (the kind's main thread).
+ */
+#ifndef JOBS_BACKOFF_H
+#define JOBS_BACKOFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "lib/aimd.h"
+#include "store/interactive.h"
+
+#define BACKOFF_STEP_S		1.0	/* one step a second */
+#define BACKOFF_DECREASE	0.5	/* multiplicative decrease */
+#define BACKOFF_INCREASE	0.05	/* additive increase per step */
+#define BACKOFF_WARMUP_S	3.0	/* uncapped after the job starts */
+
+struct cfg;
+struct throttle;
+
+struct backoff {
+	struct aimd		b_aimd;
+	int			b_on;		/* controller enabled */
+	double			b_target_ms;
+	double			b_next;		/* next step, monotonic */
+	double			b_started;	/* backoff_init's time */
+	double			b_last_t;	/* last rate sample */
+	int64_t			b_last_rows;
+	double			b_ref;		/* reference rows/s, 0 unknown */
+	double			b_rate;		/* rows/s, last step */
+	int64_t			b_cap;		/* cap in force, 0 none */
+	struct interactive_api	b_api;		/* last read */
+	int			b_warned;	/* table error logged */
+	int			b_published;	/* our row exists */
+	char			b_proc[INTERACTIVE_PROC_MAX];
+};
+
+/* Sets b up for job id of kind; on only for the bulk kinds and when the
+ * configuration turns the controller on. */
+void	backoff_init(struct backoff *, const struct cfg *, const char *kind,
+	    const char *id, double now);
+/* One step when due (see above).  Never fails. */
+void	backoff_step(struct backoff *, PGconn *ctl, struct throttle *,
+	    double now);
+/* Writes the state as ',"interactive":{...}' (or "" when off) for the
+ * job's progress. */
+void	backoff_progress(const struct backoff *, char *out, size_t outlen);
+/* Removes the job's row (best effort). */
+void	backoff_end(struct backoff *, PGconn *ctl);
+
+#endif
