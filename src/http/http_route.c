@@ -545,6 +545,14 @@ http_route_toe(enum MHD_RequestTerminationCode toe)
 	}
 }
 
+static char	http_route_quiet[65];	/* "" = none; see http_route.h */
+
+void
+http_route_quiet_token(const char *tok)
+{
+	str_lcpy(http_route_quiet, tok, sizeof(http_route_quiet));
+}
+
 void
 http_route_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
@@ -554,7 +562,7 @@ http_route_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct timespec			 now;
 	char				 path[HTTP_ROUTE_MAX_LOGPATH];
 	char				 method[16];
-	const char			*why;
+	const char			*why, *probe;
 	uint64_t			 us;
 	unsigned int			 status;
 
@@ -570,6 +578,11 @@ http_route_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (status == 0 && (ci = MHD_get_connection_info(conn,
 	    MHD_CONNECTION_INFO_HTTP_STATUS)) != NULL)
 		status = ci->http_status;
+	if (http_route_quiet[0] != '\0' && (probe = http_req_header(req,
+	    "X-Bulkhead-Probe")) != NULL && strcmp(probe, http_route_quiet) == 0) {
+		http_route_req_free(req);
+		return;
+	}
 	why = http_route_toe(toe);
 	http_route_sanitize(path, sizeof(path), req->rq_path);
 	http_route_sanitize(method, sizeof(method),

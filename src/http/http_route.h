@@ -112,6 +112,13 @@ enum MHD_Result	 http_route_access(void *cls,
 		    const char *method, const char *version,
 		    const char *upload_data, size_t *upload_data_size,
 		    void **req_cls);
+/*
+ * Requests whose X-Bulkhead-Probe header equals tok (at most 64 chars; set
+ * once before serving) are neither logged nor counted in /metrics: the
+ * API's own latency probe (api/api_interactive.c), 50 a second, would
+ * otherwise flood the access log.
+ */
+void		 http_route_quiet_token(const char *tok);
 void		 http_route_completed(void *cls,
 		    struct MHD_Connection *conn, void **req_cls,
 		    enum MHD_RequestTerminationCode toe);
