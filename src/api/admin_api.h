@@ -26,7 +26,16 @@
  * sense in the job's current state, nothing changed.
  *
  * ROUTES:
- *   GET    /admin/api/jobs?state=&kind=&client=&limit=   {"jobs":[job]}
+ *   GET    /admin/api/jobs?state=&kind=&client=&schedule=&limit=&before=
+ *          &since=                                      {"jobs":[job],
+ *          "now","next_before"}: newest first; state "scheduled" is a
+ *          queued job whose not_before is to come ("queued" then the
+ *          others); before = next_before of the previous page; since =
+ *          only jobs updated at or after it (pass the last "now")
+ *   POST   /admin/api/jobs {"kind","params","not_before","priority"}
+ *                                                        201, job
+ *          (operator): a one-off job, not claimed before not_before
+ *          (RFC 3339 with offset; absent: now)
  *   GET    /admin/api/jobs/{id}                          job + outputs
  *   POST   /admin/api/jobs/{id}/pause|resume|cancel      job
  *   POST   /admin/api/jobs/{id}/retry                    201, new job
@@ -65,6 +74,7 @@
 struct http_req;
 
 void	admin_api_jobs_list(struct http_req *);
+void	admin_api_jobs_submit(struct http_req *);
 void	admin_api_job_get(struct http_req *);
 void	admin_api_job_pause(struct http_req *);
 void	admin_api_job_resume(struct http_req *);

@@ -53,6 +53,7 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_POST, "/auth/token", HTTP_ROUTE_BODY_ANY, auth_token_post },
 	/* Operator API (src/api/admin_api.h): bearer token, JSON. */
 	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
+	{ HTTP_POST, "/admin/api/jobs", 0, admin_api_jobs_submit },
 	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
 	{ HTTP_POST, "/admin/api/jobs/{id}/pause", HTTP_ROUTE_BODY_ANY,
 	    admin_api_job_pause },

@@ -521,6 +521,7 @@ schedule_fire_row(PGconn *conn, const PGresult *res, int i, time_t now,
 	js.s_kind = PQgetvalue(res, i, 4);
 	js.s_params = PQgetvalue(res, i, 5);
 	js.s_client = client;
+	js.s_fire_at = fd->fd_fire;	/* the calendar's match (jobs.fire_at) */
 	if (jobq_submit(conn, &js, fd->fd_job, sizeof(fd->fd_job), errbuf,
 	    errlen) == -1)
 		return -1;

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <libpq-fe.h>
 
 struct buf;
@@ -92,6 +93,14 @@ struct jobq_job {
 	char		*j_files_removed;	/* when its files went, or NULL */
 	int		 j_pause_requested;	/* a pause awaits its worker */
 	char		*j_retry_of;		/* the job this one retries */
+	char		*j_not_before;		/* not claimed before, or NULL */
+	char		*j_fire_at;		/* the schedule fire it stands
+						   for, or NULL */
+	int		 j_scheduled;		/* queued, not_before to come:
+						   shown as "scheduled" */
+	int64_t		 j_rows;		/* rows processed (import:
+						   loaded; export: in output
+						   files), -1: unknown */
 	char		*j_prev_owner;		/* claim: previous owner */
 };
 
@@ -137,6 +146,10 @@ struct jobq_spec {
 	int		 s_max_attempts;	/* 0: the kind's limit
 						   (kind_max_attempts), else
 						   the column default */
+	const char	*s_not_before;		/* RFC 3339 with offset: not
+						   claimed before; NULL: now */
+	time_t		 s_fire_at;		/* a schedule's fire instant
+						   (jobs.fire_at), 0: none */
 };
 
 /* Identifies the holder of a running job; filled by jobq_claim. */
@@ -153,6 +166,15 @@ struct jobq_filter {
 	int		 f_state;		/* enum jobq_state, or -1 */
 	const char	*f_client;
 	int		 f_limit;		/* 1..JOBQ_LIST_MAX, 0 = 100 */
+	const char	*f_before;		/* page cursor: only jobs older
+						   than this job id */
+	const char	*f_since;		/* timestamptz: only jobs
+						   updated at or after it */
+	int		 f_sched;		/* 0 any, 1 only queued with
+						   not_before to come
+						   ("scheduled"), 2 none of
+						   those */
+	const char	*f_client_prefix;	/* client starts with it */
 };
 
 const char	*jobq_state_name(enum jobq_state);
@@ -168,8 +190,8 @@ int	 jobq_submit(PGconn *, const struct jobq_spec *, char *id,
 
 /*
  * Claims the best claimable job of one of the kinds (all kinds if
- * nkinds == 0): queued with run_after passed, or running with an expired
- * lease and attempts left (a takeover: the checkpoint is kept), and no
+ * nkinds == 0): queued with run_after and not_before passed, or running
+ * with an expired lease and attempts left (a takeover: the checkpoint is kept), and no
  * pause requested.  The limits row (schemas/006_limits.sql) is obeyed in
  * the same transaction: no claim while max_jobs_total jobs hold live
  * leases, none of a kind at its max_jobs_per_kind, and a kind's
