@@ -45,6 +45,16 @@
  *   DELETE /admin/api/schedules/{name}                   204
  *   POST   /admin/api/schedules/{name}/run               202, new job
  *   POST   /admin/api/schedules/{name}/pause|resume      schedule
+ *   GET    /admin/api/whoami                  {"name","role","may_operate",
+ *          "may_administer"}: the caller's principal (any role)
+ *   GET    /admin/api/calendar?from=&to=      {"from","to","fires":[{
+ *          "schedule","at","job","state"}],"delayed":[{"job","kind",
+ *          "not_before","state"}],"truncated"}: every enabled schedule's
+ *          fires in [from, to) (at most 10,000, then truncated), "at" in
+ *          the schedule's zone with its offset, a past fire with the job
+ *          it started (jobs.fire_at) and that job's state, else nulls;
+ *          delayed one-off jobs by not_before.  400: from or to missing
+ *          or not RFC 3339 with an offset, to <= from, over 62 days
  *   GET    /admin/api/limits                             limits
  *   PUT    /admin/api/limits                             limits
  *
@@ -88,6 +98,9 @@ void	admin_api_schedule_delete(struct http_req *);
 void	admin_api_schedule_run(struct http_req *);
 void	admin_api_schedule_pause(struct http_req *);
 void	admin_api_schedule_resume(struct http_req *);
+
+void	admin_api_whoami(struct http_req *);
+void	admin_api_calendar(struct http_req *);
 
 void	admin_api_limits_get(struct http_req *);
 void	admin_api_limits_put(struct http_req *);

@@ -74,6 +74,8 @@ static const struct http_route api_routes_table[] = {
 	    admin_api_schedule_pause },
 	{ HTTP_POST, "/admin/api/schedules/{name}/resume",
 	    HTTP_ROUTE_BODY_ANY, admin_api_schedule_resume },
+	{ HTTP_GET, "/admin/api/whoami", 0, admin_api_whoami },
+	{ HTTP_GET, "/admin/api/calendar", 0, admin_api_calendar },
 	{ HTTP_GET, "/admin/api/limits", 0, admin_api_limits_get },
 	{ HTTP_PUT, "/admin/api/limits", 0, admin_api_limits_put },
 	/* SMART clients (src/api/admin_clients.h). */

@@ -39,20 +39,6 @@
 	"to_char(" c " AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/*
- * Rows a job of row j has processed, the one definition the job JSON and
- * the metrics share: an import's loaded resources (its progress), an
- * export's rows in finished output files (job_outputs), any other
- * kind's progress "done"; NULL if nothing is known yet.
- */
-#define JOBQ_ROWS(j) \
-	"CASE WHEN " j ".kind = 'import' THEN " \
-	"(" j ".progress ->> 'loaded')::numeric::bigint " \
-	"WHEN " j ".kind IN ('export', 'renewal-export') THEN " \
-	"(SELECT coalesce(sum(o.count), 0) FROM job_outputs o " \
-	"WHERE o.job_id = " j ".id AND o.channel = 'output') " \
-	"ELSE (" j ".progress ->> 'done')::numeric::bigint END"
-
 /* The column list every read returns; jobq_row() follows this order. */
 #define JOBQ_COLS \
 	"j.id, j.kind, j.params::text, j.client, j.state, j.priority, " \

@@ -367,6 +367,56 @@ int	 jobq_expire_files(PGconn *, const char *data_dir, int retention_s,
 int	 jobq_prune(PGconn *, const char *data_dir, int days, int *n,
 	    char *errbuf, size_t errlen);
 
+/*
+ * THE CONSOLE'S READS (jobq_console.c).  Instants are epoch seconds;
+ * "state" is the state the admin API shows ("scheduled" for a queued
+ * job whose not_before is to come).  Arrays are the caller's, freed
+ * with free(); -1 on error.
+ */
+#define JOBQ_STATE_MAX	16	/* "cancelling" + NUL fits */
+#define JOBQ_SCHED_MAX	72	/* a schedule name + NUL fits */
+
+/* A job a schedule's fire submitted (jobs.fire_at). */
+struct jobq_fire {
+	char	f_schedule[JOBQ_SCHED_MAX];
+	time_t	f_at;
+	char	f_id[JOBQ_ID_MAX];
+	char	f_state[JOBQ_STATE_MAX];
+};
+/* A delayed one-off job (jobs.not_before). */
+struct jobq_delayed {
+	char	d_id[JOBQ_ID_MAX];
+	char	d_kind[JOBQ_KIND_MAX];
+	time_t	d_not_before;
+	char	d_state[JOBQ_STATE_MAX];
+};
+/* Jobs by kind and shown state, for /metrics. */
+struct jobq_stat {
+	char	 st_kind[JOBQ_KIND_MAX];
+	char	 st_state[JOBQ_STATE_MAX];
+	int64_t	 st_jobs;
+	int64_t	 st_rows;		/* JOBQ_ROWS summed */
+	int64_t	 st_bytes;		/* output file bytes summed */
+	double	 st_oldest_s;		/* queued: age of the oldest that
+					   may be claimed now, else 0 */
+};
+
+/* Scheduled jobs whose fire instant is in [from, to), by instant, at
+ * most max.  0 or -1. */
+int	 jobq_fires(PGconn *, time_t from, time_t to, size_t max,
+	    struct jobq_fire **out, size_t *n, char *errbuf, size_t errlen);
+/* Jobs with not_before in [from, to), by not_before, at most max. */
+int	 jobq_delayed_list(PGconn *, time_t from, time_t to, size_t max,
+	    struct jobq_delayed **out, size_t *n, char *errbuf,
+	    size_t errlen);
+/* The shown state of each job of ids (into states[i], JOBQ_STATE_MAX
+ * bytes each; "" for a job that is gone).  0 or -1. */
+int	 jobq_states(PGconn *, const char *const *ids, size_t n,
+	    char (*states)[JOBQ_STATE_MAX], char *errbuf, size_t errlen);
+/* Every (kind, shown state) with its counts, in one statement. */
+int	 jobq_stats(PGconn *, struct jobq_stat **out, size_t *n,
+	    char *errbuf, size_t errlen);
+
 /* Appends the job as one JSON object to b; -1 if b is full. */
 int	 jobq_job_json(const struct jobq_job *, struct buf *b);
 void	 jobq_job_free(struct jobq_job *);

@@ -142,3 +142,233 @@ def test_submit_needs_operator(api, db, bulkhead_bin):
     a = db.query("SELECT action, principal, role FROM audit "
                  "WHERE action = 'job.submit'")
     assert a and a[0][1:] == ("otto", "operator"), a
+
+
+# ---- whoami ---------------------------------------------------------------
+
+def test_whoami_names_the_principal_and_its_role(api, db, bulkhead_bin):
+    r = call(api, "GET", "/admin/api/whoami")
+    assert r.status_code == 200
+    assert r.json() == {"name": "config", "role": "admin",
+                        "may_operate": True, "may_administer": True}
+    v = add_admin(bulkhead_bin, db, "vera", "viewer")
+    o = add_admin(bulkhead_bin, db, "otto", "operator")
+    assert call(api, "GET", "/admin/api/whoami", token=v).json() == {
+        "name": "vera", "role": "viewer", "may_operate": False,
+        "may_administer": False}
+    assert call(api, "GET", "/admin/api/whoami", token=o).json() == {
+        "name": "otto", "role": "operator", "may_operate": True,
+        "may_administer": False}
+    assert call(api, "GET", "/admin/api/whoami", token="nope").status_code \
+        == 401
+    assert call(api, "GET", "/admin/api/whoami", token=None).status_code \
+        == 401
+
+
+# ---- schedules in words ----------------------------------------------------
+
+def test_schedule_cron_text_and_last_result(api, db):
+    r = call(api, "PUT", "/admin/api/schedules/nightly", body={
+        "cron": "0 2 * * *", "timezone": "Africa/Dar_es_Salaam",
+        "job": {"kind": "noop", "params": NOOP}})
+    assert r.status_code == 201, r.text
+    s = r.json()
+    assert s["cron_text"] == "every day at 02:00 Africa/Dar_es_Salaam"
+    assert s["last_result"] is None and s["next_fire"] is not None
+    assert "last_fire" in s
+    call(api, "PUT", "/admin/api/schedules/twice", body={
+        "cron": "30 2 * * 1,5", "job": {"kind": "noop"}})
+    r = call(api, "POST", "/admin/api/schedules/nightly/run")
+    assert r.status_code == 202, r.text
+    got = {x["name"]: x for x in
+           call(api, "GET", "/admin/api/schedules").json()["schedules"]}
+    assert got["twice"]["cron_text"] == "at 02:30 on Monday and Friday UTC"
+    assert got["nightly"]["last_result"] == "queued"
+    assert got["twice"]["last_result"] is None
+    db.query("UPDATE jobs SET state = 'failed', finished = now(), "
+             "error = 'boom' RETURNING id")
+    r = call(api, "GET", "/admin/api/schedules/nightly")
+    assert r.json()["last_result"] == "failed"
+
+
+# ---- the jobs listing -------------------------------------------------------
+
+def make_job(db, kind="noop", state="queued", client=None, error=None,
+             progress=None, created_ago=0):
+    return db.query(
+        "INSERT INTO jobs (kind, state, client, error, progress, created, "
+        "updated, started, finished, lease_owner) VALUES (%s, %s, %s, %s, "
+        "%s, now() - make_interval(secs => %s), now() - make_interval("
+        "secs => %s), CASE WHEN %s <> 'queued' THEN now() - make_interval("
+        "secs => %s) END, CASE WHEN %s IN ('completed', 'failed') THEN "
+        "now() END, CASE WHEN %s = 'running' THEN 'w' END) RETURNING id",
+        (kind, state, client, error,
+         None if progress is None else json.dumps(progress),
+         created_ago, created_ago, state, created_ago, state,
+         state))[0][0]
+
+
+def test_jobs_listing_filters_pages_and_polls(api, db):
+    old = make_job(db, "import", "completed", created_ago=300,
+                   progress={"loaded": 1000})
+    failed = make_job(db, "noop", "failed", "schedule:nightly",
+                      error="line one\nline two <script>x</script>",
+                      created_ago=200)
+    newer = [make_job(db, created_ago=100 - i) for i in range(5)]
+    r = call(api, "GET", "/admin/api/jobs", params={"limit": 3})
+    body = r.json()
+    ids = [j["id"] for j in body["jobs"]]
+    assert ids == newer[::-1][:3]
+    assert body["next_before"] == ids[-1]
+    r = call(api, "GET", "/admin/api/jobs", params={
+        "limit": 3, "before": body["next_before"]})
+    page2 = [j["id"] for j in r.json()["jobs"]]
+    assert page2 == [newer[1], newer[0], failed]
+    r = call(api, "GET", "/admin/api/jobs", params={
+        "limit": 3, "before": page2[-1]})
+    assert [j["id"] for j in r.json()["jobs"]] == [old]
+    assert r.json()["next_before"] is None
+    # Filters: state, kind, schedule.
+    f = call(api, "GET", "/admin/api/jobs", params={"state": "failed"})
+    (j,) = f.json()["jobs"]
+    assert j["id"] == failed and j["schedule"] == "nightly"
+    assert j["error_line"] == "line one"
+    assert j["error"] == "line one\nline two <script>x</script>"
+    assert j["duration_s"] is not None and j["duration_s"] >= 199
+    f = call(api, "GET", "/admin/api/jobs", params={"kind": "import"})
+    (j,) = f.json()["jobs"]
+    assert j["rows"] == 1000 and j["rate"] > 0 and j["schedule"] is None
+    f = call(api, "GET", "/admin/api/jobs", params={"schedule": "nightly"})
+    assert [x["id"] for x in f.json()["jobs"]] == [failed]
+    # since: only what changed since the last poll's "now".
+    now = call(api, "GET", "/admin/api/jobs").json()["now"]
+    time.sleep(1.1)
+    assert call(api, "GET", "/admin/api/jobs",
+                params={"since": now}).json()["jobs"] == []
+    db.query("UPDATE jobs SET state = 'paused', updated = now() "
+             "WHERE id = %s RETURNING id", (newer[2],))
+    got = call(api, "GET", "/admin/api/jobs", params={"since": now}).json()
+    assert [x["id"] for x in got["jobs"]] == [newer[2]]
+    for bad in ({"since": "yesterday"}, {"before": "x'y"},
+                {"state": "sleeping"}):
+        r = call(api, "GET", "/admin/api/jobs", params=bad)
+        assert r.status_code == 400
+        assert diag(r).startswith(list(bad)[0] + ":"), diag(r)
+
+
+# ---- the calendar ------------------------------------------------------------
+
+def calendar(api, frm, to, token=TOKEN):
+    return call(api, "GET", "/admin/api/calendar",
+                params={"from": frm, "to": to}, token=token)
+
+
+def put_schedule(api, name, cron, tz, enabled=True):
+    r = call(api, "PUT", "/admin/api/schedules/" + name, body={
+        "cron": cron, "timezone": tz, "enabled": enabled,
+        "job": {"kind": "noop"}})
+    assert r.status_code in (200, 201), r.text
+
+
+def test_calendar_dst(api, db):
+    """Europe/London falls back on 2026-10-25 (01:00-02:00 happens
+    twice); America/New_York springs forward on 2026-03-08 (02:00-03:00
+    does not happen).  A fixed-time schedule fires once a day (at the
+    first 01:30; at 03:00 for the missing 02:30); an hourly one fires at
+    both 01:30s and skips the missing hour."""
+    put_schedule(api, "london", "30 1 * * *", "Europe/London")
+    put_schedule(api, "hourly", "30 * * * *", "Europe/London")
+    put_schedule(api, "paused", "* * * * *", "UTC", enabled=False)
+    r = calendar(api, "2026-10-24T00:00:00Z", "2026-10-27T00:00:00Z")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["from"] == "2026-10-24T00:00:00Z"
+    assert body["truncated"] is False and body["delayed"] == []
+    london = [f["at"] for f in body["fires"] if f["schedule"] == "london"]
+    assert london == ["2026-10-24T01:30:00+01:00",
+                      "2026-10-25T01:30:00+01:00",
+                      "2026-10-26T01:30:00Z"]
+    hourly = [f["at"] for f in body["fires"] if f["schedule"] == "hourly"]
+    assert "2026-10-25T01:30:00+01:00" in hourly
+    assert "2026-10-25T01:30:00Z" in hourly
+    # 72 real hours, one fire in each: the repeated hour is not lost.
+    assert len(hourly) == 72
+    assert all(f["job"] is None and f["state"] is None
+               for f in body["fires"])
+    assert not any(f["schedule"] == "paused" for f in body["fires"])
+    # In time order across schedules.
+    ats = [f["at"] for f in body["fires"]]
+    import datetime as dt
+    ts = [dt.datetime.fromisoformat(a) for a in ats]
+    assert ts == sorted(ts)
+    put_schedule(api, "ny", "30 2 * * *", "America/New_York")
+    r = calendar(api, "2026-03-07T00:00:00-05:00", "2026-03-10T00:00:00-04:00")
+    ny = [f["at"] for f in r.json()["fires"] if f["schedule"] == "ny"]
+    assert ny == ["2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00",
+                  "2026-03-09T02:30:00-04:00"]
+
+
+def test_calendar_matches_past_fires_and_shows_delayed(api, db):
+    put_schedule(api, "nightly", "0 2 * * *", "Africa/Dar_es_Salaam")
+    # The job the 2027-11-02 fire started (what the scheduler writes).
+    jid = db.query("INSERT INTO jobs (kind, client, state, fire_at) VALUES "
+                   "('noop', 'schedule:nightly', 'completed', "
+                   "'2027-11-02T02:00:00+03:00') RETURNING id")[0][0]
+    # A run-now job of the same schedule is no fire's.
+    db.query("INSERT INTO jobs (kind, client, state) VALUES ('noop', "
+             "'schedule:nightly', 'failed') RETURNING id")
+    # Delayed jobs: one still to come (the calendar is in 2027) ...
+    r = call(api, "POST", "/admin/api/jobs", body={
+        "kind": "noop", "not_before": "2027-11-03T12:00:00+03:00"})
+    delayed = r.json()["id"]
+    body = calendar(api, "2027-11-01T00:00:00+03:00",
+                    "2027-11-04T00:00:00+03:00").json()
+    # (The service's own housekeeping schedule fires too.)
+    fires = [f for f in body["fires"] if f["schedule"] == "nightly"]
+    assert [(f["at"], f["job"], f["state"]) for f in fires] == [
+        ("2027-11-01T02:00:00+03:00", None, None),
+        ("2027-11-02T02:00:00+03:00", jid, "completed"),
+        ("2027-11-03T02:00:00+03:00", None, None)]
+    assert body["delayed"] == [{"job": delayed, "kind": "noop",
+                                "not_before": "2027-11-03T09:00:00Z",
+                                "state": "scheduled"}]
+
+
+def test_calendar_cap_and_validation(api, db, bulkhead_bin):
+    put_schedule(api, "minutely", "* * * * *", "UTC")
+    put_schedule(api, "quarter", "*/15 * * * *", "UTC")
+    r = calendar(api, "2026-01-01T00:00:00Z", "2026-03-04T00:00:00Z")
+    body = r.json()
+    assert body["truncated"] is True and len(body["fires"]) == 10000
+    # 62 days of minutes and quarters: the earliest 10,000 of both.
+    assert body["fires"][0]["at"] == "2026-01-01T00:00:00Z"
+    # Every fire of each schedule up to the last one kept is there: the
+    # cut takes the earliest fires overall, not the first schedule's.
+    ts = [datetime.datetime.fromisoformat(f["at"]).timestamp()
+          for f in body["fires"]]
+    assert ts == sorted(ts)
+    start = ts[0]
+    minutes = int((ts[-1] - start) // 60) + 1
+    mine = [f for f in body["fires"] if f["schedule"] == "minutely"]
+    assert len(mine) in (minutes, minutes - 1)
+    assert sum(f["schedule"] == "quarter" for f in body["fires"]) == \
+        (len(mine) - 1) // 15 + 1
+    r = calendar(api, "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z")
+    mine = [f for f in r.json()["fires"] if f["schedule"] != "housekeeping"]
+    assert r.json()["truncated"] is False and len(mine) == 64
+    v = add_admin(bulkhead_bin, db, "vera", "viewer")
+    assert calendar(api, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z",
+                    token=v).status_code == 200
+    for frm, to, field in [
+            (None, "2026-01-02T00:00:00Z", "from"),
+            ("2026-01-01T00:00:00Z", None, "to"),
+            ("2026-01-01", "2026-01-02T00:00:00Z", "from"),
+            ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00", "to"),
+            ("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", "to"),
+            ("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "to"),
+            ("2026-01-01T00:00:00Z", "2026-03-04T00:00:01Z", "to")]:
+        params = {k: v for k, v in (("from", frm), ("to", to)) if v}
+        r = call(api, "GET", "/admin/api/calendar", params=params)
+        assert r.status_code == 400, (frm, to, r.text)
+        assert r.json()["resourceType"] == "OperationOutcome"
+        assert diag(r).startswith(field + ":"), diag(r)
