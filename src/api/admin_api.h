@@ -57,6 +57,8 @@
  *          or not RFC 3339 with an offset, to <= from, over 62 days
  *   GET    /admin/api/limits                             limits
  *   PUT    /admin/api/limits                             limits
+ *   GET    /admin/api/limits/fields   {"fields":[{"name","type","unit",
+ *          "min","max","description"}]}: what each limit means (viewer)
  *
  * JOB STATE RULES (a refused action answers 409 and changes nothing):
  *   pause   queued -> paused at once; running -> stays running with
@@ -104,5 +106,6 @@ void	admin_api_calendar(struct http_req *);
 
 void	admin_api_limits_get(struct http_req *);
 void	admin_api_limits_put(struct http_req *);
+void	admin_api_limits_fields(struct http_req *);
 
 #endif

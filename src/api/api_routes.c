@@ -78,6 +78,7 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/admin/api/calendar", 0, admin_api_calendar },
 	{ HTTP_GET, "/admin/api/limits", 0, admin_api_limits_get },
 	{ HTTP_PUT, "/admin/api/limits", 0, admin_api_limits_put },
+	{ HTTP_GET, "/admin/api/limits/fields", 0, admin_api_limits_fields },
 	/* SMART clients (src/api/admin_clients.h). */
 	{ HTTP_GET, "/admin/api/clients", 0, admin_clients_list },
 	{ HTTP_POST, "/admin/api/clients", 0, admin_clients_put },

@@ -372,3 +372,20 @@ def test_calendar_cap_and_validation(api, db, bulkhead_bin):
         assert r.status_code == 400, (frm, to, r.text)
         assert r.json()["resourceType"] == "OperationOutcome"
         assert diag(r).startswith(field + ":"), diag(r)
+
+
+# ---- limits in words ---------------------------------------------------------
+
+def test_limits_fields_describe_every_limit(api, db, bulkhead_bin):
+    v = add_admin(bulkhead_bin, db, "vera", "viewer")
+    r = call(api, "GET", "/admin/api/limits/fields", token=v)
+    assert r.status_code == 200
+    fields = r.json()["fields"]
+    limits = call(api, "GET", "/admin/api/limits").json()
+    assert {f["name"] for f in fields} == set(limits), (fields, limits)
+    for f in fields:
+        assert f["description"] and f["type"] in ("integer", "boolean",
+                                                  "map")
+    by = {f["name"]: f for f in fields}
+    assert by["rows_per_second"]["unit"] == "rows/s"
+    assert by["kind_timeout_s"]["max"] == 604800
