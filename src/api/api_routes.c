@@ -19,6 +19,8 @@
 #include "api/export_status.h"
 #include "api/http_fhir.h"
 #include "api/import_api.h"
+#include "api/queue_metrics.h"
+#include "api/readyz.h"
 #include "http/http_metrics.h"
 #include "http/http_route.h"
 #include "http/http_server.h"
@@ -34,6 +36,7 @@ static void	 api_routes_stop(void);
 static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/healthz", 0, http_fhir_healthz },
 	{ HTTP_GET, "/metrics", 0, api_routes_metrics },
+	{ HTTP_GET, "/readyz", 0, readyz_get },
 	{ HTTP_GET, "/fhir/metadata", HTTP_ROUTE_FHIR, http_fhir_metadata },
 	{ HTTP_GET | HTTP_POST, "/fhir/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_system },
@@ -98,17 +101,19 @@ const struct http_app api_routes = {
 	.app_stop = api_routes_stop,
 };
 
-/* GET /metrics: the framework's counters, Prometheus text. */
+/* GET /metrics: the framework's counters and the queue's
+ * (api/queue_metrics.h), Prometheus text. */
 static void
 api_routes_metrics(struct http_req *req)
 {
 	struct buf	b;
 
-	buf_init(&b, HTTP_METRICS_MAX_TEXT);
-	if (http_metrics_render(&b, http_route_in_flight()) == -1) {
+	buf_init(&b, HTTP_METRICS_MAX_TEXT + QUEUE_METRICS_MAX_TEXT);
+	if (http_metrics_render(&b, http_route_in_flight()) == -1 ||
+	    queue_metrics_render(&b) == -1) {
 		buf_free(&b);
 		http_reply_internal(req, "metrics text over %d bytes",
-		    HTTP_METRICS_MAX_TEXT);
+		    HTTP_METRICS_MAX_TEXT + QUEUE_METRICS_MAX_TEXT);
 		return;
 	}
 	http_reply_buf(req, 200, API_ROUTES_METRICS_TYPE, &b);
@@ -136,5 +141,6 @@ static void
 api_routes_stop(void)
 {
 	export_status_stop();
+	queue_metrics_shutdown();
 	http_fhir_shutdown();
 }

@@ -8,12 +8,13 @@ PostgreSQL's now()); they allow generous slack above and none below.
 """
 import datetime
 import json
+import re
 import time
 
 import pytest
 import requests
 
-from conftest import run_cli
+from conftest import _admin_exec, run_cli
 from jobhelp import job, wait_for, wait_job
 
 TOKEN = "test-admin-token"
@@ -389,3 +390,184 @@ def test_limits_fields_describe_every_limit(api, db, bulkhead_bin):
     by = {f["name"]: f for f in fields}
     assert by["rows_per_second"]["unit"] == "rows/s"
     assert by["kind_timeout_s"]["max"] == 604800
+
+
+# ---- /metrics and /readyz ----------------------------------------------------
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? '
+                    r'(-?[0-9.e+]+|NaN|\+Inf|-Inf)$')
+LABEL = re.compile(r'^[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"$')
+
+
+def parse_metrics(text):
+    """Prometheus text format 0.0.4, checked as promtool would (no
+    promtool in Debian's base): HELP/TYPE before a family's samples,
+    known types, well-formed labels, counters named _total, no series
+    twice.  Returns {(name, frozenset(labels)): value}."""
+    types, out = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ", 3)
+            assert typ in ("counter", "gauge", "histogram", "summary",
+                           "untyped"), line
+            assert name not in types, "TYPE twice: " + line
+            if typ == "counter":
+                assert name.endswith("_total"), line
+            types[name] = typ
+            continue
+        assert not line.startswith("#") and line, repr(line)
+        m = SAMPLE.match(line)
+        assert m, "bad sample line: %r" % line
+        name, labels = m.group(1), m.group(3)
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        assert name in types or family in types, "no TYPE for " + line
+        pairs = []
+        if labels:
+            for part in re.findall(r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|'
+                                   r'\\.)*"', labels):
+                assert LABEL.match(part), line
+                k, v = part.split("=", 1)
+                pairs.append((k, v[1:-1]))
+        key = (name, frozenset(pairs))
+        assert key not in out, "series twice: " + line
+        out[key] = float(m.group(4))
+    return out
+
+
+def metric(ms, name, **labels):
+    return ms.get((name, frozenset(labels.items())))
+
+
+def scrape(server):
+    r = requests.get(server.base + "/metrics", timeout=30)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    return parse_metrics(r.text)
+
+
+def stable(db, sql, args, server, what):
+    """(DB value, metrics) with the metrics read in a window where the
+    DB value did not change: the queue's lines are at most 1 s old, so
+    one read more than 1 s after the first DB read saw that value."""
+    for _ in range(20):
+        a = db.query(sql, args)
+        time.sleep(1.1)
+        ms = scrape(server)
+        if db.query(sql, args) == a:
+            return a, ms
+    raise AssertionError("never stable: " + what)
+
+
+def test_metrics_match_the_database(db, start_server, tmp_path):
+    from importhelp import Importer, params_body, patient
+    s = start_server(db, extra_env={
+        "BULKHEAD_EXPORT_FILE_RESOURCES": "100",
+        "BULKHEAD_JOB_LEASE": "5", "BULKHEAD_JOB_HEARTBEAT": "1"})
+    # A finished import of 600 Patients (from the import directory).
+    (tmp_path / "import").mkdir(exist_ok=True)
+    path = tmp_path / "import" / "p.ndjson"
+    path.write_bytes(b"".join(patient("p%04d" % i) + b"\n"
+                              for i in range(600)))
+    m = Importer(s).run(params_body([("Patient", "file://%s" % path)]))
+    assert m["output"][0]["count"] == 600
+    loaded = db.scalar("SELECT count(*) FROM resources WHERE type = "
+                       "'Patient'")
+    assert loaded == 600
+    ms = scrape(s)
+    assert metric(ms, "bulkhead_queue_up") == 1
+    assert metric(ms, "bulkhead_job_rows", kind="import",
+                  state="completed") == loaded
+    assert metric(ms, "bulkhead_jobs", kind="import",
+                  state="completed") == 1
+    # A running export, slowed to 20 rows/s: its finished files (100
+    # rows each) show while it runs.
+    r = call(s, "PUT", "/admin/api/limits", body={"rows_per_second": 20})
+    assert r.status_code == 200, r.text
+    r = requests.get(s.fhir + "/$export", params={"_type": "Patient"},
+                     headers={"Prefer": "respond-async",
+                              "Accept": "application/fhir+json"},
+                     timeout=30)
+    assert r.status_code == 202, r.text
+    xid = r.headers["Content-Location"].rsplit("/", 1)[1]
+    sql = ("SELECT j.state, (SELECT coalesce(sum(count), 0) FROM "
+           "job_outputs o WHERE o.job_id = j.id AND o.channel = 'output') "
+           "FROM jobs j WHERE j.id = %s")
+    wait_for(lambda: db.query(sql, (xid,))[0][1] > 0 and
+             db.query(sql, (xid,))[0][0] == "running", timeout=60,
+             what="a running export with a finished file")
+    a, ms = stable(db, sql, (xid,), s, "export rows")
+    (state, rows), = a
+    assert state == "running" and 0 < rows < 600, (state, rows)
+    assert metric(ms, "bulkhead_job_rows", kind="export",
+                  state="running") == rows
+    assert metric(ms, "bulkhead_jobs", kind="export", state="running") == 1
+    call(s, "PUT", "/admin/api/limits", body={"rows_per_second": 0})
+    wait_job(db, xid, lambda j: j["state"] == "completed", timeout=60)
+    # Every (kind, state) count and rows total against the DB's own.
+    counts = ("SELECT kind, state, count(*) FROM jobs GROUP BY 1, 2 "
+              "ORDER BY 1, 2")
+    got, ms = stable(db, counts, None, s, "job counts")
+    for kind, state, n in got:
+        assert metric(ms, "bulkhead_jobs", kind=kind, state=state) == n
+    assert sum(v for (name, _), v in ms.items()
+               if name == "bulkhead_jobs") == sum(n for _, _, n in got)
+    assert metric(ms, "bulkhead_job_rows_processed_total",
+                  kind="export") == 600
+    assert metric(ms, "bulkhead_job_output_bytes_total", kind="export") == \
+        db.scalar("SELECT sum(bytes) FROM job_outputs o JOIN jobs j ON "
+                  "j.id = o.job_id WHERE j.kind = 'export' AND "
+                  "o.channel = 'output'")
+    # A delayed job is "scheduled", not queue depth; a queued one is.
+    call(s, "PUT", "/admin/api/limits", body={"max_jobs_per_kind":
+                                              {"noop": 0}})
+    call(s, "POST", "/admin/api/jobs", body={
+        "kind": "noop", "not_before": iso(time.time() + 3600)})
+    call(s, "POST", "/admin/api/jobs", body={"kind": "noop"})
+    time.sleep(1.1)
+    ms = scrape(s)
+    assert metric(ms, "bulkhead_jobs", kind="noop", state="scheduled") == 1
+    assert metric(ms, "bulkhead_queue_depth", kind="noop") == 1
+    assert metric(ms, "bulkhead_queue_oldest_age_seconds",
+                  kind="noop") >= 1
+    # The service's housekeeping schedule has a next fire.
+    assert metric(ms, "bulkhead_schedule_next_fire_timestamp_seconds",
+                  schedule="housekeeping") > time.time()
+
+
+def test_readyz(db, start_server, pg_admin):
+    s = start_server(db, role="serve")
+    r = requests.get(s.base + "/readyz", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ready", "database": "ok",
+                        "migrations": "current"}
+    assert r.headers["Cache-Control"] == "no-store"
+    # A schema behind the binary (a migration not recorded): not ready,
+    # though alive.
+    db.query("DELETE FROM schema_migrations WHERE version = 15 "
+             "RETURNING version")
+    r = requests.get(s.base + "/readyz", timeout=30)
+    assert r.status_code == 503
+    assert r.json() == {"status": "unready",
+                        "reason": "1 migration not applied (first: "
+                                  "015_console.sql)"}
+    assert requests.get(s.base + "/healthz", timeout=30).status_code == 200
+    db.query("INSERT INTO schema_migrations (version, name) VALUES "
+             "(15, '015_console.sql') RETURNING version")
+    assert requests.get(s.base + "/readyz", timeout=30).status_code == 200
+    # The database gone (connections refused, the open ones ended).
+    _admin_exec(pg_admin, 'ALTER DATABASE "%s" ALLOW_CONNECTIONS false'
+                % db.name)
+    _admin_exec(pg_admin, "SELECT pg_terminate_backend(pid) FROM "
+                "pg_stat_activity WHERE datname = '%s'" % db.name)
+    try:
+        r = requests.get(s.base + "/readyz", timeout=30)
+        assert r.status_code == 503
+        assert r.json() == {"status": "unready",
+                            "reason": "database unreachable"}
+    finally:
+        _admin_exec(pg_admin, 'ALTER DATABASE "%s" ALLOW_CONNECTIONS true'
+                    % db.name)
+    wait_for(lambda: requests.get(s.base + "/readyz", timeout=30)
+             .status_code == 200, timeout=30, what="ready again")
