@@ -27,8 +27,13 @@
  *   bulkhead_schedule_next_fire_timestamp_seconds{schedule}
  *   bulkhead_schedule_last_result{schedule,state}  1 for the state of
  *                                             the last job it started
- * The _total values fall when finished jobs are pruned (a counter reset
- * in Prometheus terms).
+ *   bulkhead_status_cache_hits_total, _misses_total  status polls of
+ *                                             this process answered from
+ *                                             bulk/export_cache, or loaded
+ *                                             (never cached: read each
+ *                                             scrape)
+ * The job _total values fall when finished jobs are pruned (a counter
+ * reset in Prometheus terms).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,6 +42,7 @@
 #include <time.h>
 
 #include "api/queue_metrics.h"
+#include "bulk/export_cache.h"
 #include "http/http_db.h"
 #include "jobs/cron.h"
 #include "jobs/schedule.h"
@@ -249,6 +255,7 @@ int
 queue_metrics_render(struct buf *b)
 {
 	struct buf	fresh;
+	uint64_t	hits, misses;
 	int		rc;
 
 	pthread_mutex_lock(&queue_metrics_lock);
@@ -276,7 +283,20 @@ queue_metrics_render(struct buf *b)
 	}
 	rc = buf_append(b, queue_metrics_text, queue_metrics_len);
 	pthread_mutex_unlock(&queue_metrics_lock);
-	return rc;
+	export_cache_stats(&hits, &misses);
+	if (rc == -1 ||
+	    queue_metrics_head(b, "bulkhead_status_cache_hits_total",
+	    "counter", "Status polls answered from this process's cache.") ==
+	    -1 ||
+	    buf_printf(b, "bulkhead_status_cache_hits_total %llu\n",
+	    (unsigned long long)hits) == -1 ||
+	    queue_metrics_head(b, "bulkhead_status_cache_misses_total",
+	    "counter", "Status polls this process loaded from the "
+	    "database.") == -1 ||
+	    buf_printf(b, "bulkhead_status_cache_misses_total %llu\n",
+	    (unsigned long long)misses) == -1)
+		return -1;
+	return 0;
 }
 
 void

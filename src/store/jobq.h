@@ -174,7 +174,6 @@ struct jobq_filter {
 						   not_before to come
 						   ("scheduled"), 2 none of
 						   those */
-	const char	*f_client_prefix;	/* client starts with it */
 };
 
 const char	*jobq_state_name(enum jobq_state);
