@@ -27,6 +27,9 @@
  *   bulkhead_schedule_next_fire_timestamp_seconds{schedule}
  *   bulkhead_schedule_last_result{schedule,state}  1 for the state of
  *                                             the last job it started
+ *   bulkhead_workers_busy                     worker processes holding a
+ *                                             live lease (idle ones leave
+ *                                             no trace in the database)
  *   bulkhead_status_cache_hits_total, _misses_total  status polls of
  *                                             this process answered from
  *                                             bulk/export_cache, or loaded
@@ -228,13 +231,15 @@ queue_metrics_read(struct buf *b)
 	PGconn			*conn;
 	char			 err[512];
 	size_t			 n = 0;
+	int64_t			 busy = 0;
 	int			 rc = -1;
 
 	if ((conn = http_db_conn(err, sizeof(err))) == NULL) {
 		log_warnx("metrics: database: %s", err);
 		return -1;
 	}
-	if (jobq_stats(conn, &st, &n, err, sizeof(err)) == -1) {
+	if (jobq_stats(conn, &st, &n, err, sizeof(err)) == -1 ||
+	    jobq_busy_workers(conn, &busy, err, sizeof(err)) == -1) {
 		log_warnx("metrics: queue: %s", err);
 		http_db_discard();
 		goto out;
@@ -243,6 +248,10 @@ queue_metrics_read(struct buf *b)
 	    "queue could be read from PostgreSQL.") == -1 ||
 	    buf_puts(b, "bulkhead_queue_up 1\n") == -1 ||
 	    queue_metrics_kinds(b, st, n) == -1 ||
+	    queue_metrics_head(b, "bulkhead_workers_busy", "gauge", "Worker "
+	    "processes holding a live job lease.") == -1 ||
+	    buf_printf(b, "bulkhead_workers_busy %lld\n", (long long)busy) ==
+	    -1 ||
 	    queue_metrics_schedules(b, conn) == -1)
 		goto out;
 	rc = 0;
