@@ -26,7 +26,16 @@
  * sense in the job's current state, nothing changed.
  *
  * ROUTES:
- *   GET    /admin/api/jobs?state=&kind=&client=&limit=   {"jobs":[job]}
+ *   GET    /admin/api/jobs?state=&kind=&client=&schedule=&limit=&before=
+ *          &since=                                      {"jobs":[job],
+ *          "now","next_before"}: newest first; state "scheduled" is a
+ *          queued job whose not_before is to come ("queued" then the
+ *          others); before = next_before of the previous page; since =
+ *          only jobs updated at or after it (pass the last "now")
+ *   POST   /admin/api/jobs {"kind","params","not_before","priority"}
+ *                                                        201, job
+ *          (operator): a one-off job, not claimed before not_before
+ *          (RFC 3339 with offset; absent: now)
  *   GET    /admin/api/jobs/{id}                          job + outputs
  *   POST   /admin/api/jobs/{id}/pause|resume|cancel      job
  *   POST   /admin/api/jobs/{id}/retry                    201, new job
@@ -36,8 +45,20 @@
  *   DELETE /admin/api/schedules/{name}                   204
  *   POST   /admin/api/schedules/{name}/run               202, new job
  *   POST   /admin/api/schedules/{name}/pause|resume      schedule
+ *   GET    /admin/api/whoami                  {"name","role","may_operate",
+ *          "may_administer"}: the caller's principal (any role)
+ *   GET    /admin/api/calendar?from=&to=      {"from","to","fires":[{
+ *          "schedule","at","job","state"}],"delayed":[{"job","kind",
+ *          "not_before","state"}],"truncated"}: every enabled schedule's
+ *          fires in [from, to) (at most 10,000, then truncated), "at" in
+ *          the schedule's zone with its offset, a past fire with the job
+ *          it started (jobs.fire_at) and that job's state, else nulls;
+ *          delayed one-off jobs by not_before.  400: from or to missing
+ *          or not RFC 3339 with an offset, to <= from, over 62 days
  *   GET    /admin/api/limits                             limits
  *   PUT    /admin/api/limits                             limits
+ *   GET    /admin/api/limits/fields   {"fields":[{"name","type","unit",
+ *          "min","max","description"}]}: what each limit means (viewer)
  *
  * JOB STATE RULES (a refused action answers 409 and changes nothing):
  *   pause   queued -> paused at once; running -> stays running with
@@ -65,6 +86,7 @@
 struct http_req;
 
 void	admin_api_jobs_list(struct http_req *);
+void	admin_api_jobs_submit(struct http_req *);
 void	admin_api_job_get(struct http_req *);
 void	admin_api_job_pause(struct http_req *);
 void	admin_api_job_resume(struct http_req *);
@@ -79,7 +101,11 @@ void	admin_api_schedule_run(struct http_req *);
 void	admin_api_schedule_pause(struct http_req *);
 void	admin_api_schedule_resume(struct http_req *);
 
+void	admin_api_whoami(struct http_req *);
+void	admin_api_calendar(struct http_req *);
+
 void	admin_api_limits_get(struct http_req *);
 void	admin_api_limits_put(struct http_req *);
+void	admin_api_limits_fields(struct http_req *);
 
 #endif

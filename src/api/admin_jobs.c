@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -22,7 +23,9 @@
 #include "bulk/export_cache.h"
 #include "core/cfg.h"
 #include "http/http_route.h"
+#include "jobs/cron.h"
 #include "jobs/job_kinds.h"
+#include "jobs/schedule.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "store/job_files.h"
@@ -30,6 +33,7 @@
 #include "store/ndjson.h"
 
 #define ADMIN_LIST_DEFAULT	100	/* GET /admin/api/jobs without limit */
+#define ADMIN_ERR_LINE		200	/* "error_line": bytes, with NUL */
 
 /* Job actions besides retry. */
 enum admin_jobs_act {
@@ -58,6 +62,9 @@ struct admin_listq {
 	const char	*lq_kind;
 	const char	*lq_client;
 	const char	*lq_limit;
+	const char	*lq_before;
+	const char	*lq_since;
+	const char	*lq_schedule;
 	char		 lq_bad[128];	/* first problem, or "" */
 };
 
@@ -65,6 +72,11 @@ static int	 admin_jobs_id(struct admin_ctx *, const char **);
 static void	 admin_jobs_add_str(cJSON *, const char *, const char *);
 static void	 admin_jobs_add_raw(cJSON *, const char *, const char *);
 static int	 admin_jobs_status_kind(const char *);
+static double	 admin_jobs_epoch(const char *);
+static void	 admin_jobs_summary(cJSON *, const struct jobq_job *);
+static void	 admin_jobs_error_line(cJSON *, const char *);
+static int	 admin_jobs_submit_spec(const cJSON *, struct jobq_spec *,
+		    char *, char *, size_t);
 static cJSON	*admin_jobs_json(const struct cfg *,
 		    const struct jobq_job *);
 static int	 admin_jobs_outputs(struct admin_ctx *,
@@ -123,6 +135,82 @@ admin_jobs_status_kind(const char *kind)
 	return 0;
 }
 
+/* Seconds since the epoch of a JOBQ_TS instant, or -1. */
+static double
+admin_jobs_epoch(const char *ts)
+{
+	time_t	t;
+
+	if (ts == NULL || cron_time_parse(ts, &t) == -1)
+		return -1;
+	return (double)t;
+}
+
+/*
+ * What the console's table shows without parsing the per-kind JSON:
+ * "duration_s" (started to finished, or to now while it runs; null
+ * before it starts) and "rows" (jobq.c's JOBQ_ROWS: an import's loaded
+ * resources, an export's rows in finished files), "total" (the
+ * progress's total when the kind knows it) and "rate" (rows a second
+ * over the duration), each null when unknown.
+ */
+static void
+admin_jobs_summary(cJSON *o, const struct jobq_job *j)
+{
+	cJSON	*p;
+	double	 start, end, dur = -1;
+	const cJSON *t;
+
+	start = admin_jobs_epoch(j->j_started);
+	end = j->j_finished != NULL ? admin_jobs_epoch(j->j_finished) :
+	    (double)time(NULL);
+	if (start >= 0 && end >= start)
+		dur = end - start;
+	if (dur >= 0)
+		cJSON_AddNumberToObject(o, "duration_s", dur);
+	else
+		cJSON_AddNullToObject(o, "duration_s");
+	if (j->j_rows >= 0)
+		cJSON_AddNumberToObject(o, "rows", (double)j->j_rows);
+	else
+		cJSON_AddNullToObject(o, "rows");
+	p = j->j_progress != NULL ? cJSON_Parse(j->j_progress) : NULL;
+	t = cJSON_GetObjectItemCaseSensitive(p, "total");
+	if (cJSON_IsNumber(t))
+		cJSON_AddNumberToObject(o, "total", t->valuedouble);
+	else
+		cJSON_AddNullToObject(o, "total");
+	cJSON_Delete(p);
+	if (j->j_rows >= 0 && dur > 0)
+		cJSON_AddNumberToObject(o, "rate", (double)j->j_rows / dur);
+	else
+		cJSON_AddNullToObject(o, "rate");
+}
+
+/* "error_line": the error's first line, at most ADMIN_ERR_LINE bytes
+ * (the full text stays in "error"). */
+static void
+admin_jobs_error_line(cJSON *o, const char *error)
+{
+	char	line[ADMIN_ERR_LINE];
+	size_t	n;
+
+	if (error == NULL) {
+		cJSON_AddNullToObject(o, "error_line");
+		return;
+	}
+	n = strcspn(error, "\r\n");
+	if (n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		/* Not in the middle of a UTF-8 sequence. */
+		while (n > 0 && ((unsigned char)error[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(line, error, n);
+	line[n] = '\0';
+	cJSON_AddStringToObject(o, "error_line", line);
+}
+
 /* The job as the admin API shows it.  Caller frees with cJSON_Delete. */
 static cJSON *
 admin_jobs_json(const struct cfg *cfg, const struct jobq_job *j)
@@ -132,25 +220,32 @@ admin_jobs_json(const struct cfg *cfg, const struct jobq_job *j)
 
 	cJSON_AddStringToObject(o, "id", j->j_id);
 	cJSON_AddStringToObject(o, "kind", j->j_kind);
-	cJSON_AddStringToObject(o, "state", jobq_state_name(j->j_state));
+	/* A queued job whose not_before is still to come: "scheduled". */
+	cJSON_AddStringToObject(o, "state", j->j_scheduled ? "scheduled" :
+	    jobq_state_name(j->j_state));
 	cJSON_AddBoolToObject(o, "pause_requested", j->j_pause_requested);
 	admin_jobs_add_raw(o, "params", j->j_params);
 	admin_jobs_add_str(o, "client", j->j_client);
+	admin_jobs_add_str(o, "schedule", schedule_client_name(j->j_client));
 	cJSON_AddNumberToObject(o, "priority", j->j_priority);
 	cJSON_AddNumberToObject(o, "attempts", j->j_attempts);
 	cJSON_AddNumberToObject(o, "max_attempts", j->j_max_attempts);
 	admin_jobs_add_raw(o, "progress", j->j_progress);
 	admin_jobs_add_raw(o, "checkpoint", j->j_checkpoint);
+	admin_jobs_summary(o, j);
 	admin_jobs_add_str(o, "created", j->j_created);
 	admin_jobs_add_str(o, "started", j->j_started);
 	admin_jobs_add_str(o, "finished", j->j_finished);
 	admin_jobs_add_str(o, "updated", j->j_updated);
 	admin_jobs_add_str(o, "run_after", j->j_run_after);
+	admin_jobs_add_str(o, "not_before", j->j_not_before);
+	admin_jobs_add_str(o, "fire_at", j->j_fire_at);
 	admin_jobs_add_str(o, "lease_owner", j->j_lease_owner);
 	admin_jobs_add_str(o, "lease_expires", j->j_lease_expires);
 	admin_jobs_add_str(o, "heartbeat_at", j->j_heartbeat_at);
 	admin_jobs_add_str(o, "transaction_time", j->j_transaction_time);
 	admin_jobs_add_str(o, "error", j->j_error);
+	admin_jobs_error_line(o, j->j_error);
 	admin_jobs_add_raw(o, "result", j->j_result);
 	admin_jobs_add_str(o, "retry_of", j->j_retry_of);
 	admin_jobs_add_str(o, "status_url", admin_jobs_status_kind(j->j_kind) &&
@@ -475,9 +570,16 @@ admin_jobs_listq_add(void *arg, const char *key, const char *value)
 		slot = &q->lq_client;
 	else if (strcmp(key, "limit") == 0)
 		slot = &q->lq_limit;
+	else if (strcmp(key, "before") == 0)
+		slot = &q->lq_before;
+	else if (strcmp(key, "since") == 0)
+		slot = &q->lq_since;
+	else if (strcmp(key, "schedule") == 0)
+		slot = &q->lq_schedule;
 	else {
 		snprintf(q->lq_bad, sizeof(q->lq_bad), "unknown query "
-		    "parameter \"%.40s\" (state, kind, client, limit)", key);
+		    "parameter \"%.40s\" (state, kind, client, schedule, "
+		    "limit, before, since)", key);
 		return 1;
 	}
 	if (*slot != NULL) {
@@ -499,7 +601,11 @@ admin_api_jobs_list(struct http_req *req)
 	enum jobq_state		  st;
 	cJSON			 *o = NULL, *arr;
 	const char		 *errstr;
-	char			  err[ADMIN_ERR_MAX];
+	char			  err[ADMIN_ERR_MAX], since[CRON_TIME_MAX];
+	char			  now[CRON_TIME_MAX];
+	char			  client[sizeof(SCHEDULE_CLIENT_PREFIX) +
+				      SCHEDULE_NAME_MAX];
+	time_t			  t;
 	int64_t			  limit = ADMIN_LIST_DEFAULT;
 	size_t			  i, n = 0;
 
@@ -513,14 +619,46 @@ admin_api_jobs_list(struct http_req *req)
 		return;
 	}
 	if (q.lq_state != NULL) {
-		if (jobq_state_parse(q.lq_state, &st) == -1) {
+		/* "scheduled" is a queued job whose not_before is to come;
+		 * "queued" then means the others. */
+		if (strcmp(q.lq_state, "scheduled") == 0) {
+			st = JOBQ_QUEUED;
+			f.f_sched = 1;
+		} else if (jobq_state_parse(q.lq_state, &st) == -1) {
 			(void)http_reply_outcome(req, 400, "invalid", "state: "
-			    "unknown state \"%.40s\" (queued, running, paused, "
-			    "cancelling, cancelled, failed, completed)",
-			    q.lq_state);
+			    "unknown state \"%.40s\" (scheduled, queued, "
+			    "running, paused, cancelling, cancelled, failed, "
+			    "completed)", q.lq_state);
+			return;
+		} else if (st == JOBQ_QUEUED)
+			f.f_sched = 2;
+		f.f_state = (int)st;
+	}
+	if (q.lq_before != NULL && (strlen(q.lq_before) >= JOBQ_ID_MAX ||
+	    !ndjson_valid_id(q.lq_before, strlen(q.lq_before)))) {
+		(void)http_reply_outcome(req, 400, "invalid", "before: not a "
+		    "job id");
+		return;
+	}
+	if (q.lq_since != NULL) {
+		if (cron_time_parse(q.lq_since, &t) == -1) {
+			(void)http_reply_outcome(req, 400, "invalid", "since: "
+			    "\"%.40s\" is not an RFC 3339 instant with an "
+			    "offset (2026-12-05T02:00:00+03:00)", q.lq_since);
 			return;
 		}
-		f.f_state = (int)st;
+		cron_time_format(t, since, sizeof(since));
+		f.f_since = since;
+	}
+	if (q.lq_schedule != NULL) {
+		if (snprintf(client, sizeof(client), "%s%s",
+		    SCHEDULE_CLIENT_PREFIX, q.lq_schedule) >=
+		    (int)sizeof(client) || q.lq_client != NULL) {
+			(void)http_reply_outcome(req, 400, "invalid",
+			    "schedule: too long, or given with client");
+			return;
+		}
+		q.lq_client = client;
 	}
 	if (q.lq_kind != NULL && job_kind_find(q.lq_kind) == NULL) {
 		(void)http_reply_outcome(req, 400, "invalid", "kind: unknown "
@@ -537,6 +675,10 @@ admin_api_jobs_list(struct http_req *req)
 	f.f_kind = q.lq_kind;
 	f.f_client = q.lq_client;
 	f.f_limit = (int)limit;
+	f.f_before = q.lq_before;
+	/* The next poll's since=: taken before the read, so a change
+	 * committed while it runs is listed again rather than missed. */
+	cron_time_format(time(NULL) - 1, now, sizeof(now));
 	if (admin_auth_connect(&ax) == -1)
 		return;
 	if (jobq_list(ax.ax_conn, &f, &jobs, &n, err, sizeof(err)) == -1) {
@@ -548,9 +690,140 @@ admin_api_jobs_list(struct http_req *req)
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(arr, admin_jobs_json(ax.ax_cfg,
 		    jobs[i]));
+	cJSON_AddStringToObject(o, "now", now);
+	/* The cursor of the next page, when this one is full. */
+	admin_jobs_add_str(o, "next_before", n > 0 && n == (size_t)limit ?
+	    jobs[n - 1]->j_id : NULL);
 	(void)http_reply_json(req, 200, o);
  out:
 	cJSON_Delete(o);
 	jobq_jobs_free(jobs, n);
 }
 
+
+/*
+ * The body of POST /admin/api/jobs as a spec: {"kind", "params",
+ * "not_before", "priority"}, each checked, the field named in the
+ * message.  0, or -1 with the reason in msg.  The spec borrows from
+ * body, and s_not_before points to nb (CRON_TIME_MAX bytes) where the
+ * instant is written in UTC.
+ */
+static int
+admin_jobs_submit_spec(const cJSON *body, struct jobq_spec *sp, char *nb,
+    char *msg, size_t len)
+{
+	const cJSON	*f;
+	time_t		 t;
+
+	cJSON_ArrayForEach(f, body) {
+		if (strcmp(f->string, "kind") != 0 &&
+		    strcmp(f->string, "params") != 0 &&
+		    strcmp(f->string, "not_before") != 0 &&
+		    strcmp(f->string, "priority") != 0) {
+			snprintf(msg, len, "%.40s: unknown field (kind, "
+			    "params, not_before, priority)", f->string);
+			return -1;
+		}
+	}
+	f = cJSON_GetObjectItemCaseSensitive(body, "kind");
+	if (!cJSON_IsString(f) || f->valuestring[0] == '\0') {
+		snprintf(msg, len, "kind: required, a job kind (bulkhead "
+		    "jobs kinds)");
+		return -1;
+	}
+	sp->s_kind = f->valuestring;
+	f = cJSON_GetObjectItemCaseSensitive(body, "params");
+	if (f != NULL && !cJSON_IsNull(f) && !cJSON_IsObject(f)) {
+		snprintf(msg, len, "params: must be a JSON object");
+		return -1;
+	}
+	f = cJSON_GetObjectItemCaseSensitive(body, "not_before");
+	if (f == NULL || cJSON_IsNull(f))
+		sp->s_not_before = NULL;
+	else if (!cJSON_IsString(f) ||
+	    cron_time_parse(f->valuestring, &t) == -1) {
+		snprintf(msg, len, "not_before: %s%.40s%s is not an RFC 3339 "
+		    "instant with an offset (2026-12-05T02:00:00+03:00)",
+		    cJSON_IsString(f) ? "\"" : "", cJSON_IsString(f) ?
+		    f->valuestring : "the value", cJSON_IsString(f) ? "\"" :
+		    "");
+		return -1;
+	} else {
+		cron_time_format(t, nb, CRON_TIME_MAX);
+		sp->s_not_before = nb;
+	}
+	f = cJSON_GetObjectItemCaseSensitive(body, "priority");
+	if (f != NULL) {
+		if (!cJSON_IsNumber(f) || f->valuedouble != (double)f->valueint ||
+		    f->valueint < -32768 || f->valueint > 32767) {
+			snprintf(msg, len, "priority: must be an integer from "
+			    "-32768 to 32767");
+			return -1;
+		}
+		sp->s_priority = f->valueint;
+	}
+	return 0;
+}
+
+/* POST /admin/api/jobs: a one-off job, now or not before a time. */
+void
+admin_api_jobs_submit(struct http_req *req)
+{
+	struct admin_ctx	 ax;
+	struct jobq_spec	 sp;
+	const cJSON		*body, *p;
+	char			*params = NULL;
+	char			 msg[ADMIN_MSG_MAX], err[ADMIN_ERR_MAX];
+	char			 nb[CRON_TIME_MAX], id[JOBQ_ID_MAX];
+	size_t			 len;
+	int			 r;
+
+	if (admin_auth_open(req, &ax, 0) == -1)
+		return;
+	body = http_req_body_json(req);
+	(void)http_req_body(req, &len);
+	if (body == NULL || !cJSON_IsObject(body)) {
+		(void)http_reply_outcome(req, 400, "invalid", "%s",
+		    body == NULL && len > 0 ? "the body is not valid JSON" :
+		    "a JSON object is required: {\"kind\", \"params\", "
+		    "\"not_before\"}");
+		return;
+	}
+	memset(&sp, 0, sizeof(sp));
+	nb[0] = '\0';
+	if (admin_jobs_submit_spec(body, &sp, nb, msg, sizeof(msg)) == -1) {
+		(void)http_reply_outcome(req, 400, "invalid", "%s", msg);
+		return;
+	}
+	p = cJSON_GetObjectItemCaseSensitive(body, "params");
+	params = cJSON_IsObject(p) ? cJSON_PrintUnformatted(p) : NULL;
+	sp.s_params = params != NULL ? params : "{}";
+	sp.s_max_attempts = ax.ax_cfg->job_max_attempts;
+	/* The same check as every other way in; client NULL: operator. */
+	if (job_kind_check(sp.s_kind, sp.s_params, NULL, err,
+	    sizeof(err)) == -1) {
+		(void)http_reply_outcome(req, 400, "invalid", "%s%s",
+		    job_kind_find(sp.s_kind) == NULL ? "kind: " : "params: ",
+		    err);
+		goto out;
+	}
+	if (admin_auth_connect(&ax) == -1 ||
+	    admin_auth_audit_begin(&ax, "job.submit", "jobs", sp.s_kind) == -1)
+		goto out;
+	r = jobq_submit(ax.ax_conn, &sp, id, sizeof(id), err, sizeof(err));
+	admin_auth_audit_end(&ax);
+	if (r == -1) {
+		admin_auth_db_fail(&ax, "submit", err);
+		goto out;
+	}
+	if (ax.ax_conn == NULL) {
+		(void)http_reply_internal(req, "submit: audit reset failed");
+		goto out;
+	}
+	log_info("job %s (%s) submitted by %s (%s)%s%s", id, sp.s_kind,
+	    ax.ax_who.aa_actor, ax.ax_who.aa_addr, nb[0] != '\0' ?
+	    ", not before " : "", nb);
+	admin_jobs_reply(&ax, 201, id, 1);
+ out:
+	cJSON_free(params);
+}

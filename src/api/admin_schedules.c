@@ -9,6 +9,7 @@
  * libmicrohttpd threads, the thread's database connection.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -20,11 +21,14 @@
 #include "jobs/schedule.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/xmalloc.h"
 #include "store/jobq.h"
 
 #define ADMIN_SCHEDULES_MAX	((size_t)64 << 20)	/* schedule list body */
 
 static int	 admin_schedules_name(struct admin_ctx *, const char **);
+static int	 admin_schedules_results(struct admin_ctx *,
+		    struct schedule **, size_t);
 static void	 admin_schedules_fail(struct admin_ctx *, int, const char *,
 		    const char *);
 static void	 admin_schedules_reply(struct admin_ctx *, unsigned int,
@@ -83,6 +87,36 @@ admin_schedules_fail(struct admin_ctx *ax, int rc, const char *what,
 	}
 }
 
+/* Fills each schedule's last_result: its last job's state, in one
+ * read.  0, or -1 after answering. */
+static int
+admin_schedules_results(struct admin_ctx *ax, struct schedule **list,
+    size_t n)
+{
+	const char	**ids;
+	char		(*st)[JOBQ_STATE_MAX];
+	char		  err[ADMIN_ERR_MAX];
+	size_t		  i;
+	int		  rc = -1;
+
+	ids = xcalloc(n + 1, sizeof(*ids));
+	st = xcalloc(n + 1, sizeof(*st));
+	for (i = 0; i < n; i++)
+		ids[i] = list[i]->sc_last_job;
+	if (jobq_states(ax->ax_conn, ids, n, st, err, sizeof(err)) == -1) {
+		admin_auth_db_fail(ax, "schedule results", err);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (st[i][0] != '\0')
+			list[i]->sc_last_result = xstrdup(st[i]);
+	rc = 0;
+ out:
+	free(ids);
+	free(st);
+	return rc;
+}
+
 /* Answers status with the schedule called name. */
 static void
 admin_schedules_reply(struct admin_ctx *ax, unsigned int status,
@@ -99,6 +133,8 @@ admin_schedules_reply(struct admin_ctx *ax, unsigned int status,
 		admin_schedules_fail(ax, rc, "schedule", err);
 		goto out;
 	}
+	if (admin_schedules_results(ax, &s, 1) == -1)
+		goto out;
 	if (schedule_json(s, &b) == -1) {
 		(void)http_reply_internal(ax->ax_req, "schedule %s: too large",
 		    name);
@@ -126,6 +162,8 @@ admin_api_schedules_list(struct http_req *req)
 		admin_auth_db_fail(&ax, "schedule list", err);
 		goto out;
 	}
+	if (admin_schedules_results(&ax, list, n) == -1)
+		goto out;
 	if (buf_puts(&b, "{\"schedules\":") == -1 ||
 	    schedule_list_json(list, n, &b) == -1 || buf_putc(&b, '}') == -1) {
 		(void)http_reply_internal(req, "schedule list too large");

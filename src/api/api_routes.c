@@ -20,6 +20,8 @@
 #include "api/export_status.h"
 #include "api/http_fhir.h"
 #include "api/import_api.h"
+#include "api/queue_metrics.h"
+#include "api/readyz.h"
 #include "http/http_metrics.h"
 #include "http/http_route.h"
 #include "http/http_server.h"
@@ -35,6 +37,7 @@ static void	 api_routes_stop(void);
 static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/healthz", 0, http_fhir_healthz },
 	{ HTTP_GET, "/metrics", 0, api_routes_metrics },
+	{ HTTP_GET, "/readyz", 0, readyz_get },
 	{ HTTP_GET, "/fhir/metadata", HTTP_ROUTE_FHIR, http_fhir_metadata },
 	{ HTTP_GET | HTTP_POST, "/fhir/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_system },
@@ -54,6 +57,7 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_POST, "/auth/token", HTTP_ROUTE_BODY_ANY, auth_token_post },
 	/* Operator API (src/api/admin_api.h): bearer token, JSON. */
 	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
+	{ HTTP_POST, "/admin/api/jobs", 0, admin_api_jobs_submit },
 	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
 	{ HTTP_POST, "/admin/api/jobs/{id}/pause", HTTP_ROUTE_BODY_ANY,
 	    admin_api_job_pause },
@@ -74,8 +78,11 @@ static const struct http_route api_routes_table[] = {
 	    admin_api_schedule_pause },
 	{ HTTP_POST, "/admin/api/schedules/{name}/resume",
 	    HTTP_ROUTE_BODY_ANY, admin_api_schedule_resume },
+	{ HTTP_GET, "/admin/api/whoami", 0, admin_api_whoami },
+	{ HTTP_GET, "/admin/api/calendar", 0, admin_api_calendar },
 	{ HTTP_GET, "/admin/api/limits", 0, admin_api_limits_get },
 	{ HTTP_PUT, "/admin/api/limits", 0, admin_api_limits_put },
+	{ HTTP_GET, "/admin/api/limits/fields", 0, admin_api_limits_fields },
 	/* SMART clients (src/api/admin_clients.h). */
 	{ HTTP_GET, "/admin/api/clients", 0, admin_clients_list },
 	{ HTTP_POST, "/admin/api/clients", 0, admin_clients_put },
@@ -95,18 +102,20 @@ const struct http_app api_routes = {
 	.app_stop = api_routes_stop,
 };
 
-/* GET /metrics: the framework's counters, Prometheus text. */
+/* GET /metrics: the framework's counters and the queue's
+ * (api/queue_metrics.h), Prometheus text. */
 static void
 api_routes_metrics(struct http_req *req)
 {
 	struct buf	b;
 
-	buf_init(&b, HTTP_METRICS_MAX_TEXT);
+	buf_init(&b, HTTP_METRICS_MAX_TEXT + QUEUE_METRICS_MAX_TEXT);
 	if (http_metrics_render(&b, http_route_in_flight()) == -1 ||
-	    api_interactive_metrics(&b) == -1) {
+	    api_interactive_metrics(&b) == -1 ||
+	    queue_metrics_render(&b) == -1) {
 		buf_free(&b);
 		http_reply_internal(req, "metrics text over %d bytes",
-		    HTTP_METRICS_MAX_TEXT);
+		    HTTP_METRICS_MAX_TEXT + QUEUE_METRICS_MAX_TEXT);
 		return;
 	}
 	http_reply_buf(req, 200, API_ROUTES_METRICS_TYPE, &b);
@@ -138,5 +147,6 @@ api_routes_stop(void)
 {
 	api_interactive_stop();
 	export_status_stop();
+	queue_metrics_shutdown();
 	http_fhir_shutdown();
 }

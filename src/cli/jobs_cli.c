@@ -25,6 +25,7 @@
 #include "cli/admin_client.h"
 #include "cli/cli_cmd.h"
 #include "core/cfg.h"
+#include "jobs/cron.h"
 #include "jobs/job_kinds.h"
 #include "store/jobq.h"
 #include "cli/jobs_cli.h"
@@ -52,6 +53,7 @@ static struct admin_opt cli_opts[] = {
 	{ "timeout", 0, NULL },
 	{ "json", 1, NULL },
 	{ "api", 0, NULL },
+	{ "at", 0, NULL },
 };
 #define CLI_NOPTS (sizeof(cli_opts) / sizeof(cli_opts[0]))
 
@@ -81,7 +83,7 @@ static const char *cli_state(const cJSON *);
 static int	 cli_int(const cJSON *, const char *);
 
 static const struct cli_cmd cli_cmds[] = {
-	{ { "submit", "priority,max-attempts,client", 1, 2, "KIND" },
+	{ { "submit", "priority,max-attempts,client,at", 1, 2, "KIND" },
 	    cli_submit },
 	{ { "wait", "timeout", 1, 1, "job ID" }, cli_wait },
 	{ { "kinds", "", 0, 0, NULL }, cli_kinds },
@@ -107,6 +109,7 @@ cli_usage(FILE *fp)
 	    "       bulkhead jobs watch ID\n"
 	    "       bulkhead jobs submit KIND [JSON-PARAMS] [--priority N] "
 	    "[--max-attempts N] [--client ID]\n"
+	    "                            [--at 2026-12-05T02:00:00+03:00]\n"
 	    "       bulkhead jobs wait ID [--timeout SECONDS]\n"
 	    "       bulkhead jobs kinds\n"
 	    "\nlist, show, pause, resume, cancel, retry and watch use the "
@@ -162,10 +165,24 @@ cli_submit(struct cfg *cfg, const char *prog, const char **pos, int npos)
 	struct jobq_spec	 spec;
 	PGconn			*conn;
 	char			 err[1024], id[JOBQ_ID_MAX];
+	char			 at[CRON_TIME_MAX];
+	time_t			 t;
 	int64_t			 v;
 	int			 rc;
 
 	memset(&spec, 0, sizeof(spec));
+	/* --at: not claimed before then; shown as "scheduled" until. */
+	if (cli_opt("at") != NULL) {
+		if (cron_time_parse(cli_opt("at"), &t) == -1) {
+			fprintf(stderr, "%s: --at \"%s\" is not an RFC 3339 "
+			    "instant with an offset "
+			    "(2026-12-05T02:00:00+03:00)\n", prog,
+			    cli_opt("at"));
+			return 2;
+		}
+		cron_time_format(t, at, sizeof(at));
+		spec.s_not_before = at;
+	}
 	spec.s_kind = pos[0];
 	spec.s_params = npos > 1 ? pos[1] : "{}";
 	spec.s_client = cli_opt("client");

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "jobs/cron.h"
+#include "jobs/cron_text.h"
 #include "jobs/job_kinds.h"
 #include "store/jobq.h"
 #include "jobs/schedule.h"
@@ -521,6 +522,7 @@ schedule_fire_row(PGconn *conn, const PGresult *res, int i, time_t now,
 	js.s_kind = PQgetvalue(res, i, 4);
 	js.s_params = PQgetvalue(res, i, 5);
 	js.s_client = client;
+	js.s_fire_at = fd->fd_fire;	/* the calendar's match (jobs.fire_at) */
 	if (jobq_submit(conn, &js, fd->fd_job, sizeof(fd->fd_job), errbuf,
 	    errlen) == -1)
 		return -1;
@@ -663,6 +665,14 @@ schedule_json_str(struct buf *b, const char *key, const char *val,
 int
 schedule_json(const struct schedule *s, struct buf *b)
 {
+	struct cron	c;
+	char		text[CRON_TEXT_MAX], err[256];
+
+	/* A stored cron always parses (schedule_put checked it); if it ever
+	 * stops, the words say nothing rather than something wrong. */
+	if (cron_parse(s->sc_cron, &c, err, sizeof(err)) == -1 ||
+	    cron_text(&c, s->sc_timezone, text, sizeof(text)) == -1)
+		text[0] = '\0';
 	if (buf_putc(b, '{') == -1 ||
 	    schedule_json_str(b, "name", s->sc_name, 1) == -1 ||
 	    schedule_json_str(b, "cron", s->sc_cron, 0) == -1 ||
@@ -681,6 +691,9 @@ schedule_json(const struct schedule *s, struct buf *b)
 	    schedule_json_str(b, "source", s->sc_source, 0) == -1 ||
 	    schedule_json_str(b, "created", s->sc_created, 0) == -1 ||
 	    schedule_json_str(b, "updated", s->sc_updated, 0) == -1 ||
+	    schedule_json_str(b, "cron_text", text[0] != '\0' ? text : NULL,
+	    0) == -1 ||
+	    schedule_json_str(b, "last_result", s->sc_last_result, 0) == -1 ||
 	    buf_putc(b, '}') == -1)
 		return -1;
 	return 0;
@@ -718,6 +731,7 @@ schedule_free(struct schedule *s)
 	free(s->sc_created);
 	free(s->sc_updated);
 	free(s->sc_source);
+	free(s->sc_last_result);
 	free(s);
 }
 

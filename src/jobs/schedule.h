@@ -79,6 +79,10 @@ struct schedule {
 	char	*sc_created;
 	char	*sc_updated;
 	char	*sc_source;		/* "api" | "config" */
+	char	*sc_last_result;	/* or NULL: the last job's state as
+					   the admin API shows it; not a
+					   column, filled by the caller
+					   (jobq_states) for schedule_json */
 };
 
 /*
@@ -164,7 +168,9 @@ int	schedule_fire_due(PGconn *, time_t now, int64_t fence_key,
 /* Appends one schedule as a JSON object:
  * {"name","cron","timezone","enabled","misfire","job":{"kind","params"},
  *  "last_fire","next_fire","last_job","last_error","source","created",
- *  "updated"}, instants RFC 3339 UTC or null.  0, or -1 if b is full. */
+ *  "updated","cron_text","last_result"}, instants RFC 3339 UTC or null;
+ *  cron_text is the cron in words (jobs/cron_text.h, with the zone),
+ *  last_result sc_last_result.  0, or -1 if b is full. */
 int	schedule_json(const struct schedule *, struct buf *b);
 /* Appends a JSON array of schedule_json objects.  0 or -1 (b full). */
 int	schedule_list_json(struct schedule *const *, size_t n, struct buf *b);

@@ -49,8 +49,9 @@
 	JOBQ_TS("j.finished") ", " JOBQ_TS("j.updated") ", " \
 	JOBQ_TS("j.transaction_time") ", j.error, j.result::text, " \
 	JOBQ_TS("j.files_removed") ", coalesce(j.pause_requested, false), " \
-	"j.retry_of"
-#define JOBQ_NCOLS 24
+	"j.retry_of, " JOBQ_TS("j.not_before") ", " JOBQ_TS("j.fire_at") ", " \
+	"(j.state = 'queued' AND j.not_before > now()), " JOBQ_ROWS("j")
+#define JOBQ_NCOLS 28
 
 /* The lease check of every write about a running job: $1 id, $2 owner,
  * $3 attempt. */
@@ -175,6 +176,11 @@ jobq_row(const PGresult *res, int row)
 	j->j_files_removed = jobq_dup(res, row, 21);
 	j->j_pause_requested = strcmp(PQgetvalue(res, row, 22), "t") == 0;
 	j->j_retry_of = jobq_dup(res, row, 23);
+	j->j_not_before = jobq_dup(res, row, 24);
+	j->j_fire_at = jobq_dup(res, row, 25);
+	j->j_scheduled = strcmp(PQgetvalue(res, row, 26), "t") == 0;
+	j->j_rows = PQgetisnull(res, row, 27) ? -1 :
+	    strtoll(PQgetvalue(res, row, 27), NULL, 10);
 	if (PQnfields(res) > JOBQ_NCOLS)
 		j->j_prev_owner = jobq_dup(res, row, JOBQ_NCOLS);
 	if (j->j_params == NULL)
@@ -206,6 +212,8 @@ jobq_job_free(struct jobq_job *j)
 	free(j->j_result);
 	free(j->j_files_removed);
 	free(j->j_retry_of);
+	free(j->j_not_before);
+	free(j->j_fire_at);
 	free(j->j_prev_owner);
 	free(j);
 }
@@ -226,21 +234,27 @@ int
 jobq_submit(PGconn *conn, const struct jobq_spec *spec, char *id,
     size_t idlen, char *errbuf, size_t errlen)
 {
-	const char	*params[5];
-	char		 prio[16], maxa[16];
+	const char	*params[7];
+	char		 prio[16], maxa[16], fire[32];
 	PGresult	*res;
 
 	snprintf(prio, sizeof(prio), "%d", spec->s_priority);
 	snprintf(maxa, sizeof(maxa), "%d", spec->s_max_attempts);
+	snprintf(fire, sizeof(fire), "%lld", (long long)spec->s_fire_at);
 	params[0] = spec->s_kind;
 	params[1] = spec->s_params != NULL ? spec->s_params : "{}";
 	params[2] = spec->s_client;
 	params[3] = prio;
 	params[4] = spec->s_max_attempts > 0 ? maxa : NULL;
+	params[5] = spec->s_not_before;
+	params[6] = spec->s_fire_at != 0 ? fire : NULL;
 	res = db_query(conn, "INSERT INTO jobs (kind, params, client, "
-	    "priority, max_attempts) VALUES ($1, $2::jsonb, $3, $4::int, "
+	    "priority, max_attempts, not_before, fire_at) VALUES ($1, "
+	    "$2::jsonb, $3, $4::int, "
 	    "coalesce($5::int, (SELECT (kind_max_attempts ->> $1)::int "
-	    "FROM limits), 5)) RETURNING id", 5, params, errbuf, errlen);
+	    "FROM limits), 5), $6::timestamptz, "
+	    "to_timestamp($7::bigint)) RETURNING id", 7, params, errbuf,
+	    errlen);
 	if (res == NULL)
 		return -1;
 	str_lcpy(id, PQgetvalue(res, 0, 0), idlen);
@@ -304,7 +318,8 @@ jobq_claim(PGconn *conn, const char *owner, const char *const *kinds,
 	    "FROM (SELECT q.id, q.lease_owner AS prev_owner, "
 	    JOBQ_EFF_MAX("q") " AS eff_max "
 	    "FROM jobs q LEFT JOIN limits lim ON true "
-	    "WHERE ((q.state = 'queued' AND q.run_after <= now()) "
+	    "WHERE ((q.state = 'queued' AND q.run_after <= now() "
+	    "AND (q.not_before IS NULL OR q.not_before <= now())) "
 	    "OR (q.state = 'running' AND q.lease_expires < now() "
 	    "AND q.attempts < " JOBQ_EFF_MAX("q") ")) "
 	    "AND NOT coalesce(q.pause_requested, false) "
@@ -731,8 +746,8 @@ int
 jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
     size_t *n, char *errbuf, size_t errlen)
 {
-	const char	*params[4];
-	char		 limit[16];
+	const char	*params[7];
+	char		 limit[16], sched[4];
 	PGresult	*res;
 	int		 i, lim;
 
@@ -749,12 +764,23 @@ jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
 	    jobq_state_names[f->f_state] : NULL;
 	params[2] = f->f_client;
 	params[3] = limit;
+	params[4] = f->f_before;
+	params[5] = f->f_since;
+	snprintf(sched, sizeof(sched), "%d", f->f_sched);
+	params[6] = sched;
+	/* Newest first; before = the last id of the previous page, so a
+	 * page never repeats or skips a job that was there before it. */
 	res = db_query(conn, "SELECT " JOBQ_COLS " FROM jobs j "
 	    "WHERE ($1::text IS NULL OR j.kind = $1) "
 	    "AND ($2::text IS NULL OR j.state = $2) "
 	    "AND ($3::text IS NULL OR j.client = $3) "
-	    "ORDER BY j.created DESC, j.id LIMIT $4::int", 4, params, errbuf,
-	    errlen);
+	    "AND ($5::text IS NULL OR (j.created, j.id) < "
+	    "(SELECT b.created, b.id FROM jobs b WHERE b.id = $5)) "
+	    "AND ($6::timestamptz IS NULL OR j.updated >= $6::timestamptz) "
+	    "AND ($7::int = 0 OR (j.state = 'queued' AND "
+	    "coalesce(j.not_before > now(), false)) = ($7::int = 1)) "
+	    "ORDER BY j.created DESC, j.id DESC LIMIT $4::int", 7, params,
+	    errbuf, errlen);
 	if (res == NULL)
 		return -1;
 	*jobs = xcalloc((size_t)PQntuples(res) + 1, sizeof(**jobs));
@@ -839,8 +865,8 @@ jobq_job_json(const struct jobq_job *j, struct buf *b)
 	    buf_json_escape(b, j->j_id, strlen(j->j_id)) == -1 ||
 	    buf_putc(b, '"') == -1 ||
 	    jobq_json_field(b, "kind", j->j_kind, 0) == -1 ||
-	    jobq_json_field(b, "state", jobq_state_name(j->j_state), 0) ==
-	    -1 ||
+	    jobq_json_field(b, "state", j->j_scheduled ? "scheduled" :
+	    jobq_state_name(j->j_state), 0) == -1 ||
 	    jobq_json_field(b, "params", j->j_params, 1) == -1 ||
 	    jobq_json_field(b, "client", j->j_client, 0) == -1 ||
 	    buf_printf(b, ",\"priority\":%d,\"attempts\":%d,"
@@ -852,6 +878,7 @@ jobq_job_json(const struct jobq_job *j, struct buf *b)
 	    jobq_json_field(b, "lease_expires", j->j_lease_expires, 0) == -1 ||
 	    jobq_json_field(b, "heartbeat_at", j->j_heartbeat_at, 0) == -1 ||
 	    jobq_json_field(b, "run_after", j->j_run_after, 0) == -1 ||
+	    jobq_json_field(b, "not_before", j->j_not_before, 0) == -1 ||
 	    jobq_json_field(b, "created", j->j_created, 0) == -1 ||
 	    jobq_json_field(b, "started", j->j_started, 0) == -1 ||
 	    jobq_json_field(b, "finished", j->j_finished, 0) == -1 ||

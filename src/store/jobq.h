@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <libpq-fe.h>
 
 struct buf;
@@ -92,6 +93,14 @@ struct jobq_job {
 	char		*j_files_removed;	/* when its files went, or NULL */
 	int		 j_pause_requested;	/* a pause awaits its worker */
 	char		*j_retry_of;		/* the job this one retries */
+	char		*j_not_before;		/* not claimed before, or NULL */
+	char		*j_fire_at;		/* the schedule fire it stands
+						   for, or NULL */
+	int		 j_scheduled;		/* queued, not_before to come:
+						   shown as "scheduled" */
+	int64_t		 j_rows;		/* rows processed (import:
+						   loaded; export: in output
+						   files), -1: unknown */
 	char		*j_prev_owner;		/* claim: previous owner */
 };
 
@@ -137,6 +146,10 @@ struct jobq_spec {
 	int		 s_max_attempts;	/* 0: the kind's limit
 						   (kind_max_attempts), else
 						   the column default */
+	const char	*s_not_before;		/* RFC 3339 with offset: not
+						   claimed before; NULL: now */
+	time_t		 s_fire_at;		/* a schedule's fire instant
+						   (jobs.fire_at), 0: none */
 };
 
 /* Identifies the holder of a running job; filled by jobq_claim. */
@@ -153,6 +166,14 @@ struct jobq_filter {
 	int		 f_state;		/* enum jobq_state, or -1 */
 	const char	*f_client;
 	int		 f_limit;		/* 1..JOBQ_LIST_MAX, 0 = 100 */
+	const char	*f_before;		/* page cursor: only jobs older
+						   than this job id */
+	const char	*f_since;		/* timestamptz: only jobs
+						   updated at or after it */
+	int		 f_sched;		/* 0 any, 1 only queued with
+						   not_before to come
+						   ("scheduled"), 2 none of
+						   those */
 };
 
 const char	*jobq_state_name(enum jobq_state);
@@ -168,8 +189,8 @@ int	 jobq_submit(PGconn *, const struct jobq_spec *, char *id,
 
 /*
  * Claims the best claimable job of one of the kinds (all kinds if
- * nkinds == 0): queued with run_after passed, or running with an expired
- * lease and attempts left (a takeover: the checkpoint is kept), and no
+ * nkinds == 0): queued with run_after and not_before passed, or running
+ * with an expired lease and attempts left (a takeover: the checkpoint is kept), and no
  * pause requested.  The limits row (schemas/006_limits.sql) is obeyed in
  * the same transaction: no claim while max_jobs_total jobs hold live
  * leases, none of a kind at its max_jobs_per_kind, and a kind's
@@ -343,6 +364,60 @@ int	 jobq_expire_files(PGconn *, const char *data_dir, int retention_s,
 /* Pruning: deletes finished jobs older than days (their outputs go with
  * them) and removes their files under data_dir.  *n: how many.  0, -1. */
 int	 jobq_prune(PGconn *, const char *data_dir, int days, int *n,
+	    char *errbuf, size_t errlen);
+
+/*
+ * THE CONSOLE'S READS (jobq_console.c).  Instants are epoch seconds;
+ * "state" is the state the admin API shows ("scheduled" for a queued
+ * job whose not_before is to come).  Arrays are the caller's, freed
+ * with free(); -1 on error.
+ */
+#define JOBQ_STATE_MAX	16	/* "cancelling" + NUL fits */
+#define JOBQ_SCHED_MAX	72	/* a schedule name + NUL fits */
+
+/* A job a schedule's fire submitted (jobs.fire_at). */
+struct jobq_fire {
+	char	f_schedule[JOBQ_SCHED_MAX];
+	time_t	f_at;
+	char	f_id[JOBQ_ID_MAX];
+	char	f_state[JOBQ_STATE_MAX];
+};
+/* A delayed one-off job (jobs.not_before). */
+struct jobq_delayed {
+	char	d_id[JOBQ_ID_MAX];
+	char	d_kind[JOBQ_KIND_MAX];
+	time_t	d_not_before;
+	char	d_state[JOBQ_STATE_MAX];
+};
+/* Jobs by kind and shown state, for /metrics. */
+struct jobq_stat {
+	char	 st_kind[JOBQ_KIND_MAX];
+	char	 st_state[JOBQ_STATE_MAX];
+	int64_t	 st_jobs;
+	int64_t	 st_rows;		/* JOBQ_ROWS summed */
+	int64_t	 st_bytes;		/* output file bytes summed */
+	double	 st_oldest_s;		/* queued: age of the oldest that
+					   may be claimed now, else 0 */
+};
+
+/* Scheduled jobs whose fire instant is in [from, to), by instant, at
+ * most max.  0 or -1. */
+int	 jobq_fires(PGconn *, time_t from, time_t to, size_t max,
+	    struct jobq_fire **out, size_t *n, char *errbuf, size_t errlen);
+/* Jobs with not_before in [from, to), by not_before, at most max. */
+int	 jobq_delayed_list(PGconn *, time_t from, time_t to, size_t max,
+	    struct jobq_delayed **out, size_t *n, char *errbuf,
+	    size_t errlen);
+/* The shown state of each job of ids (into states[i], JOBQ_STATE_MAX
+ * bytes each; "" for a job that is gone).  0 or -1. */
+int	 jobq_states(PGconn *, const char *const *ids, size_t n,
+	    char (*states)[JOBQ_STATE_MAX], char *errbuf, size_t errlen);
+/* Workers holding a live lease now (distinct lease owners of running
+ * or cancelling jobs whose lease has not expired): the busy ones. */
+int	 jobq_busy_workers(PGconn *, int64_t *n, char *errbuf,
+	    size_t errlen);
+/* Every (kind, shown state) with its counts, in one statement. */
+int	 jobq_stats(PGconn *, struct jobq_stat **out, size_t *n,
 	    char *errbuf, size_t errlen);
 
 /* Appends the job as one JSON object to b; -1 if b is full. */

@@ -121,3 +121,49 @@ migrate_apply(PGconn *conn, char *errbuf, size_t errlen)
 	free(list);
 	return rc;
 }
+
+int
+migrate_pending(PGconn *conn, char *first, size_t firstlen, char *errbuf,
+    size_t errlen)
+{
+	PGresult	*res;
+	const char	*name;
+	size_t		 i;
+	int		 n = 0, r, found;
+	int64_t		 v;
+
+	if (firstlen > 0)
+		first[0] = '\0';
+	/* to_regclass: a database never migrated is behind, not broken. */
+	res = db_query(conn, "SELECT version FROM schema_migrations "
+	    "WHERE to_regclass('schema_migrations') IS NOT NULL", 0, NULL,
+	    errbuf, errlen);
+	if (res == NULL) {
+		/* The table is missing: the planner refused it. */
+		res = db_query(conn, "SELECT to_regclass('schema_migrations') "
+		    "IS NULL", 0, NULL, errbuf, errlen);
+		if (res == NULL || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+		snprintf(first, firstlen, "no schema_migrations table");
+		return 1;
+	}
+	for (i = 0; i < embed_nfiles; i++) {
+		name = embed_files[i].ef_name;
+		if (!str_has_prefix(name, "schemas/") ||
+		    (v = migrate_number(name)) <= 0)
+			continue;
+		for (found = 0, r = 0; r < PQntuples(res) && !found; r++)
+			found = strtoll(PQgetvalue(res, r, 0), NULL, 10) == v;
+		if (found)
+			continue;
+		/* The lowest missing one names the state. */
+		name += strlen("schemas/");
+		if (n++ == 0 || strcmp(name, first) < 0)
+			snprintf(first, firstlen, "%s", name);
+	}
+	PQclear(res);
+	return n;
+}

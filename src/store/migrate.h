@@ -13,5 +13,13 @@
 #include <libpq-fe.h>
 
 int	migrate_apply(PGconn *, char *errbuf, size_t errlen);
+/*
+ * Readiness (GET /readyz): how many of the compiled-in migrations the
+ * database has not recorded (0: current); the first such file name
+ * ("015_console.sql") goes into first.  Read-only, no lock.  -1 with
+ * the reason in errbuf.
+ */
+int	migrate_pending(PGconn *, char *first, size_t firstlen,
+	    char *errbuf, size_t errlen);
 
 #endif
