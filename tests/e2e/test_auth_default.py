@@ -1,0 +1,64 @@
+"""auth = smart is the default (issue 13): a server started without
+BULKHEAD_AUTH refuses the bulk endpoints without a token, and the token
+conftest adds to every e2e test's /fhir calls is a real one from the
+server's own token endpoint, for its registered test client.
+"""
+import time
+
+import requests
+
+from conftest import SMART_CLIENT, run_cli
+
+KICK = {"Accept": "application/fhir+json", "Prefer": "respond-async"}
+
+
+def test_export_without_token_on_default_server_answers_401(db, server):
+    """AUTH-BE-01/08 with no BULKHEAD_AUTH: GET /$export with no
+    Authorization header (conftest's opted out) answers 401 Unauthorized
+    with a Bearer challenge and an OperationOutcome, and makes no job;
+    the status and file URLs of a job refuse it too."""
+    r = requests.get(server.fhir + "/$export",
+                     headers=dict(KICK, Authorization=None))
+    assert r.status_code == 401 and r.reason == "Unauthorized", r.text
+    assert r.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert r.json()["resourceType"] == "OperationOutcome"
+    assert db.scalar("SELECT count(*) FROM jobs") == 0
+    r = requests.get(server.fhir + "/$export", headers=KICK)
+    assert r.status_code == 202, r.text
+    loc = r.headers["Content-Location"]
+    r = requests.get(loc, headers={"Authorization": None})
+    assert r.status_code == 401
+
+
+def test_default_server_jobs_belong_to_conftests_real_client(db, server):
+    """AUTH-BE-06: the kick-off conftest authorizes is recorded under
+    its registered client; the manifest says requiresAccessToken; the
+    token came from POST /auth/token (its assertion's jti is in the
+    replay table)."""
+    r = requests.get(server.fhir + "/$export", headers=KICK,
+                     params={"_type": "Patient"})
+    assert r.status_code == 202, r.text
+    jid = r.headers["Content-Location"].rsplit("/", 1)[1]
+    assert db.scalar("SELECT client FROM jobs WHERE id = %s",
+                     (jid,)) == "smart:" + SMART_CLIENT
+    assert db.scalar("SELECT count(*) FROM auth_jti") >= 1
+    loc = r.headers["Content-Location"]
+    for _ in range(600):
+        r = requests.get(loc)
+        if r.status_code != 202:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200, r.text
+    assert r.json()["requiresAccessToken"] is True
+
+
+def test_config_check_says_auth_smart_by_default(db, bulkhead_bin):
+    r = run_cli(bulkhead_bin, ["config", "check", "--show"], db=db)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "auth = smart\n" in out
+    assert "every bulk endpoint needs a SMART" in out
+    r = run_cli(bulkhead_bin, ["config", "check"], db=db,
+                env={"BULKHEAD_AUTH": "none"})
+    assert "auth = none: the bulk endpoints need no token" in \
+        r.stdout.decode()
