@@ -12,9 +12,10 @@ Services on.  For each such server conftest registers a test client
 RSA key made with python3-cryptography; system/*.read, and system/*.write
 registered for $import with allow_write), signs a real RS384 client
 assertion and gets a REAL access token from the server's own POST
-/auth/token: not a mock, nothing minted here.  It does so once the server
-is ready (Server.wait_ready), or at the first call to its /fhir when the
-test never waited.  A hook on requests.Session.request (the autouse
+/auth/token: not a mock, nothing minted here.  It does so at the first
+call to the ready server's /fhir, not at start-up: registering is an
+audited admin change, and tests of the admin API and its audit trail
+that never call /fhir must find only their own rows.  A hook on requests.Session.request (the autouse
 fixture _smart_bearer) then adds "Authorization: Bearer <token>" to every
 python-requests call whose URL is under that server's /fhir (kick-offs,
 status and file URLs alike) when the caller gave no Authorization
@@ -287,7 +288,6 @@ class Server:
         self.base = "http://127.0.0.1:%d" % self.port
         self.fhir = self.base + "/fhir"
         self.db = db
-        self.role = role
         self.env = dict(os.environ)
         self.env.update({
             "BULKHEAD_DATABASE_URL": db.url,
@@ -320,15 +320,6 @@ class Server:
                     self.proc.returncode, self.read_log()))
             try:
                 if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    # The API roles: register the test client and get
-                    # its first token now (a failure is kept in
-                    # smart.error and tried again at the first call).
-                    # Without the shared admin token, only at the first
-                    # call (it takes an admin principal of our own).
-                    if self.smart is not None and \
-                            self.role in ("run", "serve") and \
-                            self.env.get("BULKHEAD_ADMIN_TOKEN"):
-                        self.smart.bearer()
                     return self
             except requests.RequestException:
                 pass
