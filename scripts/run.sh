@@ -49,7 +49,7 @@ if [ "${BULKHEAD_AUTH:-smart}" = smart ]; then
 		    >var/demo-client.jwks
 	fi
 	t=$($bin admins rotate run-sh 2>/dev/null ||
-	    $bin admins add run-sh --role admin) || t=""
+	    $bin admins add run-sh --role admin 2>/dev/null) || t=""
 	i=0
 	until curl -sf "http://${BULKHEAD_LISTEN:-127.0.0.1:8080}/healthz" \
 	    >/dev/null 2>&1 || [ $((i += 1)) -gt 100 ]; do sleep 0.2; done

@@ -62,3 +62,33 @@ def test_config_check_says_auth_smart_by_default(db, bulkhead_bin):
                 env={"BULKHEAD_AUTH": "none"})
     assert "auth = none: the bulk endpoints need no token" in \
         r.stdout.decode()
+
+
+def test_clients_token_curl_prints_a_command_that_gets_a_token(
+        db, server, bulkhead_bin, tmp_path):
+    """Issue 13 ('make run'): 'bulkhead clients token NAME --key PEM
+    --curl --scope S' prints one curl command; run as is, it answers 200
+    with a bearer access token for scope S."""
+    import json
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    import conftest
+    assert server.smart.bearer() is not None, server.smart.error
+    pem = tmp_path / "client.pem"
+    pem.write_bytes(conftest._session_key().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    r = run_cli(bulkhead_bin, ["clients", "token", SMART_CLIENT, "--key",
+                               str(pem), "--kid", conftest.SMART_KID,
+                               "--curl", "--scope", "system/Patient.read"],
+                env={"BULKHEAD_LISTEN": "127.0.0.1:%d" % server.port})
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.decode()
+    assert line.startswith("curl ") and line.count("\n") == 1
+    out = subprocess.run(["sh", "-c", line], capture_output=True,
+                         timeout=30, check=True).stdout
+    d = json.loads(out)
+    assert d["token_type"].lower() == "bearer"
+    assert d["scope"] == "system/Patient.read" and d["access_token"]
