@@ -141,10 +141,12 @@ def _int_b64u(n):
 
 
 class SmartClient:
-    """The test client of one server: registers itself, holds a token."""
+    """A test client of one server (SMART_CLIENT unless a test asks for
+    more by name, Server.token): registers itself, holds a token."""
 
-    def __init__(self, server):
+    def __init__(self, server, name=SMART_CLIENT):
         self.server = server
+        self.name = name
         self.token_url = server.base + "/auth/token"
         self.registered = False
         self.token = None
@@ -172,13 +174,13 @@ class SmartClient:
                           "use": "sig", "n": _int_b64u(pub.n),
                           "e": _int_b64u(pub.e)}]}
         r = requests.put(self.server.base + "/admin/api/clients/" +
-                         SMART_CLIENT, json={"jwks": jwks,
+                         self.name, json={"jwks": jwks,
                                              "scope": SMART_SCOPE,
                                              "allow_write": True},
                          headers=self._admin_headers(), timeout=30)
         if r.status_code not in (200, 201):
             raise RuntimeError("registering %s: %d %s" % (
-                SMART_CLIENT, r.status_code, r.text[:300]))
+                self.name, r.status_code, r.text[:300]))
         self.registered = True
 
     def _assertion(self):
@@ -186,7 +188,7 @@ class SmartClient:
         from cryptography.hazmat.primitives.asymmetric import padding
         now = int(time.time())
         header = {"alg": "RS384", "typ": "JWT", "kid": SMART_KID}
-        claims = {"iss": SMART_CLIENT, "sub": SMART_CLIENT,
+        claims = {"iss": self.name, "sub": self.name,
                   "aud": self.token_url, "exp": now + 240, "iat": now,
                   "jti": uuid.uuid4().hex}
         signing_input = _b64u(json.dumps(header)) + "." + \
@@ -227,21 +229,32 @@ class SmartClient:
             return self.token
 
 
+# Public without a token (AUTH-D-01, the CapabilityStatement): not
+# authorized, so a test of them never waits for a token.
+_PUBLIC = ("/metadata", "/.well-known/")
+
+
 def smart_client_of(url):
-    """The SmartClient whose server's /fhir holds url, or None."""
+    """The SmartClient whose server's /fhir holds url (its public
+    endpoints aside), or None."""
     with _smart_servers_lock:
         for base, c in _smart_servers.items():
-            if url == base or url.startswith(base + "/") or \
-                    url.startswith(base + "?"):
+            if url == base or url.startswith(base + "?"):
+                return c
+            if url.startswith(base + "/"):
+                rest = url[len(base):]
+                if rest.startswith(_PUBLIC):
+                    return None
                 return c
     return None
 
 
-def bearer_for(server):
-    """{"Authorization": "Bearer <token>"} for server's /fhir, or {} when
-    the server runs without SMART (BULKHEAD_AUTH set) or has no token:
-    for helpers that talk to /fhir below python-requests."""
-    c = smart_client_of(server.fhir)
+def bearer_for(where):
+    """{"Authorization": "Bearer <token>"} for a URL (or a Server's
+    /fhir), or {} when its server runs without SMART (BULKHEAD_AUTH set)
+    or has no token: for helpers that talk to /fhir below
+    python-requests (http.client, raw sockets)."""
+    c = smart_client_of(where if isinstance(where, str) else where.fhir)
     tok = c.bearer() if c is not None else None
     return {"Authorization": "Bearer " + tok} if tok else {}
 
@@ -301,9 +314,11 @@ class Server:
             self.env.update(extra_env)
         self.binary = binary
         self.smart = None
+        self.smart_clients = {}
         if "BULKHEAD_AUTH" not in (extra_env or {}) and \
                 self.env.get("BULKHEAD_AUTH", "smart") == "smart":
             self.smart = SmartClient(self)
+            self.smart_clients[SMART_CLIENT] = self.smart
             with _smart_servers_lock:
                 _smart_servers[self.fhir] = self.smart
         self.log_path = tmp_path / ("server-%d.log" % self.port)
@@ -325,6 +340,18 @@ class Server:
                 pass
             time.sleep(0.1)
         raise AssertionError("server not ready:\n" + self.read_log())
+
+    def token(self, name=SMART_CLIENT):
+        """A real access token of the test client name (registered at
+        first use, with the session key and SMART_SCOPE), for tests that
+        need several clients (per-client limits, ownership)."""
+        assert self.smart is not None, "this server runs without SMART"
+        c = self.smart_clients.get(name)
+        if c is None:
+            c = self.smart_clients[name] = SmartClient(self, name)
+        tok = c.bearer()
+        assert tok, c.error
+        return tok
 
     def read_log(self):
         self.log.flush()
