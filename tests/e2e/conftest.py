@@ -14,15 +14,19 @@ registered for $import with allow_write), signs a real RS384 client
 assertion and gets a REAL access token from the server's own POST
 /auth/token: not a mock, nothing minted here.  It does so at the first
 call to the ready server's /fhir, not at start-up: registering is an
-audited admin change, and tests of the admin API and its audit trail
-that never call /fhir must find only their own rows.  A hook on requests.Session.request (the autouse
-fixture _smart_bearer) then adds "Authorization: Bearer <token>" to every
-python-requests call whose URL is under that server's /fhir (kick-offs,
-status and file URLs alike) when the caller gave no Authorization
-header; headers={"Authorization": None} opts out (the request goes with
-none).  Tokens live at most 300 s and are fetched again 60 s before they
-expire.  Tests about auth itself set BULKHEAD_AUTH and manage their own
-tokens (authhelp.py); raw-socket helpers add bearer_for(server) by hand.
+audited admin change, and tests of the admin API and its audit trail that
+never call /fhir must find only their own rows.  A hook on
+requests.Session.request (the autouse fixture _smart_bearer) then adds
+"Authorization: Bearer <token>" to every python-requests call whose URL
+is under that server's /fhir (kick-offs, status and file URLs alike;
+not /fhir/metadata and /fhir/.well-known/, which are public) when the
+caller gave no Authorization header; headers={"Authorization": None}
+opts out (the request goes with none).  Tokens live at most 300 s and
+are fetched again 60 s before they expire.  Server.token(NAME) gives a
+real token of another client NAME, for tests of per-client behaviour;
+bearer_for(url) the header for helpers below python-requests.  Tests
+about auth itself set BULKHEAD_AUTH and manage their own tokens
+(authhelp.py).
 """
 import base64
 import json

@@ -92,3 +92,17 @@ def test_clients_token_curl_prints_a_command_that_gets_a_token(
     d = json.loads(out)
     assert d["token_type"].lower() == "bearer"
     assert d["scope"] == "system/Patient.read" and d["access_token"]
+
+
+def test_conftest_fetches_a_new_token_before_the_old_one_expires(server):
+    """conftest's token is fetched again 60 s before it expires (tokens
+    live at most 300 s, AUTH-A-02); both are real and accepted."""
+    t1 = server.token()
+    server.smart.expires = time.monotonic() + 59      # 59 s left
+    t2 = server.token()
+    assert t2 != t1
+    for tok in (t1, t2):
+        r = requests.get(server.fhir + "/$export", params={
+            "_type": "Patient"}, headers=dict(
+                KICK, Authorization="Bearer " + tok))
+        assert r.status_code == 202, r.text
