@@ -212,6 +212,13 @@ cmd_config(struct cfg *unused, int argc, char **argv)
 	    cfg.config_file ? cfg.config_file : "");
 	if (cfg.config_file)
 		printf(")\n");
+	/* Say which side of the switch this server is on (issue 13). */
+	if (strcmp(cfg.auth, "smart") == 0)
+		printf("auth = smart: every bulk endpoint needs a SMART "
+		    "Backend Services access token (the default)\n");
+	else
+		printf("auth = none: the bulk endpoints need no token; for a "
+		    "laboratory only, never for real data\n");
 	cfg_free(&cfg);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * export_api.c — the $export kick-off (SPEC §1.2–§1.5): checks the
  * bearer token (auth = smart: AUTH-BE-01/02/05, the job belongs to the
- * token's client and gets only the types its scopes read), the headers,
+ * token's client and gets only the types its scopes read; a Group-level
+ * export needs Group read, AUTH-BE-07), the headers,
  * the parameters (bulk/export_params.c), the cohort and the client's
  * concurrency limit, submits the job and answers 202 with its status
  * URL.  No refusal creates a job.  Runs in the API process on libmicrohttpd's threads: a few
@@ -437,6 +438,15 @@ export_kickoff(struct http_req *req, enum export_level level)
 		if (group == NULL || !ndjson_valid_id(group, strlen(group))) {
 			(void)http_reply_outcome(req, 404, "not-found",
 			    "no such Group");
+			goto out;
+		}
+		/* AUTH-BE-07 (EXP-SEC-10): exporting a Group's members
+		 * reads the Group. */
+		if (!tp.tp_auth_off && !scope_can_read(&tp.tp_scope,
+		    "Group")) {
+			(void)auth_bearer_forbidden(req, "a Group-level export "
+			    "needs read access to Group: the access token's "
+			    "scopes do not allow reading Group resources");
 			goto out;
 		}
 	}

@@ -5,19 +5,29 @@
  * OperationOutcome), and the client's DELETE (§1.12), which cancels the
  * job and removes its files (jobq_cancel).  Both need a bearer token
  * (auth = smart) of the client that started the job; any other gets 404,
- * not 403, so a job's existence is not revealed (AUTH-BE-06); a poll
- * checks it against the cached answer, without a query.  Serves export, renewal-export
- * and import jobs; the manifests' file URLs are job_files.h's.  API
- * process, libmicrohttpd's threads, each on its thread's connection.
+ * not 403, so a job's existence is not revealed (AUTH-BE-06), and so do
+ * jobs that no SMART client started (schedules, the CLI, auth = none):
+ * operators reach those through the admin API and 'bulkhead jobs'.  A
+ * poll also needs scopes that cover ALL the job's types (AUTH-BE-06,
+ * EXP-SEC-03): read on every exported type (its _type, _typeFilter
+ * types, Provenance for includeAssociatedData; every type for an export
+ * without _type), write on every imported type for an import; 403
+ * otherwise.  DELETE needs the owner only: it reads nothing.  A poll
+ * checks owner and scopes against the cached answer, without a query.
+ * Serves export, renewal-export and import jobs; the manifests' file
+ * URLs are job_files.h's.  API process, libmicrohttpd's threads, each on
+ * its thread's connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "api/auth_bearer.h"
 #include "api/export_api_int.h"
 #include "api/export_status.h"
 #include "api/import_api.h"
+#include "auth/scope.h"
 #include "bulk/export_cache.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
@@ -319,6 +329,119 @@ export_import_manifest(const struct cfg *cfg, PGconn *conn,
 	return rc;
 }
 
+/* Adds type to the comma-separated list s->sn_types once; a list that
+ * would overflow becomes "*" (every type: stricter, never looser). */
+static void
+export_need_type(struct export_snap *s, const char *type)
+{
+	const char	*p = s->sn_types;
+	size_t		 n = strlen(type), len = strlen(s->sn_types);
+
+	if (type[0] == '\0' || strcmp(s->sn_types, "*") == 0)
+		return;
+	if (strcmp(type, "*") == 0) {
+		str_lcpy(s->sn_types, "*", sizeof(s->sn_types));
+		return;
+	}
+	while (*p != '\0') {
+		if (strncmp(p, type, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return;
+		p = strchr(p, ',');
+		p = p != NULL ? p + 1 : s->sn_types + len;
+	}
+	if (len + n + 2 > sizeof(s->sn_types)) {
+		str_lcpy(s->sn_types, "*", sizeof(s->sn_types));
+		return;
+	}
+	snprintf(s->sn_types + len, sizeof(s->sn_types) - len, "%s%s",
+	    len ? "," : "", type);
+}
+
+/*
+ * The types a poller's token must cover (AUTH-BE-06): an import's input
+ * types (write); an export's _type, or every type without one, its
+ * _typeFilter types, and Provenance for includeAssociatedData (read).
+ */
+static void
+export_need_types(const struct export_row *row, struct export_snap *s)
+{
+	const cJSON	*it, *types, *filters;
+
+	s->sn_types[0] = '\0';
+	s->sn_write = row->import;
+	if (row->import) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(
+		    row->params, "inputs")) {
+			const char *t = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(it, "type"));
+
+			export_need_type(s, t != NULL ? t : "*");
+		}
+		return;
+	}
+	types = cJSON_GetObjectItemCaseSensitive(row->params, "types");
+	if (!cJSON_IsArray(types)) {
+		export_need_type(s, "*");
+		return;
+	}
+	cJSON_ArrayForEach(it, types)
+		export_need_type(s, cJSON_IsString(it) ? it->valuestring : "*");
+	filters = cJSON_GetObjectItemCaseSensitive(row->params, "typeFilters");
+	cJSON_ArrayForEach(it, filters)
+		export_need_type(s, it->string != NULL ? it->string : "*");
+	if (cJSON_GetObjectItemCaseSensitive(row->params, "associated") != NULL)
+		export_need_type(s, "Provenance");
+}
+
+/* 1 if the set holds a "*" item with every bit of perms. */
+static int
+export_scope_every(const struct scope_set *set, unsigned perms)
+{
+	size_t	i;
+
+	for (i = 0; i < set->ss_n; i++)
+		if (strcmp(set->ss_items[i].si_type, "*") == 0 &&
+		    (set->ss_items[i].si_perms & perms) == perms)
+			return 1;
+	return 0;
+}
+
+/* 1 if the principal's scopes cover every type of s; else 0 and the
+ * first type they miss in miss. */
+static int
+export_scope_covers(const struct token_principal *tp,
+    const struct export_snap *s, char *miss, size_t misslen)
+{
+	const char	*p = s->sn_types, *e;
+	char		 type[SCOPE_TYPE_MAX];
+	size_t		 n;
+	int		 ok;
+
+	if (tp->tp_auth_off)
+		return 1;
+	if (strcmp(s->sn_types, "*") == 0) {
+		str_lcpy(miss, "every type's", misslen);
+		return export_scope_every(&tp->tp_scope, s->sn_write ?
+		    (SCOPE_C | SCOPE_U) : SCOPE_READ);
+	}
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (n >= sizeof(type))
+			n = sizeof(type) - 1;
+		memcpy(type, p, n);
+		type[n] = '\0';
+		ok = s->sn_write ? scope_can_write(&tp->tp_scope, type) :
+		    scope_can_read(&tp->tp_scope, type);
+		if (!ok) {
+			str_lcpy(miss, type, misslen);
+			return 0;
+		}
+		p = e != NULL ? e + 1 : p + strlen(p);
+	}
+	return 1;
+}
+
 /* Makes s an error OperationOutcome, rendered per request. */
 static void
 export_snap_outcome(struct export_snap *s, unsigned int status,
@@ -358,6 +481,7 @@ export_render(const struct cfg *cfg, PGconn *conn, const char *id,
 	if (row.job->j_client != NULL)
 		str_lcpy(s->sn_client, row.job->j_client,
 		    sizeof(s->sn_client));
+	export_need_types(&row, s);
 	s->sn_separate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 	    row.params, "separateStatus"));
 	if (row.removed) {
@@ -469,6 +593,7 @@ export_status_get(struct http_req *req)
 	struct export_snap		*s;
 	const char			*id;
 	char				 err[512], client[EXPORT_API_CLIENT_MAX];
+	char				 miss[SCOPE_TYPE_MAX];
 	PGconn				*conn;
 
 	if (export_api_principal(req, &tp, client, sizeof(client)) == -1 ||
@@ -492,6 +617,13 @@ export_status_get(struct http_req *req)
 	if (!export_api_owns(&tp, s->sn_client))
 		(void)http_reply_outcome(req, 404, "not-found", "no such "
 		    "export job");
+	else if (s->sn_status != 404 && !export_scope_covers(&tp, s, miss,
+	    sizeof(miss)))
+		(void)auth_bearer_forbidden(req, "the access token's scopes do "
+		    "not allow %s %s resources, which this job %s; ask for a "
+		    "token that covers all of its types", s->sn_write ?
+		    "writing" : "reading", miss, s->sn_write ? "imports" :
+		    "exports");
 	else
 		export_reply_snap(req, s);
 	export_snap_unref(s);

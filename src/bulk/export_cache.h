@@ -12,9 +12,10 @@
  * query.  Several API processes on one database each keep their own
  * cache; every answer is at most the TTL behind the job store.
  *
- * Answers are keyed by job id alone: the 128-bit id is the capability
- * (requiresAccessToken is false), and whether a job is one that status
- * URLs serve (a bulk kind) is part of the cached answer.
+ * Answers are keyed by job id alone.  Whether a job is one that status
+ * URLs serve (a bulk kind), the client it belongs to and the types a
+ * poller's token must cover (AUTH-BE-06) are part of the cached answer,
+ * so a poll checks them without a query.
  *
  * export_cache_invalidate drops an answer at once (a DELETE or an admin
  * action in this process) and voids every load that began before it, so
@@ -43,6 +44,7 @@ struct cfg;
 #define EXPORT_CACHE_MAX	4096	/* answers kept */
 #define EXPORT_CACHE_MAX_BYTES	(16 << 20)	/* body bytes kept */
 #define EXPORT_CACHE_MAX_BODY	(256 << 10)	/* larger: not kept */
+#define EXPORT_CACHE_TYPES	1024	/* sn_types, bytes with NUL */
 
 /* One rendered answer.  Immutable once handed to export_cache_put;
  * reference counted so a request can send it outside the lock. */
@@ -58,6 +60,10 @@ struct export_snap {
 	char		 sn_retry[16];		/* Retry-After, or "" */
 	char		 sn_expires[64];	/* Expires, or "" */
 	char		 sn_client[96];		/* the job's client, or "" */
+	char		 sn_types[EXPORT_CACHE_TYPES];	/* the types a poll's
+					   token must cover: "Patient,Claim",
+					   "*" (every type) or "" (none) */
+	int		 sn_write;	/* sn_types need write (import) */
 	char		*sn_text;	/* diagnostics; owned */
 	char		*sn_body;	/* owned, may be NULL */
 	size_t		 sn_len;

@@ -4,10 +4,12 @@
  *   add NAME (--jwks-url URL | --jwks-file FILE) --scope "..." [--allow-write]
  *   list | show NAME | disable NAME | enable NAME | delete NAME   [--json]
  *   jwks --key PEMFILE [--kid K]          the public JWKS of a key
- *   token NAME --key PEMFILE [--kid K] [--aud URL]
+ *   token NAME --key PEMFILE [--kid K] [--aud URL] [--curl [--scope S]]
  *       a client assertion (iss = sub = NAME, aud = the token URL of
  *       base_url or --aud, exp now + 240 s, random jti), signed RS384 or
- *       ES384 by the key's type; kid defaults to NAME.
+ *       ES384 by the key's type; kid defaults to NAME.  With --curl, a
+ *       whole curl command that posts it to the token URL for scope S
+ *       (default: read on every type): the line a newcomer runs.
  * Key files are read whole, at most CCLI_PEM_MAX bytes.
  */
 #include <stdio.h>
@@ -43,6 +45,7 @@ static struct admin_opt ccli_opts[] = {
 	{ "key", 0, NULL },
 	{ "kid", 0, NULL },
 	{ "aud", 0, NULL },
+	{ "curl", 1, NULL },
 };
 #define CCLI_NOPTS (sizeof(ccli_opts) / sizeof(ccli_opts[0]))
 
@@ -81,7 +84,8 @@ static const struct ccli_cmd ccli_cmds[] = {
 	{ { "enable", "json,api", 1, 1, "client NAME" }, 0, ccli_action },
 	{ { "delete", "api", 1, 1, "client NAME" }, 0, ccli_action },
 	{ { "jwks", "key,kid", 0, 0, NULL }, 1, ccli_jwks },
-	{ { "token", "key,kid,aud", 1, 1, "client NAME" }, 1, ccli_token },
+	{ { "token", "key,kid,aud,curl,scope", 1, 1, "client NAME" }, 1,
+	    ccli_token },
 };
 
 static void
@@ -97,11 +101,14 @@ ccli_usage(FILE *fp)
 	    "       bulkhead clients jwks --key PEMFILE [--kid KID]\n"
 	    "       bulkhead clients token NAME --key PEMFILE [--kid KID] "
 	    "[--aud TOKEN_URL]\n"
+	    "              [--curl [--scope SCOPES]]\n"
 	    "\nSMART Backend Services clients.  SCOPES are system scopes, "
 	    "e.g. \"system/*.read\";\nwrite scopes (for $import) need "
 	    "--allow-write.  'jwks' prints the public JWK Set\nof a PEM key "
 	    "(to register with --jwks-file); 'token' prints a signed client\n"
-	    "assertion for the token endpoint (kid defaults to NAME).  Through "
+	    "assertion for the token endpoint (kid defaults to NAME); with "
+	    "--curl, a\ncurl command that posts it and prints the access "
+	    "token's JSON.  Through "
 	    "the admin API:\n--api URL or BULKHEAD_API_URL, token "
 	    "BULKHEAD_ADMIN_TOKEN.\n");
 }
@@ -455,6 +462,8 @@ ccli_token(struct cfg *cfg, struct admin_client *ac, const char *sub,
 	cJSON		*claims;
 	unsigned char	 rnd[16];
 	char		 aud[TOKEN_URL_MAX], jti[33], err[256], *jws = NULL;
+	const char	*scope = ccli_opt("scope") != NULL ? ccli_opt("scope") :
+			    "system/*.read";
 	time_t		 now = time(NULL);
 	size_t		 i;
 	int		 rc = 2;
@@ -465,6 +474,12 @@ ccli_token(struct cfg *cfg, struct admin_client *ac, const char *sub,
 		snprintf(aud, sizeof(aud), "%s", ccli_opt("aud"));
 	else if (token_url(cfg->base_url, aud, sizeof(aud)) == -1) {
 		fprintf(stderr, "%s: base_url too long\n", ac->ac_prog);
+		return 2;
+	}
+	/* The curl line single-quotes the URL and the scope. */
+	if (strchr(aud, '\'') != NULL || strchr(scope, '\'') != NULL) {
+		fprintf(stderr, "%s: a quote in the token URL or --scope\n",
+		    ac->ac_prog);
 		return 2;
 	}
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
@@ -486,7 +501,14 @@ ccli_token(struct cfg *cfg, struct admin_client *ac, const char *sub,
 	    NULL, claims, err, sizeof(err));
 	if (jws == NULL)
 		fprintf(stderr, "%s: %s\n", ac->ac_prog, err);
-	else {
+	else if (ccli_opt("curl") != NULL) {
+		/* jws is base64url and dots: nothing to quote. */
+		printf("curl -s '%s' -d grant_type=client_credentials "
+		    "-d client_assertion_type=urn:ietf:params:oauth:"
+		    "client-assertion-type:jwt-bearer -d client_assertion=%s "
+		    "--data-urlencode 'scope=%s'\n", aud, jws, scope);
+		rc = 0;
+	} else {
 		printf("%s\n", jws);
 		rc = 0;
 	}

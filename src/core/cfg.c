@@ -51,7 +51,8 @@ static const struct cfg_key cfg_keys[] = {
 	I(workers, 1, 64, "2", "worker processes started by 'run'"),
 	S(log_level, "info", "error, warn, info or debug"),
 	SS(admin_token, "", "bearer token for /admin/api"),
-	S(auth, "none", "smart (SMART Backend Services tokens) or none"),
+	S(auth, "smart", "smart (the default: SMART Backend Services "
+	    "tokens on every bulk endpoint) or none (a laboratory only)"),
 	S(auth_jwks_allow, "", "comma-separated hosts whose client JWKS URL "
 	    "may be http or resolve to private addresses"),
 	I(http_threads, 1, 64, "4", "HTTP thread pool size"),

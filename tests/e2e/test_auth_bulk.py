@@ -275,13 +275,15 @@ def test_kickoff_with_valid_token_answers_202_and_files_download(env,
 
 def test_patient_and_group_kickoff_with_valid_token_answer_202(env):
     """AUTH-BE-01: the Patient level with a valid token; the job holds
-    only the token's types."""
+    only the token's types.  The Group level with a token that reads
+    Group (AUTH-BE-07: beta's; alpha's is refused, see below)."""
     tok = env.token("alpha", "system/Patient.read")
     loc, manifest = env.export(tok, "/Patient/$export")
     assert {o["type"] for o in manifest["output"]} == {"Patient"}
     gid = env.db.scalar("SELECT id FROM resources WHERE type = 'Group' "
                         "AND NOT deleted ORDER BY id LIMIT 1")
-    r = env.kickoff(tok, "/Group/%s/$export" % gid)
+    r = env.kickoff(env.token("beta", "system/*.read"),
+                    "/Group/%s/$export" % gid)
     assert r.status_code == 202, r.text
 
 
@@ -298,7 +300,7 @@ def test_other_clients_token_on_status_delete_and_file_answers_404(env,
     outcome(requests.delete(loc, headers=bearer(tok)), 404, "not-found")
     outcome(requests.get(file_of(manifest, "Patient"), headers=bearer(tok)),
             404, "not-found")
-    mine = env.token("alpha", "system/Patient.read")
+    mine = env.token("alpha", "system/Patient.read system/Coverage.read")
     r = requests.get(loc, headers=bearer(mine))
     assert r.status_code == 200 and r.json()["output"]
 
@@ -423,3 +425,66 @@ def test_import_with_write_scope_answers_202_and_is_the_writers(env):
                          "'Patient' AND id = 'imp-rw'") == 1
     other = env.token("beta", "system/*.read")
     outcome(requests.get(loc, headers=bearer(other)), 404, "not-found")
+
+
+# ---- a poll needs scopes covering ALL the job's types (AUTH-BE-06) ---------
+
+def test_status_with_token_lacking_a_jobs_type_answers_403(env, alpha_job):
+    """AUTH-BE-06 (EXP-SEC-03): alpha's job exported Patient and Coverage;
+    alpha's own token asked with system/Patient.read alone does not cover
+    Coverage: the poll answers 403 (insufficient_scope, naming Coverage);
+    a token covering both gets the manifest."""
+    loc, manifest = alpha_job
+    r = requests.get(loc, headers=bearer(env.token("alpha",
+                                                   "system/Patient.read")))
+    forbidden(r)
+    assert "Coverage" in r.json()["issue"][0]["diagnostics"]
+    r = requests.get(loc, headers=bearer(env.token(
+        "alpha", "system/Coverage.read system/Patient.read")))
+    assert r.status_code == 200, r.text
+
+
+def test_import_status_with_read_only_token_of_the_writer_answers_403(env):
+    """AUTH-BE-06 for $import: the writer's poll with a token that only
+    reads Patient answers 403; its write token gets the manifest."""
+    tok = env.token("writer", "system/Patient.write")
+    r = env.kickoff(tok, "/$import", "POST",
+                    json=import_body(env, "imp-scope"))
+    assert r.status_code == 202, r.text
+    loc = r.headers["Content-Location"]
+    forbidden(requests.get(loc, headers=bearer(env.token(
+        "writer", "system/Patient.read"))))
+    assert env.poll(loc, tok).status_code == 200
+
+
+# ---- Group export needs Group read (AUTH-BE-07) ----------------------------
+
+def test_group_kickoff_without_group_scope_answers_403_no_job(env):
+    """AUTH-BE-07 (EXP-SEC-10): GET /Group/{id}/$export with alpha's
+    system/Patient.read token: 403 insufficient_scope, no job."""
+    gid = env.db.scalar("SELECT id FROM resources WHERE type = 'Group' "
+                        "AND NOT deleted ORDER BY id LIMIT 1")
+    n = env.jobs()
+    r = env.kickoff(env.token("alpha", "system/Patient.read"),
+                    "/Group/%s/$export" % gid, params={"_type": "Patient"})
+    forbidden(r)
+    assert "Group" in r.json()["issue"][0]["diagnostics"]
+    assert env.jobs() == n
+
+
+# ---- jobs no SMART client started ------------------------------------------
+
+def test_job_submitted_by_an_operator_answers_404_to_clients(env):
+    """AUTH-BE-06: an export submitted through the CLI (as a schedule
+    does) belongs to no SMART client: its status URL answers 404 even to
+    a token that reads everything; the admin API shows it."""
+    r = env.cli("jobs", "submit", "export",
+                json.dumps({"level": "system", "types": ["Patient"]}))
+    assert r.returncode == 0, r.stderr
+    jid = r.stdout.decode().strip()
+    loc = env.server.fhir + "/_jobs/" + jid
+    outcome(requests.get(loc, headers=bearer(env.token(
+        "beta", "system/*.read"))), 404, "not-found")
+    r = requests.get(env.server.base + "/admin/api/jobs/" + jid,
+                     headers={"Authorization": "Bearer test-admin-token"})
+    assert r.status_code == 200, r.text

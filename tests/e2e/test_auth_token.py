@@ -567,7 +567,7 @@ def test_jti_rows_expire_and_server_keys_are_stored_32_bytes(env):
 # ---- auth = none -----------------------------------------------------------
 
 def test_auth_none_answers_404_for_token_and_discovery(db, start_server):
-    s = start_server(db)
+    s = start_server(db, extra_env={"BULKHEAD_AUTH": "none"})
     r = requests.post(s.base + "/auth/token", data={"grant_type": "x"})
     assert r.status_code == 404
     assert r.json()["resourceType"] == "OperationOutcome"

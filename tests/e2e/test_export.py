@@ -44,6 +44,7 @@ def _e2e_conftest():
 
 _c = _e2e_conftest()
 Database, Server, run_cli = _c.Database, _c.Server, _c.run_cli
+bearer_for = _c.bearer_for
 
 FHIR_JSON = "application/fhir+json"
 NDJSON = "application/fhir+ndjson"
@@ -133,7 +134,12 @@ def decoded(r):
 
 
 def raw(port, method, target, headers=(), body=None):
-    """A request sent byte for byte (no normalising of the target)."""
+    """A request sent byte for byte (no normalising of the target), with
+    conftest's access token for a /fhir target unless headers hold an
+    Authorization."""
+    if not any(k.lower() == "authorization" for k, _ in headers):
+        headers = list(headers) + list(bearer_for(
+            "http://127.0.0.1:%d%s" % (port, target)).items())
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.putrequest(method, target, skip_accept_encoding=True)
@@ -967,7 +973,7 @@ def test_429_over_the_per_client_limit(db, start_server):
     outcome(r, 429, "throttled")
     # the limit counts this client's exports only
     other = requests.get(s.fhir + "/$export", timeout=30, headers=dict(
-        h, Authorization="Bearer another-client"))
+        h, Authorization="Bearer " + s.token("another-client")))
     assert other.status_code == 202
     # and frees up when the first is cancelled
     assert requests.delete(first.headers["Content-Location"],
@@ -1065,7 +1071,7 @@ def test_per_client_limit_holds_under_concurrent_kickoffs(db, start_server):
     over = []
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         for round_ in range(30):
-            h = {"Authorization": "Bearer race-%d" % round_,
+            h = {"Authorization": "Bearer " + s.token("race-%d" % round_),
                  "Accept": FHIR_JSON, "Prefer": "respond-async"}
             codes = list(pool.map(lambda _: requests.get(
                 s.fhir + "/$export", headers=h, timeout=30).status_code,

@@ -223,7 +223,7 @@ def test_kickoff_both_forms_and_manifest(env, form):
     tt = datetime.fromisoformat(m["transactionTime"].replace("Z", "+00:00"))
     assert abs((tt - t0).total_seconds()) < 60
     assert m["request"] == env.server.fhir + "/$import"
-    assert m["requiresAccessToken"] is False
+    assert m["requiresAccessToken"] is True     # auth = smart, the default
     assert m["output"] == [
         {"type": "Patient", "inputUrl": ua, "count": 7,
          "extension": {"linesRead": 7, "failed": 0, "blank": 0}},

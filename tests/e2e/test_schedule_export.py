@@ -64,7 +64,12 @@ def contents(m, channel):
 
 
 def test_last_success_is_incremental_from_the_previous_run(
-        bulkhead_bin, db, server, tmp_path):
+        bulkhead_bin, db, start_server, tmp_path):
+    # auth = none, said outright: a schedule's jobs belong to no SMART
+    # client, so with auth = smart their status and files answer 404 to
+    # every token (AUTH-BE-06; test_auth_bulk.py), and this test reads
+    # their manifests and files over /fhir.
+    server = start_server(db, extra_env={"BULKHEAD_AUTH": "none"})
     gen = tmp_path / "gen"
     r = cli(bulkhead_bin, None, "generate", "--families", "15", "--seed",
             "5", "--out", str(gen), "--today", "2026-06-01")
