@@ -25,7 +25,8 @@ bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# From /: postgres may not be able to enter the caller's directory.
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
