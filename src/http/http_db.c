@@ -21,8 +21,12 @@
 static const struct cfg	*http_db_cfg;	/* borrowed, read-only */
 static pthread_key_t	 http_db_key;	/* PGconn * per thread */
 static int		 http_db_have_key;
+/* The calling thread's last connection died under it (http_db_lost);
+ * cleared when it connects again. */
+static _Thread_local int http_db_was_lost;
 
 static void	 http_db_destroy(void *);
+static int	 http_db_alive(PGconn *);
 static int	 http_db_wait(PGconn *, const struct timespec *, int);
 static int	 http_db_ping_once(PGconn *, int, int *, char *, size_t);
 
@@ -74,6 +78,29 @@ http_db_shutdown(void)
 	http_db_have_key = 0;
 }
 
+/*
+ * True when an idle connection has not been closed by the server.  A
+ * restarted or stopping server ends its sessions with a FATAL message and
+ * EOF, which sit unread on the socket: read them now (no waiting) so that
+ * a dead connection is replaced before a handler's query fails on it.
+ */
+static int
+http_db_alive(PGconn *conn)
+{
+	struct pollfd	pfd;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		return 0;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0)
+		return 0;
+	if (poll(&pfd, 1, 0) == 1 && !PQconsumeInput(conn))
+		return 0;
+	return PQstatus(conn) == CONNECTION_OK;
+}
+
 PGconn *
 http_db_conn(char *errbuf, size_t errlen)
 {
@@ -81,7 +108,7 @@ http_db_conn(char *errbuf, size_t errlen)
 	char	 sql[64];
 
 	conn = pthread_getspecific(http_db_key);
-	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+	if (conn != NULL && http_db_alive(conn))
 		return conn;
 	http_db_discard();
 	if ((conn = db_connect(http_db_cfg->database_url, "api", errbuf,
@@ -98,8 +125,22 @@ http_db_conn(char *errbuf, size_t errlen)
 		PQfinish(conn);
 		return NULL;
 	}
+	http_db_was_lost = 0;
 	log_debug("api thread connected to the database");
 	return conn;
+}
+
+int
+http_db_lost(void)
+{
+	PGconn	*conn;
+
+	if (http_db_was_lost)
+		return 1;
+	if (!http_db_have_key ||
+	    (conn = pthread_getspecific(http_db_key)) == NULL)
+		return 0;
+	return PQstatus(conn) != CONNECTION_OK;
 }
 
 void
@@ -109,6 +150,8 @@ http_db_discard(void)
 
 	if ((conn = pthread_getspecific(http_db_key)) == NULL)
 		return;
+	if (PQstatus(conn) != CONNECTION_OK)
+		http_db_was_lost = 1;
 	pthread_setspecific(http_db_key, NULL);
 	PQfinish(conn);
 }
