@@ -26,7 +26,6 @@ static int		 http_db_have_key;
 static _Thread_local int http_db_was_lost;
 
 static void	 http_db_destroy(void *);
-static int	 http_db_alive(PGconn *);
 static int	 http_db_wait(PGconn *, const struct timespec *, int);
 static int	 http_db_ping_once(PGconn *, int, int *, char *, size_t);
 
@@ -78,29 +77,6 @@ http_db_shutdown(void)
 	http_db_have_key = 0;
 }
 
-/*
- * True when an idle connection has not been closed by the server.  A
- * restarted or stopping server ends its sessions with a FATAL message and
- * EOF, which sit unread on the socket: read them now (no waiting) so that
- * a dead connection is replaced before a handler's query fails on it.
- */
-static int
-http_db_alive(PGconn *conn)
-{
-	struct pollfd	pfd;
-
-	if (PQstatus(conn) != CONNECTION_OK)
-		return 0;
-	pfd.fd = PQsocket(conn);
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (pfd.fd < 0)
-		return 0;
-	if (poll(&pfd, 1, 0) == 1 && !PQconsumeInput(conn))
-		return 0;
-	return PQstatus(conn) == CONNECTION_OK;
-}
-
 PGconn *
 http_db_conn(char *errbuf, size_t errlen)
 {
@@ -108,7 +84,7 @@ http_db_conn(char *errbuf, size_t errlen)
 	char	 sql[64];
 
 	conn = pthread_getspecific(http_db_key);
-	if (conn != NULL && http_db_alive(conn))
+	if (conn != NULL && db_alive(conn))
 		return conn;
 	http_db_discard();
 	if ((conn = db_connect(http_db_cfg->database_url, "api", errbuf,
