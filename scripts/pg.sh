@@ -10,21 +10,68 @@
 # The server listens on a Unix socket in var/pg/run only (no TCP port to
 # collide with), trusts local connections, and runs as the 'postgres'
 # user when we are root, since PostgreSQL refuses to run as root.
+#
+# When we are root and 'postgres' cannot enter the checkout (a clone under
+# /root, mode 0700, as on a fresh VM), the cluster lives in a directory of
+# its own, $BULKHEAD_PG_HOME/<name>-<hash of the checkout's path> (default
+# /var/lib/bulkhead/pg), owned by postgres, mode 0700, and var/pg is a
+# symbolic link to it.  The user's home is not opened to anyone.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-pgdir="$top/var/pg"
-data="$pgdir/data"
-run="$pgdir/run"
+pg_home=${BULKHEAD_PG_HOME:-/var/lib/bulkhead/pg}
 port=${BULKHEAD_PG_PORT:-5433}
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -n "$bindir" ] || { echo "pg.sh: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
 
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		# From /: postgres may not be able to enter the caller's directory.
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi
+}
+
+# True when the 'postgres' user can enter the checkout.
+pg_reaches_top() {
+	runuser -u postgres -- sh -c 'cd "$1"' sh "$top" 2>/dev/null
+}
+
+# Sets pgdir: var/pg (or where its link points), or, for a root whose
+# checkout postgres cannot enter, the per-clone directory under $pg_home.
+# Creates nothing.
+where() {
+	pgdir="$top/var/pg"
+	if [ -L "$pgdir" ]; then
+		pgdir=$(readlink -m "$pgdir")
+	elif [ "$(id -u)" = 0 ] && [ ! -f "$pgdir/data/PG_VERSION" ] &&
+	    ! pg_reaches_top; then
+		key=$(printf '%s' "$top" | sha256sum | cut -c1-12)
+		name=$(basename "$top" | tr -c 'A-Za-z0-9_.\n-' _ | cut -c1-24)
+		pgdir="$pg_home/$name-$key"
+	fi
+	data="$pgdir/data"
+	run="$pgdir/run"
+}
+
+# Creates the per-clone directory and links var/pg to it (root only, when
+# where() chose it).  A var/pg left empty by an earlier failed start goes.
+place() {
+	[ "$pgdir" = "$top/var/pg" ] && return 0
+	[ -L "$top/var/pg" ] && [ -d "$pgdir" ] && return 0
+	if ! mkdir -p "$pgdir" 2>/dev/null; then
+		echo "pg.sh: postgres cannot enter $top and $pg_home is not writable: set BULKHEAD_PG_HOME to a directory postgres can reach, or BULKHEAD_DATABASE_URL" >&2
+		exit 1
+	fi
+	chown postgres:postgres "$pgdir"
+	chmod 0700 "$pgdir"
+	mkdir -p "$top/var"
+	if [ -d "$top/var/pg" ] && [ ! -L "$top/var/pg" ]; then
+		rmdir "$top/var/pg" 2>/dev/null || {
+			echo "pg.sh: $top/var/pg is in the way (postgres cannot enter $top): move it aside and start again" >&2
+			exit 1; }
+	fi
+	ln -sfn "$pgdir" "$top/var/pg"
 }
 
 url() {
@@ -32,6 +79,7 @@ url() {
 }
 
 start() {
+	place
 	mkdir -p "$pgdir"
 	if [ "$(id -u)" = 0 ]; then
 		chown postgres:postgres "$pgdir"
@@ -99,6 +147,7 @@ status() {
 	[ -f "$data/PG_VERSION" ] && as_pg "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1
 }
 
+where
 case "${1:-}" in
 start) start ;;
 status) status ;;

@@ -33,6 +33,9 @@ struct command {
 					 * 2: configuration with a database */
 	int		(*c_run)(struct cfg *, int, char **);
 	const char	*c_help;
+	/* Its --help, answered here before any configuration or database;
+	 * NULL: the command parses its own (subcommands). */
+	const char	*c_usage;
 };
 
 static int	cmd_run(struct cfg *, int, char **);
@@ -51,25 +54,42 @@ static int	cmd_clients(struct cfg *, int, char **);
 static int	cmd_version(struct cfg *, int, char **);
 
 static const struct command commands[] = {
-	{ "run", 2, cmd_run, "API, scheduler and workers under one supervisor" },
-	{ "serve", 2, cmd_serve, "the HTTP API process alone" },
-	{ "worker", 2, cmd_worker, "one worker process alone" },
-	{ "scheduler", 2, cmd_scheduler, "the scheduler process alone" },
-	{ "migrate", 2, cmd_migrate, "apply database migrations" },
-	{ "load", 2, cmd_load, "load NDJSON files or directories into the store" },
-	{ "generate", 0, cmd_generate, "write the openIMIS-shaped demo dataset" },
-	{ "config", 0, cmd_config, "config check: validate the configuration" },
+	{ "run", 2, cmd_run, "API, scheduler and workers under one supervisor",
+	    "run\n\nRuns 'serve', 'scheduler' and BULKHEAD_WORKERS 'worker' "
+	    "processes under one\nsupervisor that restarts any that exits; "
+	    "SIGTERM or SIGINT stops them all.\n" },
+	{ "serve", 2, cmd_serve, "the HTTP API process alone",
+	    "serve\n\nThe HTTP API alone (FHIR, admin API, /healthz, "
+	    "/metrics) on BULKHEAD_LISTEN.\n" },
+	{ "worker", 2, cmd_worker, "one worker process alone",
+	    "worker\n\nOne worker process: claims queued jobs from the "
+	    "database and runs them.\n" },
+	{ "scheduler", 2, cmd_scheduler, "the scheduler process alone",
+	    "scheduler\n\nThe scheduler alone: submits the jobs of due "
+	    "schedules (one leader per\ndatabase).\n" },
+	{ "migrate", 2, cmd_migrate, "apply database migrations",
+	    "migrate\n\nApplies the migrations not yet applied (also done "
+	    "at start-up).\n" },
+	{ "load", 2, cmd_load, "load NDJSON files or directories into the store",
+	    "load [--merge] DIR|FILE...\n\nLoads NDJSON resources in one "
+	    "transaction: all of them or, on the first bad\nline, none.\n" },
+	{ "generate", 0, cmd_generate, "write the openIMIS-shaped demo dataset",
+	    NULL },
+	{ "config", 0, cmd_config, "config check: validate the configuration",
+	    "config check [--show]\n\nValidates the configuration (file, "
+	    "environment, flags); --show prints every key.\n" },
 	{ "jobs", 1, cmd_jobs, "list, show, pause, resume, cancel, retry, "
-	    "watch, submit jobs" },
+	    "watch, submit jobs", NULL },
 	{ "schedules", 1, cmd_schedules, "list, set, delete, run, pause, "
-	    "resume schedules" },
+	    "resume schedules", NULL },
 	{ "limits", 1, cmd_limits, "show or set the limits on background "
-	    "work" },
+	    "work", NULL },
 	{ "admins", 2, cmd_admins, "add, list, disable, enable, delete, "
-	    "rotate admin principals" },
+	    "rotate admin principals", NULL },
 	{ "clients", 1, cmd_clients, "add, list, show, disable, delete SMART "
-	    "clients; sign a token request" },
-	{ "version", 0, cmd_version, "print the version" },
+	    "clients; sign a token request", NULL },
+	{ "version", 0, cmd_version, "print the version",
+	    "version\n\nPrints the version.\n" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -270,7 +290,7 @@ main(int argc, char **argv)
 	struct cfg		 cfg;
 	enum log_level		 level = LOG_LEVEL_INFO;
 	char			 err[1024];
-	int			 i, first = 0, rc;
+	int			 i, first = 0, rc, help = 0;
 
 	/* The command is the first argument that is not a config flag. */
 	for (i = 1; i < argc; i++) {
@@ -300,6 +320,15 @@ main(int argc, char **argv)
 		    "'bulkhead help')\n", argv[first]);
 		return 2;
 	}
+	/* --help (or -h) anywhere after the command, before "--". */
+	for (i = first + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			help = 1;
+	if (help && cmd->c_usage != NULL) {
+		printf("usage: bulkhead [--KEY VALUE ...] %s", cmd->c_usage);
+		return 0;
+	}
 	log_init(cmd->c_name, LOG_LEVEL_INFO);
 	if (cmd->c_run == cmd_config)
 		return cmd_config(NULL, argc, argv);
@@ -315,7 +344,7 @@ main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 1;
 	}
-	if (cmd->c_needs_cfg == 2 && cfg.database_url[0] == '\0') {
+	if (cmd->c_needs_cfg == 2 && !help && cfg.database_url[0] == '\0') {
 		fprintf(stderr, "bulkhead %s: configuration: database_url: "
 		    "not set (set BULKHEAD_DATABASE_URL, or use 'make run' for "
 		    "a private cluster)\n", cmd->c_name);

@@ -61,6 +61,7 @@ struct outfile_set {
 };
 
 static int	outfile_valid_prefix(const char *);
+static const char *outfile_strerror(int);
 static int	outfile_flush_out(struct outfile_set *, char *, size_t);
 static int	outfile_compress(struct outfile_set *, ZSTD_EndDirective,
 		    char *, size_t);
@@ -69,6 +70,18 @@ static int	outfile_put(struct outfile_set *, const char *, size_t,
 static int	outfile_begin(struct outfile_set *, char *, size_t);
 static int	outfile_complete(struct outfile_set *, char *, size_t);
 static void	outfile_discard(struct outfile_set *);
+
+/* strerror, naming the full disk an operator must act on (issue 14). */
+static const char *
+outfile_strerror(int e)
+{
+	if (e == ENOSPC)
+		return "No space left on device (ENOSPC: the disk under "
+		    "data_dir is full)";
+	if (e == EDQUOT)
+		return "Disk quota exceeded (EDQUOT on data_dir)";
+	return strerror(e);
+}
 
 static int
 outfile_valid_prefix(const char *p)
@@ -124,7 +137,7 @@ outfile_set_open(const char *dir, const char *prefix, int first_seq,
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd == -1) {
 		snprintf(errbuf, errlen, "outfile: %s: %s", dir,
-		    strerror(errno));
+		    outfile_strerror(errno));
 		return NULL;
 	}
 
@@ -190,7 +203,7 @@ outfile_flush_out(struct outfile_set *s, char *errbuf, size_t errlen)
 			if (errno == EINTR)
 				continue;
 			snprintf(errbuf, errlen, "outfile: write %s/%s: %s",
-			    s->os_dir, s->os_tmp, strerror(errno));
+			    s->os_dir, s->os_tmp, outfile_strerror(errno));
 			return -1;
 		}
 		off += (size_t)n;
@@ -255,7 +268,7 @@ outfile_begin(struct outfile_set *s, char *errbuf, size_t errlen)
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (s->os_fd == -1) {
 		snprintf(errbuf, errlen, "outfile: %s/%s: %s", s->os_dir,
-		    s->os_tmp, strerror(errno));
+		    s->os_tmp, outfile_strerror(errno));
 		return -1;
 	}
 	if (EVP_DigestInit_ex(s->os_md, EVP_sha256(), NULL) != 1) {
@@ -310,26 +323,26 @@ outfile_complete(struct outfile_set *s, char *errbuf, size_t errlen)
 	}
 	if (fsync(s->os_fd) == -1) {
 		snprintf(errbuf, errlen, "outfile: fsync %s/%s: %s",
-		    s->os_dir, s->os_tmp, strerror(errno));
+		    s->os_dir, s->os_tmp, outfile_strerror(errno));
 		goto err_discard;
 	}
 	fd = s->os_fd;
 	s->os_fd = -1;
 	if (close(fd) == -1) {
 		snprintf(errbuf, errlen, "outfile: close %s/%s: %s",
-		    s->os_dir, s->os_tmp, strerror(errno));
+		    s->os_dir, s->os_tmp, outfile_strerror(errno));
 		unlinkat(s->os_dirfd, s->os_tmp, 0);
 		return -1;
 	}
 	if (renameat(s->os_dirfd, s->os_tmp, s->os_dirfd, s->os_name) == -1) {
 		snprintf(errbuf, errlen, "outfile: rename %s/%s: %s",
-		    s->os_dir, s->os_tmp, strerror(errno));
+		    s->os_dir, s->os_tmp, outfile_strerror(errno));
 		unlinkat(s->os_dirfd, s->os_tmp, 0);
 		return -1;
 	}
 	if (fsync(s->os_dirfd) == -1) {
 		snprintf(errbuf, errlen, "outfile: fsync %s: %s", s->os_dir,
-		    strerror(errno));
+		    outfile_strerror(errno));
 		return -1;
 	}
 

@@ -64,6 +64,16 @@ cli_cmd_parse(const struct cli_cmd_table *t, int argc, char **argv,
 		return NULL;
 	}
 	snprintf(prog, proglen, "bulkhead %s %s", t->ct_cmd, c->cr_name);
+	/* "bulkhead CMD SUB ... --help": the command's usage, which shows
+	 * every subcommand's form. */
+	for (i = (size_t)skip; i < (size_t)argc && argv[i] != NULL &&
+	    strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			t->ct_usage(stdout);
+			*rc = 0;
+			return NULL;
+		}
 	if (admin_client_args(prog, argc - skip, argv + skip, t->ct_opts,
 	    t->ct_nopts, pos, c->cr_maxpos, npos) == -1)
 		return NULL;

@@ -42,8 +42,10 @@ struct cli_cmd_table {
 /*
  * Parses argv (argv[0] the command, argv[1] the subcommand) against t:
  * options go into t->ct_opts, positionals into pos[0..*npos), prog gets
- * "bulkhead CMD SUB".  Returns the matched row, or NULL with *rc the exit
- * status (help, or a usage error already printed).
+ * "bulkhead CMD SUB".  "help", --help or -h as the subcommand, or --help
+ * or -h after it, prints the usage on stdout (*rc 0).  Returns the
+ * matched row, or NULL with *rc the exit status (help, or a usage error
+ * already printed).
  */
 const void	*cli_cmd_parse(const struct cli_cmd_table *t, int argc,
 		    char **argv, const char **pos, int *npos, char *prog,

@@ -21,6 +21,9 @@
 static const struct cfg	*http_db_cfg;	/* borrowed, read-only */
 static pthread_key_t	 http_db_key;	/* PGconn * per thread */
 static int		 http_db_have_key;
+/* The calling thread's last connection died under it (http_db_lost);
+ * cleared when it connects again. */
+static _Thread_local int http_db_was_lost;
 
 static void	 http_db_destroy(void *);
 static int	 http_db_wait(PGconn *, const struct timespec *, int);
@@ -81,7 +84,7 @@ http_db_conn(char *errbuf, size_t errlen)
 	char	 sql[64];
 
 	conn = pthread_getspecific(http_db_key);
-	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+	if (conn != NULL && db_alive(conn))
 		return conn;
 	http_db_discard();
 	if ((conn = db_connect(http_db_cfg->database_url, "api", errbuf,
@@ -98,8 +101,22 @@ http_db_conn(char *errbuf, size_t errlen)
 		PQfinish(conn);
 		return NULL;
 	}
+	http_db_was_lost = 0;
 	log_debug("api thread connected to the database");
 	return conn;
+}
+
+int
+http_db_lost(void)
+{
+	PGconn	*conn;
+
+	if (http_db_was_lost)
+		return 1;
+	if (!http_db_have_key ||
+	    (conn = pthread_getspecific(http_db_key)) == NULL)
+		return 0;
+	return PQstatus(conn) != CONNECTION_OK;
 }
 
 void
@@ -109,6 +126,8 @@ http_db_discard(void)
 
 	if ((conn = pthread_getspecific(http_db_key)) == NULL)
 		return;
+	if (PQstatus(conn) != CONNECTION_OK)
+		http_db_was_lost = 1;
 	pthread_setspecific(http_db_key, NULL);
 	PQfinish(conn);
 }

@@ -37,6 +37,11 @@ PGconn	*http_db_conn(char *errbuf, size_t errlen);
  * connect timeout.
  */
 int	 http_db_ping(int timeout_ms, char *errbuf, size_t errlen);
+/* 1 when the calling thread's connection was lost (the server restarted
+ * or went away under a query), even if discarded since, until it
+ * connects again: its error is the database's absence, not a fault of
+ * ours. */
+int	 http_db_lost(void);
 /* Closes the calling thread's connection (after an error that leaves it
  * in an unknown state); the next http_db_conn reconnects. */
 void	 http_db_discard(void);

@@ -34,10 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
 #include "core/cfg.h"
+#include "http/http_db.h"
 #include "http/http_metrics.h"
 #include "http/http_outcome.h"
 #include "http/http_parse.h"
@@ -53,6 +55,7 @@
 #define HTTP_ROUTE_MAX_DIAG	512	/* OperationOutcome diagnostics */
 #define HTTP_ROUTE_MAX_LOGPATH	256	/* logged path bytes */
 #define HTTP_ROUTE_SLICE_US	100	/* request threads' slice: lib/slice.h */
+#define HTTP_ROUTE_RETRY_503	"5"	/* Retry-After of a 503, seconds */
 
 #define HTTP_JSON		"application/json"
 #define HTTP_FHIR_JSON		"application/fhir+json"
@@ -813,7 +816,7 @@ http_route_queue(struct http_req *req, unsigned int status,
     const char *content_type, struct MHD_Response *resp, uint64_t bytes)
 {
 	size_t	i;
-	int	rc = -1;
+	int	rc = -1, retry_after = 0;
 
 	if (resp == NULL) {
 		log_warnx("request %s: cannot create a response", req->rq_id);
@@ -828,11 +831,19 @@ http_route_queue(struct http_req *req, unsigned int status,
 	    MHD_YES || (content_type != NULL && MHD_add_response_header(resp,
 	    MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES))
 		goto out_destroy;
-	for (i = 0; i < req->rq_nheaders; i++)
+	for (i = 0; i < req->rq_nheaders; i++) {
 		if (MHD_add_response_header(resp, req->rq_hname[i],
 		    req->rq_hvalue[i]) != MHD_YES)
 			log_warnx("request %s: response header %s refused",
 			    req->rq_id, req->rq_hname[i]);
+		if (strcasecmp(req->rq_hname[i], "Retry-After") == 0)
+			retry_after = 1;
+	}
+	/* Every 503 says when to come back (RFC 9110 §10.2.3). */
+	if (status == 503 && !retry_after &&
+	    MHD_add_response_header(resp, "Retry-After",
+	    HTTP_ROUTE_RETRY_503) != MHD_YES)
+		log_warnx("request %s: Retry-After refused", req->rq_id);
 	if (MHD_queue_response(req->rq_conn, status, resp) != MHD_YES)
 		goto out_destroy;
 	req->rq_status = status;
@@ -946,6 +957,13 @@ http_reply_internal(struct http_req *req, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	/* The database went away under the handler's query: that is a
+	 * transient absence for the client to wait out, not our fault. */
+	if (http_db_lost()) {
+		log_warnx("request %s: database lost: %s", req->rq_id, detail);
+		return http_reply_outcome(req, 503, "transient", "database "
+		    "unavailable; retry later");
+	}
 	log_error("request %s: %s", req->rq_id, detail);
 	return http_reply_outcome(req, 500, "exception", "internal error "
 	    "(request %s)", req->rq_id);

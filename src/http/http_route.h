@@ -197,7 +197,9 @@ int		 http_reply_outcome(struct http_req *, unsigned int status,
 		    const char *code, const char *fmt, ...)
 		    __attribute__((format(printf, 4, 5)));
 /* 500: logs "request <id>: <detail>" at error level and answers
- * "internal error (request <id>)". */
+ * "internal error (request <id>)" -- or, when the thread's database
+ * connection was lost under the handler (http_db_lost), 503 transient.
+ * Every 503 carries Retry-After (5 s unless the handler set one). */
 int		 http_reply_internal(struct http_req *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* Queues a response built with libmicrohttpd directly (streams, files);

@@ -315,7 +315,7 @@ job_ctx_limits(const struct job_ctx *ctx)
 PGconn *
 job_ctx_conn(struct job_ctx *ctx, char *errbuf, size_t errlen)
 {
-	if (*ctx->c_work == NULL || PQstatus(*ctx->c_work) != CONNECTION_OK) {
+	if (!db_alive(*ctx->c_work)) {
 		PQfinish(*ctx->c_work);
 		ctx->c_work_ready = 0;
 		*ctx->c_work = db_connect(ctx->c_cfg->database_url,

@@ -33,16 +33,18 @@ job_export_check(const cJSON *params, char *errbuf, size_t errlen)
 	const cJSON	*level = cJSON_GetObjectItemCaseSensitive(params,
 			    "level");
 	const cJSON	*a;
+	const char	*lv;
 
-	if (!cJSON_IsString(level) || (strcmp(level->valuestring, "system") &&
-	    strcmp(level->valuestring, "patient") &&
-	    strcmp(level->valuestring, "renewal") &&
-	    strcmp(level->valuestring, "group"))) {
+	/* No level: a system export, as a $export with no level is. */
+	lv = level == NULL ? JOB_EXPORT_LEVEL_DEFAULT :
+	    cJSON_IsString(level) ? level->valuestring : NULL;
+	if (lv == NULL || (strcmp(lv, "system") && strcmp(lv, "patient") &&
+	    strcmp(lv, "renewal") && strcmp(lv, "group"))) {
 		snprintf(errbuf, errlen, "export: \"level\" must be system, "
 		    "patient or group");
 		return -1;
 	}
-	if (strcmp(level->valuestring, "renewal") == 0) {
+	if (strcmp(lv, "renewal") == 0) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(params,
 		    "days");
 
@@ -54,7 +56,7 @@ job_export_check(const cJSON *params, char *errbuf, size_t errlen)
 			return -1;
 		}
 	}
-	if (strcmp(level->valuestring, "group") == 0 &&
+	if (strcmp(lv, "group") == 0 &&
 	    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(params,
 	    "group"))) {
 		snprintf(errbuf, errlen, "export: a group export needs "
@@ -324,6 +326,8 @@ job_export_main(struct job_ctx *ctx, const char *level)
 	x->cfg = job_ctx_cfg(ctx);
 	x->params = job_ctx_params(ctx);
 	x->level = level != NULL ? level : job_export_str(x->params, "level");
+	if (x->level == NULL)
+		x->level = JOB_EXPORT_LEVEL_DEFAULT;
 	if (level != NULL ? job_renewal_check(x->params, x->err,
 	    sizeof(x->err)) == -1 : job_export_check(x->params, x->err,
 	    sizeof(x->err)) == -1) {

@@ -25,6 +25,9 @@
  * instants only.
  */
 #define EXPORT_SINCE_LAST_SUCCESS	"last-success"
+/* The level of params without one: $export with no level is a system
+ * export (a job submitted by hand or by a schedule may omit it). */
+#define JOB_EXPORT_LEVEL_DEFAULT	"system"
 
 /*
  * At submit time (job_kind_check): an export whose params ask for since

@@ -15,8 +15,8 @@ static const struct job_kind job_kinds[] = {
 	{ .k_name = "export", .k_run = job_export_run,
 	    .k_check = job_export_check,
 	    .k_check_client = job_export_check_client,
-	    .k_help = "FHIR Bulk Data $export (system, Patient or Group "
-	    "level)", .k_idle = 0 },
+	    .k_help = "FHIR Bulk Data $export (level system, the default, "
+	    "patient or group)", .k_idle = 0 },
 	{ .k_name = "renewal-export", .k_run = job_renewal_run,
 	    .k_check = job_renewal_check,
 	    .k_help = "policies due for renewal in the next N days (default "

@@ -186,7 +186,7 @@ worker_ensure(struct worker *w)
 	char		 err[512], ms[16];
 	int		 t;
 
-	if (w->w_ctl == NULL || PQstatus(w->w_ctl) != CONNECTION_OK) {
+	if (!db_alive(w->w_ctl)) {
 		if (worker_connect(w, &w->w_ctl, "worker") == -1)
 			return -1;
 		t = w->w_cfg->job_lease / 2;

@@ -2,6 +2,7 @@
  * db.c — connection set-up and the query helpers every store and job
  * module uses, so that error text handling lives in one place.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,17 +15,36 @@
 
 #define DB_RETRY_FIRST_MS	500	/* db_connect_retry's backoff */
 #define DB_RETRY_MAX_MS		10000
+#define DB_ALIVE_READS		4	/* db_alive's reads of pending input */
 
 void
 db_errmsg(PGconn *conn, char *errbuf, size_t errlen)
 {
-	size_t	len;
+	const char	*m;
+	size_t		 len = 0;
 
-	str_lcpy(errbuf, conn ? PQerrorMessage(conn) : "no connection",
-	    errlen);
-	len = strlen(errbuf);
-	while (len > 0 && (errbuf[len - 1] == '\n' || errbuf[len - 1] == ' '))
-		errbuf[--len] = '\0';
+	if (errlen == 0)
+		return;
+	m = conn ? PQerrorMessage(conn) : "no connection";
+	/* One line: libpq stacks messages ("FATAL: ...\nserver closed the
+	 * connection unexpectedly\n\tThis probably means ..."), and job
+	 * errors and log lines must not break. */
+	while (*m != '\0' && len + 1 < errlen) {
+		if (*m == '\n' || *m == '\r' || *m == '\t') {
+			while (*m == '\n' || *m == '\r' || *m == '\t' ||
+			    *m == ' ')
+				m++;
+			if (*m != '\0' && len + 3 < errlen) {
+				errbuf[len++] = ';';
+				errbuf[len++] = ' ';
+			}
+			continue;
+		}
+		errbuf[len++] = *m++;
+	}
+	while (len > 0 && errbuf[len - 1] == ' ')
+		len--;
+	errbuf[len] = '\0';
 }
 
 PGconn *
@@ -123,5 +143,33 @@ db_ensure(PGconn *conn)
 	if (PQstatus(conn) == CONNECTION_OK)
 		return 1;
 	PQreset(conn);
+	return PQstatus(conn) == CONNECTION_OK;
+}
+
+int
+db_alive(PGconn *conn)
+{
+	struct pollfd	pfd;
+	int		i;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+		return 0;
+	/*
+	 * Unread input on an idle connection: a FATAL and EOF from a server
+	 * that restarted or is stopping, or a notification.  libpq sees the
+	 * EOF only on the read after the one that took the FATAL message,
+	 * hence the loop (bounded: a busy LISTEN session could feed it).
+	 */
+	for (i = 0; i < DB_ALIVE_READS; i++) {
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0)
+			return 0;
+		if (poll(&pfd, 1, 0) != 1)
+			break;
+		if (!PQconsumeInput(conn))
+			return 0;
+	}
 	return PQstatus(conn) == CONNECTION_OK;
 }

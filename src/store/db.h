@@ -34,6 +34,11 @@ PGresult *db_query(PGconn *, const char *sql, int nparams,
 	    const char *const *params, char *errbuf, size_t errlen);
 /* Copies PQerrorMessage without the trailing newline. */
 void	 db_errmsg(PGconn *, char *errbuf, size_t errlen);
+/* True if an idle connection is still up: reads, without waiting, what
+ * the server sent since (a restarted or stopping server ends its sessions
+ * with a FATAL and EOF), so that a dead one is replaced before a
+ * statement fails on it.  NULL is not alive.  Never blocks. */
+int	 db_alive(PGconn *);
 /* True if the connection is usable; tries one PQreset if it is not. */
 int	 db_ensure(PGconn *);
 
