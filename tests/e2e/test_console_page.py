@@ -139,11 +139,20 @@ class Page:
     def rows_text(self, jid):
         return self.css('#jobs tr[data-job="%s"] .rows' % jid).text
 
+    def click(self, sel, what=None):
+        """Clicks sel once it is enabled; the polled tables are rebuilt
+        every second, so a stale element is looked up again."""
+        def p():
+            b = self.css(sel)
+            if not b.is_enabled():
+                return False
+            b.click()
+            return True
+        self.wait(p, 30, what or sel)
+
     def click_action(self, jid, action):
-        b = self.wait(lambda: self.css(
-            '#jobs button[data-job="%s"][data-action="%s"]' % (jid, action)))
-        self.wait(lambda: b.is_enabled() and b, what=action + " enabled")
-        b.click()
+        self.click('#jobs button[data-job="%s"][data-action="%s"]'
+                   % (jid, action), action + " enabled")
 
     def shot(self, name, width):
         self.d.set_window_size(width, 1080)
@@ -227,8 +236,9 @@ def test_console(server, db, browser, bulkhead_bin, tmp_path):
     # Pause and resume it (a running job parks at its next batch).
     pg.click_action(imp, "pause")
     pg.wait(lambda: pg.state(imp) == "paused", 60, "paused")
-    assert not pg.css('#jobs button[data-job="%s"][data-action="pause"]'
-                      % imp).is_enabled()
+    pg.wait(lambda: not pg.css('#jobs button[data-job="%s"]'
+                               '[data-action="pause"]' % imp).is_enabled(),
+            10, "pause disabled")
     pg.click_action(imp, "resume")
     pg.wait(lambda: pg.state(imp) in ("queued", "running"), 30, "resumed")
     pg.wait(lambda: pg.state(imp) == "running", 60, "running again")
@@ -236,20 +246,18 @@ def test_console(server, db, browser, bulkhead_bin, tmp_path):
     # Cancel the delayed job; the state machine then disables the rest.
     pg.click_action(delayed, "cancel")
     pg.wait(lambda: pg.state(delayed) == "cancelled", 30, "cancelled")
-    for a in ("pause", "resume", "cancel"):
-        assert not pg.css('#jobs button[data-job="%s"][data-action="%s"]'
-                          % (delayed, a)).is_enabled()
-    assert pg.css('#jobs button[data-job="%s"][data-action="retry"]'
-                  % delayed).is_enabled()
+    btn = '#jobs button[data-job="%s"][data-action="%%s"]' % delayed
+    pg.wait(lambda: [pg.css(btn % a).is_enabled() for a in
+                     ("pause", "resume", "cancel", "retry")] ==
+            [False, False, False, True], 10, "only retry enabled")
 
     # An error with markup is text: one line, the whole on click.
-    summary = pg.css('#jobs tr[data-job="%s"] details summary' % bad)
-    assert summary.text.startswith("import failed: <script>")
-    summary.click()
-    pre = pg.wait(lambda: pg.css('#jobs tr[data-job="%s"] details pre'
-                                 % bad))
-    pg.wait(lambda: "second line" in pre.text)
-    assert pre.text == SCRIPT_ERR
+    summary = '#jobs tr[data-job="%s"] details summary' % bad
+    pg.wait(lambda: pg.css(summary).text.startswith(
+        "import failed: <script>"), 10, "error line")
+    pg.click(summary)
+    pg.wait(lambda: pg.css('#jobs tr[data-job="%s"] details pre' % bad)
+            .text == SCRIPT_ERR, 10, "the whole error as text")
     assert browser.execute_script("return window.pwned") is None
     assert not pg.all("#jobs script, #jobs img")
 
@@ -286,9 +294,9 @@ def test_console(server, db, browser, bulkhead_bin, tmp_path):
     c.clear()
     c.send_keys("0 2 * * *")
     pg.css("#sched-form button[type=submit]").click()
-    row = pg.wait(lambda: pg.css('#schedules tr[data-schedule="nightly"]'),
-                  30, "schedule listed")
-    pg.wait(lambda: "every day at 02:00" in row.text, 10, "cron in words")
+    pg.wait(lambda: "every day at 02:00" in pg.css(
+        '#schedules tr[data-schedule="nightly"]').text, 30,
+        "schedule listed, cron in words")
     assert not pg.css("#sched-form").is_displayed()
 
     # The calendar shows its fires (week and month) and the delayed job.
@@ -306,8 +314,8 @@ def test_console(server, db, browser, bulkhead_bin, tmp_path):
 
     # Run it now.
     pg.go("schedules")
-    pg.wait(lambda: pg.css('#schedules tr[data-schedule="nightly"] '
-                           'button[data-action="run"]')).click()
+    pg.click('#schedules tr[data-schedule="nightly"] '
+             'button[data-action="run"]')
     pg.wait(lambda: "started job" in pg.css("#banner").text, 30, "run now")
     runs = admin(server, "GET", "jobs?schedule=nightly")["jobs"]
     assert len(runs) == 1

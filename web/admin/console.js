@@ -395,7 +395,9 @@
 			    td('Kind', j.kind),
 			    td('Schedule or client', j.schedule ?
 				el('span', { text: j.schedule,
-				    title: 'schedule' }) : j.client || ''),
+				    title: 'schedule' }) : j.client ||
+				el('span', { class: 'muted',
+				    text: 'operator' })),
 			    td('State', stateBadge(j)),
 			    td('Started', j.started ? fmtTime(j.started) :
 				j.state === 'scheduled' ? 'not before ' +
@@ -744,11 +746,12 @@
 			    d.toLocaleDateString(undefined, { weekday: 'short',
 			    day: 'numeric', month: calView.mode === 'week' ?
 			    'short' : undefined }) }));
-			for (const it of calGroup(items).slice(0, cap))
+			const shown = calGroup(items);
+			for (const it of shown.slice(0, cap))
 				cell.append(calEntry(it));
-			if (items.length > cap)
+			if (shown.length > cap)
 				cell.append(el('span', { class: 'more',
-				    text: '+' + (items.length - cap) +
+				    text: '+' + (shown.length - cap) +
 				    ' more' }));
 			grid.append(cell);
 		}
