@@ -27,8 +27,16 @@
  *   bulkhead_schedule_next_fire_timestamp_seconds{schedule}
  *   bulkhead_schedule_last_result{schedule,state}  1 for the state of
  *                                             the last job it started
- * The _total values fall when finished jobs are pruned (a counter reset
- * in Prometheus terms).
+ *   bulkhead_workers_busy                     worker processes holding a
+ *                                             live lease (idle ones leave
+ *                                             no trace in the database)
+ *   bulkhead_status_cache_hits_total, _misses_total  status polls of
+ *                                             this process answered from
+ *                                             bulk/export_cache, or loaded
+ *                                             (never cached: read each
+ *                                             scrape)
+ * The job _total values fall when finished jobs are pruned (a counter
+ * reset in Prometheus terms).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,6 +45,7 @@
 #include <time.h>
 
 #include "api/queue_metrics.h"
+#include "bulk/export_cache.h"
 #include "http/http_db.h"
 #include "jobs/cron.h"
 #include "jobs/schedule.h"
@@ -222,13 +231,15 @@ queue_metrics_read(struct buf *b)
 	PGconn			*conn;
 	char			 err[512];
 	size_t			 n = 0;
+	int64_t			 busy = 0;
 	int			 rc = -1;
 
 	if ((conn = http_db_conn(err, sizeof(err))) == NULL) {
 		log_warnx("metrics: database: %s", err);
 		return -1;
 	}
-	if (jobq_stats(conn, &st, &n, err, sizeof(err)) == -1) {
+	if (jobq_stats(conn, &st, &n, err, sizeof(err)) == -1 ||
+	    jobq_busy_workers(conn, &busy, err, sizeof(err)) == -1) {
 		log_warnx("metrics: queue: %s", err);
 		http_db_discard();
 		goto out;
@@ -237,6 +248,10 @@ queue_metrics_read(struct buf *b)
 	    "queue could be read from PostgreSQL.") == -1 ||
 	    buf_puts(b, "bulkhead_queue_up 1\n") == -1 ||
 	    queue_metrics_kinds(b, st, n) == -1 ||
+	    queue_metrics_head(b, "bulkhead_workers_busy", "gauge", "Worker "
+	    "processes holding a live job lease.") == -1 ||
+	    buf_printf(b, "bulkhead_workers_busy %lld\n", (long long)busy) ==
+	    -1 ||
 	    queue_metrics_schedules(b, conn) == -1)
 		goto out;
 	rc = 0;
@@ -249,6 +264,7 @@ int
 queue_metrics_render(struct buf *b)
 {
 	struct buf	fresh;
+	uint64_t	hits, misses;
 	int		rc;
 
 	pthread_mutex_lock(&queue_metrics_lock);
@@ -276,7 +292,20 @@ queue_metrics_render(struct buf *b)
 	}
 	rc = buf_append(b, queue_metrics_text, queue_metrics_len);
 	pthread_mutex_unlock(&queue_metrics_lock);
-	return rc;
+	export_cache_stats(&hits, &misses);
+	if (rc == -1 ||
+	    queue_metrics_head(b, "bulkhead_status_cache_hits_total",
+	    "counter", "Status polls answered from this process's cache.") ==
+	    -1 ||
+	    buf_printf(b, "bulkhead_status_cache_hits_total %llu\n",
+	    (unsigned long long)hits) == -1 ||
+	    queue_metrics_head(b, "bulkhead_status_cache_misses_total",
+	    "counter", "Status polls this process loaded from the "
+	    "database.") == -1 ||
+	    buf_printf(b, "bulkhead_status_cache_misses_total %llu\n",
+	    (unsigned long long)misses) == -1)
+		return -1;
+	return 0;
 }
 
 void

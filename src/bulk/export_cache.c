@@ -64,6 +64,8 @@ static struct {
 	size_t			 bytes;		/* body bytes kept */
 	uint64_t		 epoch;		/* invalidations */
 	uint64_t		 loadseq;	/* loads begun */
+	atomic_uint_fast64_t	 hits;		/* export_cache_stats */
+	atomic_uint_fast64_t	 misses;
 } ec = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static uint32_t		 ec_hash(const char *);
@@ -237,8 +239,10 @@ export_cache_get(const char *id, struct export_cache_ticket *t)
 	double			 now = clock_mono(), deadline = now + EC_WAIT_S;
 
 	memset(t, 0, sizeof(*t));
-	if (!atomic_load(&ec.on) || strlen(id) >= EC_ID_MAX)
+	if (!atomic_load(&ec.on) || strlen(id) >= EC_ID_MAX) {
+		atomic_fetch_add(&ec.misses, 1);
 		return NULL;
+	}
 	pthread_mutex_lock(&ec.mu);
 	for (;;) {
 		now = clock_mono();
@@ -263,7 +267,15 @@ export_cache_get(const char *id, struct export_cache_ticket *t)
 	ec_begin_load(e, now, t);
  out:
 	pthread_mutex_unlock(&ec.mu);
+	atomic_fetch_add(s != NULL ? &ec.hits : &ec.misses, 1);
 	return s;
+}
+
+void
+export_cache_stats(uint64_t *hits, uint64_t *misses)
+{
+	*hits = atomic_load(&ec.hits);
+	*misses = atomic_load(&ec.misses);
 }
 
 void

@@ -105,6 +105,10 @@ struct export_snap *export_cache_get(const char *id,
 /* Keeps snap (takes its own reference) unless the ticket was voided. */
 void	 export_cache_put(const char *id,
 	    const struct export_cache_ticket *, struct export_snap *snap);
+/* Status polls answered from the cache (hits) and loaded (misses,
+ * also every poll while the cache is off), since the process started;
+ * for /metrics.  Any thread. */
+void	 export_cache_stats(uint64_t *hits, uint64_t *misses);
 /* The load failed: lets another thread try. */
 void	 export_cache_abandon(const char *id,
 	    const struct export_cache_ticket *);

@@ -746,7 +746,7 @@ int
 jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
     size_t *n, char *errbuf, size_t errlen)
 {
-	const char	*params[8];
+	const char	*params[7];
 	char		 limit[16], sched[4];
 	PGresult	*res;
 	int		 i, lim;
@@ -768,7 +768,6 @@ jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
 	params[5] = f->f_since;
 	snprintf(sched, sizeof(sched), "%d", f->f_sched);
 	params[6] = sched;
-	params[7] = f->f_client_prefix;
 	/* Newest first; before = the last id of the previous page, so a
 	 * page never repeats or skips a job that was there before it. */
 	res = db_query(conn, "SELECT " JOBQ_COLS " FROM jobs j "
@@ -780,8 +779,7 @@ jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
 	    "AND ($6::timestamptz IS NULL OR j.updated >= $6::timestamptz) "
 	    "AND ($7::int = 0 OR (j.state = 'queued' AND "
 	    "coalesce(j.not_before > now(), false)) = ($7::int = 1)) "
-	    "AND ($8::text IS NULL OR starts_with(j.client, $8)) "
-	    "ORDER BY j.created DESC, j.id DESC LIMIT $4::int", 8, params,
+	    "ORDER BY j.created DESC, j.id DESC LIMIT $4::int", 7, params,
 	    errbuf, errlen);
 	if (res == NULL)
 		return -1;

@@ -205,3 +205,19 @@ jobq_stats(PGconn *conn, struct jobq_stat **out, size_t *n, char *errbuf,
 	PQclear(res);
 	return 0;
 }
+
+int
+jobq_busy_workers(PGconn *conn, int64_t *n, char *errbuf, size_t errlen)
+{
+	PGresult	*res;
+
+	*n = 0;
+	res = db_query(conn, "SELECT count(DISTINCT lease_owner) FROM jobs "
+	    "WHERE state IN ('running', 'cancelling') "
+	    "AND lease_expires >= now()", 0, NULL, errbuf, errlen);
+	if (res == NULL)
+		return -1;
+	*n = jobq_i64(res, 0, 0);
+	PQclear(res);
+	return 0;
+}

@@ -19,11 +19,15 @@ int	 jobq_int(const PGresult *, int, int);
  * kind's progress "done"; NULL if nothing is known yet.
  */
 #define JOBQ_ROWS(j) \
-	"CASE WHEN " j ".kind = 'import' THEN " \
-	"(" j ".progress ->> 'loaded')::numeric::bigint " \
-	"WHEN " j ".kind IN ('export', 'renewal-export') THEN " \
+	"CASE WHEN " j ".kind = 'import' THEN " JOBQ_PROGRESS_N(j, "loaded") \
+	" WHEN " j ".kind IN ('export', 'renewal-export') THEN " \
 	"(SELECT coalesce(sum(o.count), 0) FROM job_outputs o " \
 	"WHERE o.job_id = " j ".id AND o.channel = 'output') " \
-	"ELSE (" j ".progress ->> 'done')::numeric::bigint END"
+	"ELSE " JOBQ_PROGRESS_N(j, "done") " END"
+/* A number of the progress JSON as bigint, NULL if it is not one (a
+ * hand-edited row must not break every listing). */
+#define JOBQ_PROGRESS_N(j, key) \
+	"(CASE WHEN jsonb_typeof(" j ".progress -> '" key "') = 'number' " \
+	"THEN trunc((" j ".progress ->> '" key "')::numeric) END)::bigint"
 
 #endif

@@ -503,6 +503,18 @@ def test_metrics_match_the_database(db, start_server, tmp_path):
     assert metric(ms, "bulkhead_job_rows", kind="export",
                   state="running") == rows
     assert metric(ms, "bulkhead_jobs", kind="export", state="running") == 1
+    assert metric(ms, "bulkhead_workers_busy") == 1
+    # Status polls: the first loads, one right after is the cache's.
+    ms0 = scrape(s)
+    for _ in range(2):
+        assert requests.get(r.headers["Content-Location"],
+                            timeout=30).status_code in (200, 202)
+    ms1 = scrape(s)
+    hits = "bulkhead_status_cache_hits_total"
+    misses = "bulkhead_status_cache_misses_total"
+    assert metric(ms1, hits) + metric(ms1, misses) == \
+        metric(ms0, hits) + metric(ms0, misses) + 2
+    assert metric(ms1, hits) >= metric(ms0, hits) + 1
     call(s, "PUT", "/admin/api/limits", body={"rows_per_second": 0})
     wait_job(db, xid, lambda j: j["state"] == "completed", timeout=60)
     # Every (kind, state) count and rows total against the DB's own.

@@ -63,6 +63,7 @@ static int	 admin_pause(const char *);
 static int	 admin_resume(const char *);
 static int	 make_files(const char *);
 static int	 has_files(const char *);
+static void	 test_not_before(void);
 static void	 test_complete_after_cancel(void);
 static void	 test_pause_withdrawn(void);
 static void	 test_pause_resume(void);
@@ -212,6 +213,58 @@ claim(const char *params, struct jobq_lease *lease)
 	}
 	jobq_job_free(job);
 	return 0;
+}
+
+/* A delayed job: "scheduled", never claimed before not_before, then
+ * claimed like any other; listed by the scheduled filter only. */
+static void
+test_not_before(void)
+{
+	struct jobq_spec	  spec;
+	struct jobq_filter	  f;
+	struct jobq_job		 *job = NULL, **list = NULL;
+	struct jobq_lease	  l;
+	PGresult		 *res;
+	const char		 *params[1];
+	char			  id[JOBQ_ID_MAX], err[512];
+	size_t			  n = 0;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.s_kind = "noop";
+	spec.s_not_before = "2999-01-01T00:00:00+03:00";
+	CHECK(jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) ==
+	    0);
+	CHECK(jobq_claim(conn, "w1", noop_kind, 1, 30, &job, &l, err,
+	    sizeof(err)) == 0);
+	CHECK(job == NULL);
+	CHECK(jobq_get(conn, id, &job, err, sizeof(err)) == 1);
+	CHECK(job != NULL && job->j_scheduled && job->j_state == JOBQ_QUEUED &&
+	    job->j_not_before != NULL &&
+	    strcmp(job->j_not_before, "2998-12-31T21:00:00.000Z") == 0);
+	jobq_job_free(job);
+	job = NULL;
+	memset(&f, 0, sizeof(f));
+	f.f_state = JOBQ_QUEUED;
+	f.f_sched = 1;
+	CHECK(jobq_list(conn, &f, &list, &n, err, sizeof(err)) == 0 &&
+	    n == 1 && strcmp(list[0]->j_id, id) == 0);
+	jobq_jobs_free(list, n);
+	f.f_sched = 2;
+	CHECK(jobq_list(conn, &f, &list, &n, err, sizeof(err)) == 0 &&
+	    n == 0);
+	jobq_jobs_free(list, n);
+	/* Its time has come. */
+	params[0] = id;
+	res = PQexecParams(conn, "UPDATE jobs SET not_before = now() - "
+	    "interval '1 second' WHERE id = $1", 1, NULL, params, NULL, NULL,
+	    0);
+	CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+	PQclear(res);
+	CHECK(jobq_claim(conn, "w1", noop_kind, 1, 30, &job, &l, err,
+	    sizeof(err)) == 1);
+	CHECK(job != NULL && strcmp(job->j_id, id) == 0 && !job->j_scheduled);
+	jobq_job_free(job);
+	CHECK(jobq_complete(conn, &l, NULL, err, sizeof(err)) == JOBQ_R_OK);
 }
 
 static void
@@ -596,6 +649,7 @@ main(void)
 	else {
 		snprintf(datadir, sizeof(datadir), "/tmp/bh_unit_jobq.%ld",
 		    (long)getpid());
+		test_not_before();
 		test_complete_after_cancel();
 		test_pause_withdrawn();
 		test_pause_resume();
