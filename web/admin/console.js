@@ -264,8 +264,10 @@
 					banner(e.message, true);
 			}
 			/* At most one request a second per page. */
+			/* Limits are not polled: it would overwrite an
+			 * edit in progress. */
 			if (gen === pollGen && me !== null &&
-			    page.name !== 'limits' && page.name !== 'schedules-edit')
+			    page.name !== 'limits')
 				schedulePoll(Math.max(POLL_MS - (Date.now() -
 				    started), 0) + (page.name === 'calendar' ?
 				    9 * POLL_MS : 0));
