@@ -11,10 +11,11 @@ libcurl4-openssl-dev libzstd-dev libssl-dev zlib1g-dev postgresql tzdata
 postgresql-client"
 # clang: fuzz smoke, the clang -Werror and TSan builds; clang-tidy (with
 # run-clang-tidy) and clang-format: the lint tests; perl: checksrc.sh;
-# python3-cryptography: the SMART tests sign client assertions.
+# python3-cryptography: the SMART tests sign client assertions;
+# chromium, chromium-driver, python3-selenium: the console page's test.
 test="python3 python3-pytest python3-requests python3-psycopg2
 python3-cryptography clang libclang-rt-14-dev clang-tidy clang-format perl
-zstd curl"
+zstd curl chromium chromium-driver python3-selenium"
 bench="wrk"
 
 case "${1:-run}" in

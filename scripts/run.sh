@@ -34,6 +34,10 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 echo "serving ${BULKHEAD_BASE_URL:-http://${BULKHEAD_LISTEN:-127.0.0.1:8080}/fhir} (Ctrl-C stops)"
+# The console: an admin principal "demo" (a new token each run).
+tok=$($bin admins add demo --role admin 2>/dev/null ||
+    $bin admins rotate demo 2>/dev/null) || tok="(bulkhead admins add NAME --role admin)"
+echo "console: http://${BULKHEAD_LISTEN:-127.0.0.1:8080}/admin  demo admin token: $tok"
 $bin run &
 pid=$!
 # auth = smart is the default (issue 13): a demo SMART client, its key

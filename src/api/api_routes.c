@@ -13,6 +13,7 @@
 #include "api/api_interactive.h"
 #include "api/admin_api.h"
 #include "api/admin_clients.h"
+#include "api/admin_page.h"
 #include "api/api_routes.h"
 #include "api/auth_token.h"
 #include "api/export_api.h"
@@ -55,6 +56,10 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/fhir/.well-known/smart-configuration", 0,
 	    auth_token_discovery },
 	{ HTTP_POST, "/auth/token", HTTP_ROUTE_BODY_ANY, auth_token_post },
+	/* The operator's console (src/api/admin_page.h): static files. */
+	{ HTTP_GET, "/admin", 0, admin_page_index },
+	{ HTTP_GET, "/admin/", 0, admin_page_index },
+	{ HTTP_GET, "/admin/{asset}", 0, admin_page_asset },
 	/* Operator API (src/api/admin_api.h): bearer token, JSON. */
 	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
 	{ HTTP_POST, "/admin/api/jobs", 0, admin_api_jobs_submit },

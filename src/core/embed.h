@@ -1,6 +1,7 @@
 /*
- * embed.h — files compiled into the binary: schemas/NNN_name.sql (migrations)
- * and the fhir/ artifacts (CapabilityStatement template, search parameters, tables).
+ * embed.h — files compiled into the binary: schemas/NNN_name.sql (migrations),
+ * the fhir/ artifacts (CapabilityStatement template, search parameters, tables)
+ * and the operator console's web/admin/ files (api/admin_page.h).
  * Names are paths relative to the source tree ("schemas/001_store.sql").
  * Data is NUL-terminated; len excludes the NUL.  All static, never freed.
  */
