@@ -31,6 +31,8 @@ it exactly as it would to a real deployment:
   GET <base>/Claim/?identifier=CODE  the claim with that code, or 404
                         (A1.1: Claim accepts identifier; the list view
                         retrieves by identifier like the insuree view).
+  GET <base>/ClaimResponse/<claim uuid>  the claim's adjudication view
+                        (A1.2: ClaimResponse is a GET view of Claim).
   POST <base>/Claim/    201 with a ClaimResponse (A1.8 POST behaviour), or
                         400 with an OperationOutcome: claim code not under
                         the configured type (A1.3 fhir_code_for_imis_claim_
@@ -140,6 +142,7 @@ class StandIn:
         self.chfids = set()
         self.posts = collections.Counter()          # claim code -> POSTs
         self.accepted = {}                          # claim code -> uuid
+        self.responses = {}                         # uuid -> ClaimResponse
         self.refused = 0
         self.logins = 0
         self.status = collections.Counter()         # HTTP status counts
@@ -315,6 +318,14 @@ class StandIn:
         if not self._auth(h):
             h._outcome(401, "Authentication credentials were not provided.")
             return 401
+        if rest.startswith("ClaimResponse/") and method == "GET":
+            with self.lock:
+                cr = self.responses.get(rest.split("/", 1)[1])
+            if cr is None:
+                h._outcome(404, "not found")
+                return 404
+            h._send(200, cr)
+            return 200
         if "/" in rest:
             h._outcome(404, "not found")
             return 404
@@ -432,9 +443,7 @@ class StandIn:
         stored["identifier"] = [ident("UUID", cid),
                                 ident(self.claim_code_type, code)]
         self.put("Claim", cid, stored)
-        with self.lock:
-            self.accepted[code] = cid
-        h._send(201, {
+        cr = {
             "resourceType": "ClaimResponse", "id": cid,
             "identifier": [ident("UUID", cid),
                            ident(self.claim_code_type, code)],
@@ -445,7 +454,11 @@ class StandIn:
             "item": [{"itemSequence": it.get("sequence", k + 1),
                       "adjudication": [{"category": {"coding": [
                           {"code": "-2"}], "text": "valuated"}}]}
-                     for k, it in enumerate(c.get("item") or [])]})
+                     for k, it in enumerate(c.get("item") or [])]}
+        with self.lock:
+            self.accepted[code] = cid
+            self.responses[cid] = cr
+        h._send(201, cr)
         return 201
 
 

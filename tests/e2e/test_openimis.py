@@ -160,3 +160,189 @@ def test_basic_auth_and_429_storm(bulkhead_bin, db, start_server, oi):
     assert r["logins"] == 0 and oi.logins == 0
     assert oi.status[429] > 0
     assert r["retries"] == oi.status[429]
+
+
+# ---- openimis-claims-push ----
+
+def write_claims(tmp_path, oi, n, bad_every=100, name="claims.ndjson"):
+    """n claims against the stand-in's insurees (by CHFID, as openIMIS
+    accepts); every bad_every-th names an unknown insuree and is refused.
+    The code is under "Code", as the fixtures send it (A1.3)."""
+    chfids = sorted(oi.chfids)
+    d = tmp_path / "import"
+    d.mkdir(exist_ok=True)
+    bad = set()
+    with open(d / name, "w") as f:
+        for i in range(n):
+            code = "CL%06d" % i
+            pat = chfids[i % len(chfids)]
+            if bad_every and i % bad_every == bad_every - 1:
+                pat = "999999999"
+                bad.add(code)
+            f.write(json.dumps({
+                "resourceType": "Claim", "id": "c%06d" % i,
+                "identifier": [ident("Code", code)], "status": "active",
+                "use": "claim", "created": "2026-11-01",
+                "type": {"coding": [{"code": "O"}]},
+                "priority": {"coding": [{"code": "normal"}]},
+                "provider": {"reference": "Organization/"
+                             "6d0eea8c-62eb-11ea-94d6-c36229a16c2f"},
+                "insurance": [{"sequence": 1, "focal": True, "coverage": {
+                    "reference": "Coverage/x1"}}],
+                "patient": {"reference": "Patient/" + pat},
+                "billablePeriod": {"start": "2026-11-01"},
+                "total": {"value": 100.0, "currency": "$"},
+                "item": [{"sequence": 1, "category": {"text": "item"},
+                          "productOrService": {"text": "0004"},
+                          "quantity": {"value": 1}}]}) + "\n")
+    return "file://" + str(d / name), bad
+
+
+def import_claims(bulkhead_bin, db, url):
+    jid = submit(bulkhead_bin, db, "import",
+                 {"inputs": [{"type": "Claim", "url": url}]})
+    j = wait_final(db, jid, 300)
+    assert j["state"] == "completed", j
+    assert j["result"]["loaded"] == j["result"]["lines"], j["result"]
+    return jid
+
+
+def outputs(db, jid):
+    return db.query("SELECT channel, type, count FROM job_outputs WHERE "
+                    "job_id = %s ORDER BY seq", (jid,))
+
+
+def read_output(tmp_path, db, jid, channel):
+    import subprocess
+    lines = []
+    for (f,) in db.query("SELECT file FROM job_outputs WHERE job_id = %s "
+                         "AND channel = %s ORDER BY seq", (jid, channel)):
+        data = subprocess.run(["zstd", "-dc", str(tmp_path / "data" / f)],
+                              stdout=subprocess.PIPE, check=True).stdout
+        lines += [json.loads(x) for x in data.splitlines()]
+    return lines
+
+
+def assert_exactly_once(oi, accepted):
+    assert len(oi.accepted) == accepted
+    dup = [c for c in oi.accepted if oi.posts[c] != 1]
+    assert dup == [], "accepted claims POSTed twice: %r" % dup[:10]
+
+
+def test_push_killed_and_resumed_exactly_once(bulkhead_bin, db,
+                                              start_server, oi, tmp_path):
+    n = int(os.environ.get("OPENIMIS_TEST_CLAIMS", "10000"))
+    oi.add_families(50)
+    url, bad = write_claims(tmp_path, oi, n)
+    env = oi_env(oi, openimis_rps=1000)
+    w = start_worker(start_server, db, env)
+    imp = import_claims(bulkhead_bin, db, url)
+    jid = submit(bulkhead_bin, db, "openimis-claims-push", {"import": imp})
+    kill_at = random.randint(n // 10, n * 8 // 10)
+    wait_for(lambda: len(oi.accepted) >= kill_at, 300, 0.01, "some claims")
+    os.kill(w.proc.pid, signal.SIGKILL)
+    w.proc.wait()
+    at_kill = len(oi.accepted)
+    assert at_kill < n - len(bad)
+    w2 = start_worker(start_server, db, env)
+    j = wait_final(db, jid, 600)
+    assert j["state"] == "completed", j
+    r = j["result"]
+    assert r["claims"] == n
+    assert r["accepted"] == n - len(bad) and r["refused"] == len(bad)
+    assert_exactly_once(oi, n - len(bad))
+    assert j["attempts"] == 2
+    resp = read_output(tmp_path, db, jid, "output")
+    assert len(resp) == n - len(bad)
+    assert {x["resourceType"] for x in resp} == {"ClaimResponse"}
+    errs = read_output(tmp_path, db, jid, "error")
+    assert len(errs) == len(bad)
+    d = errs[0]["issue"][0]["diagnostics"]
+    # claim id, code, source line and openIMIS's own message
+    assert "claim c000099 (code CL000099, input 1 line 100, HTTP 400): " \
+        "Insuree 999999999 not found" in d, d
+    # the code went under the server's type (MR), not "Code"
+    c = oi.rows["Claim"][oi.accepted["CL000000"]].res
+    assert c["identifier"][1]["type"]["coding"][0]["code"] == "MR"
+    assert "taken over from" in log_text(w2)
+
+
+def test_push_survives_openimis_down_30s(bulkhead_bin, db, start_server,
+                                         oi, tmp_path):
+    oi.add_families(10)
+    url, bad = write_claims(tmp_path, oi, 300, bad_every=0)
+    env = oi_env(oi, openimis_rps=20)
+    start_worker(start_server, db, env)
+    imp = import_claims(bulkhead_bin, db, url)
+    jid = submit(bulkhead_bin, db, "openimis-claims-push", {"import": imp})
+    wait_for(lambda: len(oi.accepted) >= 60, 60, 0.01, "some claims")
+    oi.go_down()
+    t0 = time.time()
+    time.sleep(30)
+    assert job(db, jid)["state"] == "running"
+    oi.come_up()
+    j = wait_final(db, jid, 120)
+    assert j["state"] == "completed", j
+    assert j["result"]["accepted"] == 300 and j["result"]["retries"] > 0
+    assert time.time() - t0 >= 30
+    assert_exactly_once(oi, 300)
+
+
+def test_push_429_storm(bulkhead_bin, db, start_server, oi, tmp_path):
+    oi.add_families(10)
+    url, bad = write_claims(tmp_path, oi, 200, bad_every=0)
+    oi.rps_limit = 4
+    env = oi_env(oi, openimis_rps=40)
+    start_worker(start_server, db, env)
+    imp = import_claims(bulkhead_bin, db, url)
+    jid = submit(bulkhead_bin, db, "openimis-claims-push", {"import": imp})
+    j = wait_final(db, jid, 300)
+    assert j["state"] == "completed", j
+    r = j["result"]
+    assert r["accepted"] == 200 and r["retries"] == oi.status[429] > 0
+    assert_exactly_once(oi, 200)
+    # The back-off holds the pace near what openIMIS takes: far fewer
+    # 429s than requests.
+    assert oi.status[429] < 200, oi.status
+
+
+def test_push_paused_and_resumed(bulkhead_bin, db, start_server, oi,
+                                 tmp_path):
+    import requests
+    oi.add_families(10)
+    url, bad = write_claims(tmp_path, oi, 300)
+    env = oi_env(oi, openimis_rps=30)
+    start_worker(start_server, db, env)
+    api = start_server(db, role="serve", extra_env=env)
+    hdr = {"Authorization": "Bearer test-admin-token"}
+    imp = import_claims(bulkhead_bin, db, url)
+    jid = submit(bulkhead_bin, db, "openimis-claims-push", {"import": imp})
+    wait_for(lambda: len(oi.accepted) >= 50, 60, 0.01, "some claims")
+    r = requests.post(api.base + "/admin/api/jobs/%s/pause" % jid,
+                      headers=hdr)
+    assert r.status_code in (200, 202), r.text
+    wait_job(db, jid, lambda j: j["state"] == "paused", 30)
+    n = len(oi.accepted)
+    time.sleep(2)
+    assert len(oi.accepted) == n
+    r = requests.post(api.base + "/admin/api/jobs/%s/resume" % jid,
+                      headers=hdr)
+    assert r.status_code in (200, 202), r.text
+    j = wait_final(db, jid, 120)
+    assert j["state"] == "completed", j
+    assert j["result"]["accepted"] == 297 and j["result"]["refused"] == 3
+    assert_exactly_once(oi, 297)
+
+
+def test_push_since_window(bulkhead_bin, db, start_server, oi, tmp_path):
+    oi.add_families(5)
+    url, bad = write_claims(tmp_path, oi, 20, bad_every=0)
+    env = oi_env(oi)
+    start_worker(start_server, db, env)
+    import_claims(bulkhead_bin, db, url)
+    jid = submit(bulkhead_bin, db, "openimis-claims-push",
+                 {"since": "2020-01-01T00:00:00Z"})
+    j = wait_final(db, jid)
+    assert j["state"] == "completed", j
+    assert j["result"]["accepted"] == 20, j
+    assert_exactly_once(oi, 20)
