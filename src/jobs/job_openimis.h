@@ -35,6 +35,12 @@ enum job_status	 job_openimis_pull_run(struct job_ctx *);
 int		 job_openimis_push_check(const cJSON *, char *, size_t);
 enum job_status	 job_openimis_push_run(struct job_ctx *);
 
+/* For a completed import whose params say "forwardTo": "openimis":
+ * submits its openimis-claims-push job and adds {"forwardedTo":
+ * {"openimis": "<job id>"}} to result.  0 (also when not asked), -1
+ * with the reason set by job_ctx_error. */
+int	job_openimis_forward(struct job_ctx *, cJSON *result);
+
 /* A client for the configured openIMIS whose waits heartbeat ctx (and
  * stop when it must).  NULL with errbuf set when openimis_url is unset.
  * Caller frees with openimis_client_free. */

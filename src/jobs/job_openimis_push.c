@@ -74,11 +74,47 @@ struct push {
 
 static int	push_claim(struct push *, const char *, size_t, const char *);
 static int	push_recover(struct push *, const char *);
+static int	push_stored(struct push *, const char *);
 static int	push_save(struct push *, int);
 static int	push_import(struct push *, const char *);
 static int	push_since(struct push *, const char *);
 static int	push_outputs(struct push *);
 static const char *push_message(const char *, char *, size_t);
+
+int
+job_openimis_forward(struct job_ctx *ctx, cJSON *result)
+{
+	const cJSON		*fw;
+	struct jobq_spec	 spec;
+	PGconn			*conn;
+	cJSON			*o;
+	char			 params[96], id[JOBQ_ID_MAX], err[512];
+
+	fw = cJSON_GetObjectItemCaseSensitive(job_ctx_params(ctx),
+	    "forwardTo");
+	if (!cJSON_IsString(fw) || strcmp(fw->valuestring, "openimis") != 0)
+		return 0;
+	if ((conn = job_ctx_conn(ctx, err, sizeof(err))) == NULL) {
+		job_ctx_error(ctx, "forwardTo: %s", err);
+		return -1;
+	}
+	snprintf(params, sizeof(params), "{\"import\":\"%s\"}",
+	    job_ctx_id(ctx));
+	memset(&spec, 0, sizeof(spec));
+	spec.s_kind = "openimis-claims-push";
+	spec.s_params = params;
+	spec.s_client = job_ctx_client(ctx);
+	spec.s_max_attempts = job_ctx_cfg(ctx)->job_max_attempts;
+	if (jobq_submit(conn, &spec, id, sizeof(id), err, sizeof(err)) == -1) {
+		job_ctx_error(ctx, "forwardTo: %s", err);
+		return -1;
+	}
+	log_info("job %s: claims forwarded to openIMIS by job %s",
+	    job_ctx_id(ctx), id);
+	o = cJSON_AddObjectToObject(result, "forwardedTo");
+	cJSON_AddStringToObject(o, "openimis", id);
+	return 0;
+}
 
 int
 job_openimis_push_check(const cJSON *params, char *errbuf, size_t errlen)
@@ -188,6 +224,23 @@ push_recover(struct push *u, const char *code)
 	return rc;
 }
 
+/* 1 if the store holds Claim id, 0 if not, -1 on error (u_err). */
+static int
+push_stored(struct push *u, const char *id)
+{
+	const char	*p[1] = { id };
+	PGresult	*res;
+	int		 n;
+
+	if ((res = db_query(u->u_conn, "SELECT 1 FROM resources WHERE type = "
+	    "'Claim' AND id = $1 AND NOT deleted", 1, p, u->u_err,
+	    sizeof(u->u_err))) == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n > 0;
+}
+
 /*
  * One claim (a JSON line) from source.  0 (handled, or done before), -1
  * (u_err; retry the job later) or OPENIMIS_STOP.
@@ -219,6 +272,13 @@ push_claim(struct push *u, const char *line, size_t len, const char *source)
 	idv = cJSON_GetObjectItemCaseSensitive(c, "id");
 	snprintf(claim_id, sizeof(claim_id), "%.64s", cJSON_IsString(idv) ?
 	    idv->valuestring : "");
+	if (source != NULL) {
+		/* Only what the import stored: a line it refused is in its
+		 * own error file already. */
+		if ((rc = push_stored(u, claim_id)) != 1)
+			goto out;
+		rc = -1;
+	}
 	if ((code = openimis_identifier(c, want)) == NULL &&
 	    (code = openimis_identifier(c, "Code")) == NULL)
 		code = openimis_identifier(c, "MR");
@@ -345,14 +405,13 @@ push_claim(struct push *u, const char *line, size_t len, const char *source)
 static int
 push_import(struct push *u, const char *id)
 {
-	const char		*p[1] = { id };
 	struct fetch_opts	 fo;
 	struct fetch		*f = NULL;
 	struct lines		 ln;
-	PGresult		*res = NULL;
+	struct jobq_job		*j = NULL;
 	cJSON			*params = NULL;
 	const cJSON		*in, *ty, *url;
-	const char		*line, *state;
+	const char		*line;
 	char			 src[64];
 	size_t			 len;
 	int64_t			 lineno;
@@ -360,25 +419,23 @@ push_import(struct push *u, const char *id)
 	int			 n = 0, rc = -1, inited = 0;
 
 	for (;;) {
-		PQclear(res);
-		if ((res = db_query(u->u_conn, "SELECT kind, state, params "
-		    "FROM jobs WHERE id = $1", 1, p, u->u_err,
-		    sizeof(u->u_err))) == NULL)
+		jobq_job_free(j);
+		j = NULL;
+		if (jobq_get(u->u_conn, id, &j, u->u_err,
+		    sizeof(u->u_err)) == -1)
 			goto out;
-		if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0),
-		    "import") != 0) {
+		if (j == NULL || strcmp(j->j_kind, "import") != 0) {
 			snprintf(u->u_err, sizeof(u->u_err), "no import job %s",
 			    id);
 			rc = -3;
 			goto out;
 		}
-		state = PQgetvalue(res, 0, 1);
-		if (strcmp(state, "completed") == 0)
+		if (j->j_state == JOBQ_COMPLETED)
 			break;
-		if (strcmp(state, "failed") == 0 ||
-		    strcmp(state, "cancelled") == 0) {
-			snprintf(u->u_err, sizeof(u->u_err), "import %s %s: "
-			    "nothing to push", id, state);
+		if (j->j_state == JOBQ_FAILED || j->j_state ==
+		    JOBQ_CANCELLED || j->j_state == JOBQ_CANCELLING) {
+			snprintf(u->u_err, sizeof(u->u_err), "import %s ended "
+			    "without completing: nothing to push", id);
 			rc = -3;
 			goto out;
 		}
@@ -387,7 +444,7 @@ push_import(struct push *u, const char *id)
 			goto out;
 		}
 	}
-	params = cJSON_Parse(PQgetvalue(res, 0, 2));
+	params = cJSON_Parse(j->j_params);
 	memset(&fo, 0, sizeof(fo));
 	fo.fo_allow = u->u_cfg->import_allow;
 	fo.fo_import_dir = u->u_cfg->import_dir;
@@ -435,7 +492,7 @@ push_import(struct push *u, const char *id)
 		lines_free(&ln);
 	fetch_close(f);
 	cJSON_Delete(params);
-	PQclear(res);
+	jobq_job_free(j);
 	return rc;
 }
 

@@ -346,3 +346,37 @@ def test_push_since_window(bulkhead_bin, db, start_server, oi, tmp_path):
     assert j["state"] == "completed", j
     assert j["result"]["accepted"] == 20, j
     assert_exactly_once(oi, 20)
+
+
+def test_import_forward_to_openimis(db, start_server, oi, tmp_path):
+    """$import with "forwardTo": "openimis" (manifest form) and the same
+    as a Parameters parameter: the import's manifest names the push job,
+    which sends every loaded claim; a server not connected refuses it."""
+    from importhelp import Importer, manifest_body, params_body
+    oi.add_families(5)
+    url, bad = write_claims(tmp_path, oi, 30, bad_every=10)
+    url2, _ = write_claims(tmp_path, oi, 5, bad_every=0, name="c2.ndjson")
+    srv = start_server(db, extra_env=oi_env(oi))
+    imp = Importer(srv)
+    body = manifest_body([("Claim", url)])
+    body["forwardTo"] = "openimis"
+    m = imp.run(body)
+    push = m["extension"]["forwardedTo"]["openimis"]["job"]
+    j = wait_final(db, push, 120)
+    assert j["state"] == "completed", j
+    assert j["result"]["accepted"] == 27 and j["result"]["refused"] == 3
+    assert_exactly_once(oi, 27)
+
+    # Parameters form: the codes are taken already, so openIMIS refuses
+    # all five (duplicate claim codes), and says so.
+    p = params_body([("Claim", url2)])
+    p["parameter"].append({"name": "forwardTo", "valueCode": "openimis"})
+    m = imp.run(p)
+    push = m["extension"]["forwardedTo"]["openimis"]["job"]
+    j = wait_final(db, push, 120)
+    assert j["result"]["refused"] == 5, j
+    assert len(oi.accepted) == 27
+
+    body["forwardTo"] = "dhis2"
+    r = imp.kickoff(body)
+    assert r.status_code == 400 and "forwardTo" in r.text
