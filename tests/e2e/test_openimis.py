@@ -380,3 +380,31 @@ def test_import_forward_to_openimis(db, start_server, oi, tmp_path):
     body["forwardTo"] = "dhis2"
     r = imp.kickoff(body)
     assert r.status_code == 400 and "forwardTo" in r.text
+
+
+def test_openimis_check_command(bulkhead_bin, db, oi):
+    oi.add_families(3)
+    oi.claim_code_type = "Code"   # a server configured as the fixtures
+    oi.put("Claim", "u1", {"resourceType": "Claim", "id": "u1",
+                           "identifier": [ident("UUID", "u1"),
+                                          ident("Code", "CID00001")]})
+    r = cli(bulkhead_bin, db, "openimis", "check", env=oi_env(oi))
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr.decode() + out
+    assert "login: ok" in out
+    assert "Patient              9" in out and "Claim                1" in out
+    assert "claim identifier types in openIMIS: UUID Code" in out
+    assert "NOT what this server uses" in out
+    r = cli(bulkhead_bin, db, "openimis", "check",
+            env=oi_env(oi, openimis_password="wrong"))
+    assert r.returncode == 1 and b"HTTP 401" in r.stderr
+    # config check validates the keys
+    r = cli(bulkhead_bin, db, "config", "check",
+            env={"BULKHEAD_OPENIMIS_URL": "ftp://x"})
+    assert r.returncode == 1 and b"openimis_url" in r.stderr
+    r = cli(bulkhead_bin, db, "config", "check",
+            env={"BULKHEAD_OPENIMIS_URL": oi.base})
+    assert r.returncode == 1 and b"openimis_username" in r.stderr
+    r = cli(bulkhead_bin, db, "config", "check",
+            env={"BULKHEAD_OPENIMIS_AUTH": "oauth"})
+    assert r.returncode == 1 and b"openimis_auth" in r.stderr
