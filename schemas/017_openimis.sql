@@ -44,3 +44,14 @@ CREATE TABLE openimis_push (
 	PRIMARY KEY (job, code)
 );
 CREATE INDEX openimis_push_seq ON openimis_push (job, seq);
+
+-- The built-in pull schedule: every 15 minutes an incremental pull (a
+-- full one when the type's last is older than openimis_full_every).  It
+-- is created disabled; the scheduler leader turns it on at start once
+-- openimis_url is set, unless someone has changed it since
+-- (jobs/schedule_cfg.c).
+INSERT INTO schedules (name, cron, timezone, enabled, misfire, job_kind,
+    job_params, next_fire, source)
+VALUES ('openimis-pull', '*/15 * * * *', 'UTC', false, 'skip',
+    'openimis-pull', '{}', NULL, 'builtin')
+ON CONFLICT (name) DO NOTHING;

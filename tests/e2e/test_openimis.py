@@ -408,3 +408,16 @@ def test_openimis_check_command(bulkhead_bin, db, oi):
     r = cli(bulkhead_bin, db, "config", "check",
             env={"BULKHEAD_OPENIMIS_AUTH": "oauth"})
     assert r.returncode == 1 and b"openimis_auth" in r.stderr
+
+
+def test_default_schedule_follows_openimis_url(db, start_server, oi,
+                                               tmp_path):
+    srv = start_server(db)
+    sched = "SELECT enabled, job_kind, source FROM schedules WHERE name " \
+        "= 'openimis-pull'"
+    wait_for(lambda: db.query(sched), 30, what="the schedule")
+    time.sleep(1)
+    assert db.query(sched) == [(False, "openimis-pull", "builtin")]
+    srv.stop()
+    start_server(db, extra_env=oi_env(oi))
+    wait_for(lambda: db.query(sched)[0][0], 30, what="schedule enabled")
