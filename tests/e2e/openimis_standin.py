@@ -48,7 +48,8 @@ Test controls (not openIMIS; Python calls on the object, the server runs
 in a thread): rps_limit (429 beyond N requests per wall-clock second),
 token_ttl (seconds a login token lives), delay (seconds added to each
 answer), go_down()/come_up() (the listening socket closed and reopened on
-the same port), counters of POSTs per claim code.
+the same port), counters of POSTs per claim code (also as JSON at
+GET /_standin/stats, for the bench's stand-in in its own process).
 
     with StandIn() as oi:
         oi.add_families(100)
@@ -291,6 +292,15 @@ class StandIn:
         if self._limited():
             h._outcome(429, "Too many requests", {"Retry-After": "1"})
             return 429
+        if path == "/_standin/stats":     # test control, not openIMIS
+            with self.lock:
+                h._send(200, {"requests": self.requests,
+                              "accepted": len(self.accepted),
+                              "refused": self.refused,
+                              "max_posts": max(self.posts.values() or [0]),
+                              "logins": self.logins,
+                              "status": dict(self.status)})
+            return 200
         if not path.startswith(pre):
             h._outcome(404, "not found")
             return 404
