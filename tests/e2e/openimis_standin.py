@@ -62,6 +62,7 @@ import collections
 import datetime
 import http.server
 import json
+import socket
 import socketserver
 import sys
 import threading
@@ -104,6 +105,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def handle(self):
+        # Tracked so that go_down() also drops kept-alive connections.
+        conns = self.server.standin.conns
+        conns.add(self.connection)
+        try:
+            super().handle()
+        except OSError:
+            pass
+        finally:
+            conns.discard(self.connection)
+
     def _send(self, code, obj, extra=None):
         body = json.dumps(obj).encode()
         self.send_response(code)
@@ -140,6 +152,7 @@ class StandIn:
         self.rows = collections.defaultdict(dict)   # type -> key -> Row
         self.history = collections.defaultdict(list)
         self.tokens = {}
+        self.conns = set()
         self.chfids = set()
         self.posts = collections.Counter()          # claim code -> POSTs
         self.accepted = {}                          # claim code -> uuid
@@ -169,6 +182,11 @@ class StandIn:
         if self.srv is not None:
             self.srv.shutdown()
             self.srv.server_close()
+            for c in list(self.conns):
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
             self.srv = None
 
     go_down = stop
