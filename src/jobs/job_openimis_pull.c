@@ -357,7 +357,7 @@ pull_page(struct pull *p, struct pull_type *t, int64_t hw, int *last)
  out:
 	load_session_free(s);
 	if (txn)
-		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, NULL, 0);
+		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
 	for (i = 0; i < nids; i++)
 		free(ids[i]);
 	free(ids);

@@ -126,6 +126,7 @@ openimis_store_reconcile(PGconn *conn, const char *type, const char *seen,
 {
 	const char	*p[2] = { type, seen };
 	PGresult	*res = NULL;
+	char		 rb[128];
 	int		 rc = -1;
 
 	if (db_exec(conn, "BEGIN", 0, NULL, errbuf, errlen) == -1)
@@ -144,7 +145,7 @@ openimis_store_reconcile(PGconn *conn, const char *type, const char *seen,
  out:
 	PQclear(res);
 	if (rc == -1)
-		(void)db_exec(conn, "ROLLBACK", 0, NULL, NULL, 0);
+		(void)db_exec(conn, "ROLLBACK", 0, NULL, rb, sizeof(rb));
 	return rc;
 }
 
@@ -170,7 +171,7 @@ openimis_store_push_set(PGconn *conn, const char *job, const char *code,
     enum openimis_push_state st, int http_status, const char *response,
     char *errbuf, size_t errlen)
 {
-	char		 sq[32], hs[16];
+	char		 sq[32], hs[16], rb[128];
 	const char	*p[8];
 
 	snprintf(sq, sizeof(sq), "%lld", (long long)seq);
@@ -183,12 +184,29 @@ openimis_store_push_set(PGconn *conn, const char *job, const char *code,
 	p[5] = os_states[st];
 	p[6] = http_status > 0 ? hs : NULL;
 	p[7] = response;
-	return db_exec(conn, "INSERT INTO openimis_push (job, code, seq, "
+	/* 'sending' must be durable before the POST; the outcome need not:
+	 * if a crash loses it, the row still says 'sending' and the claim is
+	 * looked up in openIMIS again.  So one WAL flush per claim, not two
+	 * (the next 'sending' flushes this one too). */
+	if (st != OPENIMIS_PUSH_SENDING && (db_exec(conn, "BEGIN", 0, NULL,
+	    errbuf, errlen) == -1 || db_exec(conn, "SET LOCAL "
+	    "synchronous_commit TO off", 0, NULL, errbuf, errlen) == -1))
+		goto fail;
+	if (db_exec(conn, "INSERT INTO openimis_push (job, code, seq, "
 	    "claim_id, source, state, http_status, response) VALUES ($1, $2, "
 	    "$3, $4, $5, $6, $7, $8) ON CONFLICT (job, code) DO UPDATE SET "
 	    "state = excluded.state, http_status = excluded.http_status, "
 	    "response = excluded.response, updated = now()", 8, p, errbuf,
-	    errlen);
+	    errlen) == -1)
+		goto fail;
+	if (st != OPENIMIS_PUSH_SENDING && db_exec(conn, "COMMIT", 0, NULL,
+	    errbuf, errlen) == -1)
+		goto fail;
+	return 0;
+ fail:
+	if (st != OPENIMIS_PUSH_SENDING)
+		(void)db_exec(conn, "ROLLBACK", 0, NULL, rb, sizeof(rb));
+	return -1;
 }
 
 int

@@ -101,6 +101,7 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True    # headers and body go out separately
 
     def log_message(self, *a):
         pass
