@@ -18,6 +18,7 @@
 #include "core/version.h"
 #include "http/http_server.h"
 #include "cli/jobs_cli.h"
+#include "cli/openimis_cli.h"
 #include "jobs/schedule_cfg.h"
 #include "jobs/scheduler.h"
 #include "jobs/worker.h"
@@ -52,6 +53,7 @@ static int	cmd_limits(struct cfg *, int, char **);
 static int	cmd_admins(struct cfg *, int, char **);
 static int	cmd_clients(struct cfg *, int, char **);
 static int	cmd_version(struct cfg *, int, char **);
+static int	cmd_openimis(struct cfg *, int, char **);
 
 static const struct command commands[] = {
 	{ "run", 2, cmd_run, "API, scheduler and workers under one supervisor",
@@ -88,8 +90,13 @@ static const struct command commands[] = {
 	    "rotate admin principals", NULL },
 	{ "clients", 1, cmd_clients, "add, list, show, disable, delete SMART "
 	    "clients; sign a token request", NULL },
+	{ "openimis", 1, cmd_openimis, "check: log in to openIMIS and read "
+	    "a page of each type", NULL },
 	{ "version", 0, cmd_version, "print the version",
-	    "version\n\nPrints the version.\n" },
+	    "version
+
+Prints the version.
+" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -271,6 +278,12 @@ static int
 cmd_clients(struct cfg *cfg, int argc, char **argv)
 {
 	return clients_cli_main(cfg, argc, argv);
+}
+
+static int
+cmd_openimis(struct cfg *cfg, int argc, char **argv)
+{
+	return openimis_cli_main(cfg, argc, argv);
 }
 
 static int

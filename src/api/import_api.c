@@ -56,6 +56,7 @@ struct import_req {
 	const char	*ir_source;
 	const char	*ir_storage;
 	const char	*ir_mode;
+	const char	*ir_forward;	/* "openimis" or NULL (issue 17) */
 	cJSON		*ir_inputs;	/* [{type,url,etag?}] built here */
 	char		 ir_err[IMPORT_ERR_MAX];
 	unsigned int	 ir_status;	/* 400 unless set */
@@ -145,6 +146,8 @@ import_from_parameters(struct import_req *r, const cJSON *body)
 			r->ir_mode = import_value(p);
 		else if (strcmp(name->valuestring, "storageDetail") == 0)
 			r->ir_storage = import_part(p, "type");
+		else if (strcmp(name->valuestring, "forwardTo") == 0)
+			r->ir_forward = import_value(p);
 		else if (strcmp(name->valuestring, "input") == 0) {
 			if (import_add_input(r, import_part(p, "type"),
 			    import_part(p, "url"), import_part(p, "etag")) == -1)
@@ -170,6 +173,8 @@ import_from_manifest(struct import_req *r, const cJSON *body)
 	    body, "mode"));
 	r->ir_storage = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(body, "storageDetail"), "type"));
+	r->ir_forward = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    body, "forwardTo"));
 	in = cJSON_GetObjectItemCaseSensitive(body, "input");
 	if (!cJSON_IsArray(in))
 		return import_fail(r, "\"input\" must be an array of "
@@ -262,6 +267,13 @@ import_validate(struct import_req *r, const struct cfg *cfg)
 	    strcmp(r->ir_mode, "IncrementalLoad") != 0)
 		return import_fail(r, "mode %.40s is not InitialLoad or "
 		    "IncrementalLoad", r->ir_mode);
+	/* Bulkhead's own: the Claims go on to openIMIS once loaded. */
+	if (r->ir_forward != NULL && strcmp(r->ir_forward, "openimis") != 0)
+		return import_fail(r, "forwardTo %.40s is not supported (only "
+		    "openimis)", r->ir_forward);
+	if (r->ir_forward != NULL && cfg->openimis_url[0] == '\0')
+		return import_fail(r, "forwardTo openimis: this server is not "
+		    "connected to openIMIS (openimis_url)");
 	if (cJSON_GetArraySize(r->ir_inputs) == 0)
 		return import_fail(r, "no input given");
 	if (cJSON_GetArraySize(r->ir_inputs) > cfg->import_max_inputs)
@@ -375,6 +387,8 @@ import_api_kickoff(struct http_req *req)
 	    "IncrementalLoad");
 	cJSON_AddItemToObject(params, "inputs", r.ir_inputs);
 	r.ir_inputs = NULL;
+	if (r.ir_forward != NULL)
+		cJSON_AddStringToObject(params, "forwardTo", r.ir_forward);
 	ptext = cJSON_PrintUnformatted(params);
 	memset(&spec, 0, sizeof(spec));
 	spec.s_kind = "import";
@@ -477,9 +491,17 @@ import_api_manifest(const struct cfg *cfg, const struct jobq_job *j,
 		(void)buf_puts(b, "\"}");
 	}
 	(void)buf_printf(b, "],\"extension\":{\"totals\":{\"read\":%.0f,"
-	    "\"loaded\":%.0f,\"failed\":%.0f,\"blank\":%.0f}}}",
+	    "\"loaded\":%.0f,\"failed\":%.0f,\"blank\":%.0f}",
 	    import_num(result, "lines"), import_num(result, "loaded"),
 	    import_num(result, "failed"), import_num(result, "blank"));
+	/* The openimis-claims-push job the import started (forwardTo). */
+	name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(result, "forwardedTo"),
+	    "openimis"));
+	if (name != NULL && strspn(name, "0123456789abcdef") == strlen(name))
+		(void)buf_printf(b, ",\"forwardedTo\":{\"openimis\":{\"job\":"
+		    "\"%s\",\"status\":\"/admin/api/jobs/%s\"}}", name, name);
+	(void)buf_puts(b, "}}");
 	cJSON_Delete(result);
 	return 0;
 }

@@ -100,6 +100,24 @@ static const struct cfg_key cfg_keys[] = {
 	    "the controller leaves a bulk job, percent"),
 	I(interactive_window_ms, 200, 60000, "2000", "window over which "
 	    "API processes measure the p99 they publish, ms"),
+	/* openIMIS (issue 17) */
+	S(openimis_url, "", "openIMIS FHIR R4 module base URL, e.g. "
+	    "http://openimis/api/api_fhir_r4 (empty: not connected)"),
+	S(openimis_username, "", "openIMIS user for the FHIR API"),
+	SS(openimis_password, "", "that user's password"),
+	S(openimis_auth, "jwt", "jwt (POST login/, Bearer) or basic"),
+	I(openimis_rps, 1, 1000, "5", "requests per second toward openIMIS"),
+	S(openimis_claim_code_type, "MR", "identifier type code under which "
+	    "openIMIS expects the claim code (MR, or Code)"),
+	S(openimis_types, "Patient,Group,Contract,Coverage,Claim,"
+	    "InsurancePlan,Organization,Practitioner,Location,Medication,"
+	    "ActivityDefinition", "resource types openimis-pull reads"),
+	I(openimis_page_size, 1, 1000, "100", "_count of openimis-pull's "
+	    "pages"),
+	I(openimis_full_every, 1, 3650, "7", "days between full, "
+	    "reconciling openIMIS pulls"),
+	I(openimis_retry, 1, 86400, "300", "seconds openIMIS may fail "
+	    "(down, 429, 503) before a request gives up"),
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -128,6 +146,7 @@ static int	cfg_read_file(struct cfg *, const char *, char *, size_t);
 static int	cfg_read_stream(struct cfg *, FILE *, const char *, char *,
 		    size_t);
 static int	cfg_defaults(struct cfg *, char *, size_t);
+static int	cfg_validate_openimis(struct cfg *, char *, size_t);
 
 static const struct cfg_key *
 cfg_find(const char *name, size_t len)
@@ -437,9 +456,62 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "data_dir: must not be empty");
 		return -1;
 	}
+	if (cfg_validate_openimis(c, errbuf, errlen) == -1)
+		return -1;
 	if (c->job_heartbeat * 2 > c->job_lease) {
 		snprintf(errbuf, errlen, "job_heartbeat (%d s) must be at most "
 		    "half of job_lease (%d s)", c->job_heartbeat, c->job_lease);
+		return -1;
+	}
+	return 0;
+}
+
+/* The openIMIS keys (issue 17): checked only as far as they can be
+ * without a network (bulkhead openimis check goes further). */
+static int
+cfg_validate_openimis(struct cfg *c, char *errbuf, size_t errlen)
+{
+	const char	*p;
+	char		*end;
+
+	if (strcmp(c->openimis_auth, "jwt") != 0 &&
+	    strcmp(c->openimis_auth, "basic") != 0) {
+		snprintf(errbuf, errlen, "openimis_auth: \"%s\" is not one of "
+		    "jwt, basic", c->openimis_auth);
+		return -1;
+	}
+	for (p = c->openimis_claim_code_type; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			break;
+	if (*p != '\0' || c->openimis_claim_code_type[0] == '\0' ||
+	    strlen(c->openimis_claim_code_type) > 64) {
+		snprintf(errbuf, errlen, "openimis_claim_code_type: must be a "
+		    "code such as MR or Code");
+		return -1;
+	}
+	for (p = c->openimis_types; *p != '\0'; p++)
+		if (!isalpha((unsigned char)*p) && *p != ',')
+			break;
+	if (*p != '\0' || c->openimis_types[0] == '\0') {
+		snprintf(errbuf, errlen, "openimis_types: must be a "
+		    "comma-separated list of resource types");
+		return -1;
+	}
+	if (c->openimis_url[0] == '\0')
+		return 0;
+	if ((strncmp(c->openimis_url, "http://", 7) != 0 &&
+	    strncmp(c->openimis_url, "https://", 8) != 0) ||
+	    strpbrk(c->openimis_url, " \t\r\n?#") != NULL) {
+		snprintf(errbuf, errlen, "openimis_url: \"%s\" must be an "
+		    "http(s) URL without query", c->openimis_url);
+		return -1;
+	}
+	end = c->openimis_url + strlen(c->openimis_url);
+	while (end > c->openimis_url + 8 && end[-1] == '/')
+		*--end = '\0';
+	if (c->openimis_username[0] == '\0') {
+		snprintf(errbuf, errlen, "openimis_username: required when "
+		    "openimis_url is set");
 		return -1;
 	}
 	return 0;

@@ -100,6 +100,17 @@ struct cfg {
 	int	 interactive_p99_target_ms; /* 0: off */
 	int	 interactive_floor_pct;	/* lowest rate factor, percent */
 	int	 interactive_window_ms;	/* window of the published p99 */
+	/* openIMIS connection (issue 17; src/openimis/) */
+	char	*openimis_url;		/* FHIR R4 module base, or "" (off) */
+	char	*openimis_username;
+	char	*openimis_password;	/* secret */
+	char	*openimis_auth;		/* "jwt" (POST login/) or "basic" */
+	int	 openimis_rps;		/* requests per second toward it */
+	char	*openimis_claim_code_type; /* identifier type of claim codes */
+	char	*openimis_types;	/* comma-separated types to pull */
+	int	 openimis_page_size;	/* _count of a pull's pages */
+	int	 openimis_full_every;	/* days between reconciling pulls */
+	int	 openimis_retry;	/* seconds of failures before giving up */
 	char	*config_file;		/* file read, or NULL */
 	struct cfg_schedule *schedules;	/* declared in the file */
 	size_t	 nschedules;

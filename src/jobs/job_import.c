@@ -58,6 +58,7 @@
 #include "core/cfg.h"
 #include "jobs/job_import.h"
 #include "jobs/job_import_int.h"
+#include "jobs/job_openimis.h"
 #include "store/job_files.h"
 #include "store/jobq.h"
 #include "jobs/throttle.h"
@@ -701,6 +702,11 @@ job_import_run(struct job_ctx *ctx)
 	cJSON_AddNumberToObject(result, "blank", (double)totals[3]);
 	cJSON_AddNumberToObject(result, "inputCount", x->ninputs);
 	cJSON_AddNumberToObject(result, "inputsWithErrors", failed_inputs);
+	if (job_openimis_forward(ctx, result) == -1) {
+		cJSON_Delete(result);
+		rc = JOB_RETRY;
+		goto out;
+	}
 	res = cJSON_PrintUnformatted(result);
 	cJSON_Delete(result);
 	job_ctx_result(ctx, res);

@@ -9,6 +9,7 @@
 #include "jobs/job_import.h"
 #include "jobs/job_kinds.h"
 #include "jobs/job_noop.h"
+#include "jobs/job_openimis.h"
 #include "store/jobq.h"
 
 static const struct job_kind job_kinds[] = {
@@ -29,6 +30,14 @@ static const struct job_kind job_kinds[] = {
 	    .k_check = job_import_check,
 	    .k_help = "$import of NDJSON inputs (http(s) or file:// URLs)",
 	    .k_idle = 1 },
+	{ .k_name = "openimis-pull", .k_run = job_openimis_pull_run,
+	    .k_check = job_openimis_pull_check,
+	    .k_help = "read openIMIS's FHIR R4 API into the store "
+	    "(incremental, or full and reconciling)", .k_idle = 0 },
+	{ .k_name = "openimis-claims-push", .k_run = job_openimis_push_run,
+	    .k_check = job_openimis_push_check,
+	    .k_help = "POST the claims of an $import (or a _since window) "
+	    "to openIMIS, paced, exactly once", .k_idle = 0 },
 	{ .k_name = "noop", .k_run = job_noop_run, .k_check = job_noop_check,
 	    .k_help = "test kind: N steps of M ms, with progress and "
 	    "checkpoints", .k_idle = 1 },

@@ -187,6 +187,15 @@ schedule_cfg_apply(PGconn *conn, const struct cfg *c, int *napplied,
 		n++;
 	}
 	schedule_cfg_stale(conn, c);
+	/* The built-in openimis-pull schedule (schemas/017) comes on once
+	 * openIMIS is configured, unless someone changed it since. */
+	if (c->openimis_url[0] != '\0' && db_exec(conn, "UPDATE schedules "
+	    "SET enabled = true, next_fire = date_trunc('minute', now()) + "
+	    "interval '1 minute', updated = now() WHERE name = "
+	    "'openimis-pull' AND source = 'builtin' AND NOT enabled AND "
+	    "last_fire IS NULL AND updated = created", 0, NULL, err,
+	    sizeof(err)) == -1)
+		log_warnx("schedule openimis-pull: %s", err);
 	if (napplied != NULL)
 		*napplied = n;
 	return 0;

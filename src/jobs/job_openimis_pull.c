@@ -1,0 +1,494 @@
+/*
+ * job_openimis_pull.c — the "openimis-pull" job kind (see
+ * job_openimis.h), and the client set-up both openIMIS kinds share.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/cfg.h"
+#include "jobs/job_openimis.h"
+#include "jobs/throttle.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "lib/xmalloc.h"
+#include "openimis/openimis_bundle.h"
+#include "openimis/openimis_client.h"
+#include "store/db.h"
+#include "store/fhir_types.h"
+#include "store/load.h"
+#include "store/openimis_store.h"
+
+#define PULL_TYPES_MAX	32
+#define PULL_OVERLAP_S	60	/* _lastUpdated looks back this far */
+#define PULL_PAGE_MAX	(256 << 20)
+
+struct pull_type {
+	char	t_name[64];
+	int64_t	t_read;
+	int64_t	t_changed;
+	int64_t	t_deleted;
+	int	t_full;
+};
+
+struct pull {
+	struct job_ctx		*p_ctx;
+	struct openimis_client	*p_oi;
+	PGconn			*p_conn;
+	struct pull_type	 p_types[PULL_TYPES_MAX];
+	int			 p_ntypes;
+	int			 p_force_full;
+	char			 p_start[64];	/* DB time the pull began */
+	int			 p_ti;		/* type in hand */
+	long			 p_page;	/* next page */
+	int64_t			 p_mark;	/* type's new high-water */
+	int64_t			 p_total;	/* openIMIS's total, 1st page */
+	int			 p_complete;	/* no page went missing */
+	char			 p_err[512];
+};
+
+static int	pull_sleep(void *, int);
+static int	pull_types(const cJSON *, const char *, struct pull *, char *,
+		    size_t);
+static int	pull_save(struct pull *);
+static int	pull_page(struct pull *, struct pull_type *, int64_t, int *);
+static int	pull_type(struct pull *, struct pull_type *);
+static void	pull_restore(struct pull *, const cJSON *);
+
+static int
+pull_sleep(void *arg, int ms)
+{
+	return job_ctx_sleep(arg, ms);
+}
+
+struct openimis_client *
+job_openimis_client(struct job_ctx *ctx, char *errbuf, size_t errlen)
+{
+	const struct cfg	*cfg = job_ctx_cfg(ctx);
+	struct openimis_opts	 o;
+
+	if (cfg->openimis_url[0] == '\0') {
+		snprintf(errbuf, errlen, "openimis_url is not set");
+		return NULL;
+	}
+	memset(&o, 0, sizeof(o));
+	o.oo_url = cfg->openimis_url;
+	o.oo_username = cfg->openimis_username;
+	o.oo_password = cfg->openimis_password;
+	o.oo_basic = strcmp(cfg->openimis_auth, "basic") == 0;
+	o.oo_rps = cfg->openimis_rps;
+	o.oo_timeout_s = 120;
+	o.oo_retry_s = cfg->openimis_retry;
+	o.oo_sleep = pull_sleep;
+	o.oo_sleep_arg = ctx;
+	return openimis_client_new(&o, errbuf, errlen);
+}
+
+/* Fills p->p_types from params' "types" or the comma list def. */
+static int
+pull_types(const cJSON *params, const char *def, struct pull *p,
+    char *errbuf, size_t errlen)
+{
+	const cJSON	*types = cJSON_GetObjectItemCaseSensitive(params,
+			    "types"), *t;
+	const char	*s, *e;
+	size_t		 n;
+
+	p->p_ntypes = 0;
+	if (types != NULL) {
+		if (!cJSON_IsArray(types) || cJSON_GetArraySize(types) == 0) {
+			snprintf(errbuf, errlen, "openimis-pull: \"types\" must "
+			    "be a non-empty array of resource types");
+			return -1;
+		}
+		cJSON_ArrayForEach(t, types) {
+			if (!cJSON_IsString(t) || !fhir_type_valid(
+			    t->valuestring) || p->p_ntypes == PULL_TYPES_MAX) {
+				snprintf(errbuf, errlen, "openimis-pull: bad "
+				    "or too many types");
+				return -1;
+			}
+			str_lcpy(p->p_types[p->p_ntypes++].t_name,
+			    t->valuestring, sizeof(p->p_types[0].t_name));
+		}
+		return 0;
+	}
+	for (s = def; *s != '\0'; s = *e != '\0' ? e + 1 : e) {
+		e = s + strcspn(s, ",");
+		n = (size_t)(e - s);
+		if (n == 0)
+			continue;
+		if (n >= sizeof(p->p_types[0].t_name) ||
+		    p->p_ntypes == PULL_TYPES_MAX) {
+			snprintf(errbuf, errlen, "openimis_types: too many or "
+			    "too long");
+			return -1;
+		}
+		memcpy(p->p_types[p->p_ntypes].t_name, s, n);
+		p->p_types[p->p_ntypes].t_name[n] = '\0';
+		if (!fhir_type_valid(p->p_types[p->p_ntypes].t_name)) {
+			snprintf(errbuf, errlen, "openimis_types: \"%.64s\" is "
+			    "not a resource type", p->p_types[p->p_ntypes].
+			    t_name);
+			return -1;
+		}
+		p->p_ntypes++;
+	}
+	return 0;
+}
+
+int
+job_openimis_pull_check(const cJSON *params, char *errbuf, size_t errlen)
+{
+	struct pull	*p;
+	const cJSON	*item, *full;
+	int		 rc;
+
+	cJSON_ArrayForEach(item, params)
+		if (strcmp(item->string, "full") != 0 &&
+		    strcmp(item->string, "types") != 0) {
+			snprintf(errbuf, errlen, "openimis-pull: unknown "
+			    "parameter \"%.64s\"", item->string);
+			return -1;
+		}
+	full = cJSON_GetObjectItemCaseSensitive(params, "full");
+	if (full != NULL && !cJSON_IsBool(full)) {
+		snprintf(errbuf, errlen, "openimis-pull: \"full\" must be a "
+		    "boolean");
+		return -1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	rc = pull_types(params, "Patient", p, errbuf, errlen);
+	free(p);
+	return rc;
+}
+
+/* Saves progress and the checkpoint: the next page of type p_ti. */
+static int
+pull_save(struct pull *p)
+{
+	struct buf	 cp, pr;
+	int		 i, rc;
+
+	buf_init(&cp, 1 << 16);
+	buf_init(&pr, 1 << 16);
+	(void)buf_printf(&cp, "{\"ti\":%d,\"page\":%ld,\"start\":\"%s\","
+	    "\"mark\":%lld,\"total\":%lld,\"complete\":%d,\"types\":[", p->p_ti,
+	    p->p_page, p->p_start, (long long)p->p_mark,
+	    (long long)p->p_total, p->p_complete);
+	(void)buf_printf(&pr, "{\"type\":\"%s\",\"types_done\":%d,"
+	    "\"types\":%d,\"page\":%ld}", p->p_ti < p->p_ntypes ?
+	    p->p_types[p->p_ti].t_name : "", p->p_ti, p->p_ntypes, p->p_page);
+	for (i = 0; i < p->p_ntypes; i++)
+		(void)buf_printf(&cp, "%s[%lld,%lld,%lld,%d]", i ? "," : "",
+		    (long long)p->p_types[i].t_read,
+		    (long long)p->p_types[i].t_changed,
+		    (long long)p->p_types[i].t_deleted, p->p_types[i].t_full);
+	(void)buf_puts(&cp, "]}");
+	rc = job_ctx_save(p->p_ctx, pr.b_data, cp.b_data);
+	buf_free(&cp);
+	buf_free(&pr);
+	return rc;
+}
+
+static void
+pull_restore(struct pull *p, const cJSON *cp)
+{
+	const cJSON	*v, *types, *t;
+	int		 i = 0;
+
+	v = cJSON_GetObjectItemCaseSensitive(cp, "start");
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >=
+	    sizeof(p->p_start))
+		return;
+	str_lcpy(p->p_start, v->valuestring, sizeof(p->p_start));
+#define CPNUM(name, dst, type) do {					\
+	v = cJSON_GetObjectItemCaseSensitive(cp, name);			\
+	if (cJSON_IsNumber(v))						\
+		dst = (type)v->valuedouble;				\
+} while (0)
+	CPNUM("ti", p->p_ti, int);
+	CPNUM("page", p->p_page, long);
+	CPNUM("mark", p->p_mark, int64_t);
+	CPNUM("total", p->p_total, int64_t);
+	CPNUM("complete", p->p_complete, int);
+#undef CPNUM
+	if (p->p_ti < 0 || p->p_ti > p->p_ntypes || p->p_page < 1)
+		p->p_ti = 0, p->p_page = 1;
+	types = cJSON_GetObjectItemCaseSensitive(cp, "types");
+	cJSON_ArrayForEach(t, (cJSON_IsArray(types) ? types : NULL)) {
+		if (i >= p->p_ntypes || cJSON_GetArraySize(t) != 4)
+			break;
+		p->p_types[i].t_read = (int64_t)cJSON_GetArrayItem(t, 0)->
+		    valuedouble;
+		p->p_types[i].t_changed = (int64_t)cJSON_GetArrayItem(t, 1)->
+		    valuedouble;
+		p->p_types[i].t_deleted = (int64_t)cJSON_GetArrayItem(t, 2)->
+		    valuedouble;
+		p->p_types[i].t_full = (int)cJSON_GetArrayItem(t, 3)->
+		    valuedouble;
+		i++;
+	}
+}
+
+/*
+ * Reads page p_page of type t (since hw, or all when 0) and stores it in
+ * one transaction.  *last is set on the last page.  0, -1 (p_err; retry
+ * later) or OPENIMIS_STOP.
+ */
+static int
+pull_page(struct pull *p, struct pull_type *t, int64_t hw, int *last)
+{
+	struct openimis_page	 pg;
+	struct load_options	 lo;
+	struct load_session	*s = NULL;
+	struct load_stats	 st;
+	struct buf		 body;
+	const cJSON		*e;
+	char			 q[512], since[40], id[OPENIMIS_ID_MAX], err[256];
+	char			**ids = NULL, *line;
+	size_t			 nids = 0, i, bytes = 0;
+	int64_t			 date = 0;
+	long			 status = 0;
+	struct tm		 tm;
+	time_t			 tt;
+	enum load_result	 lr;
+	int			 rc = -1, txn = 0;
+
+	memset(&pg, 0, sizeof(pg));
+	buf_init(&body, PULL_PAGE_MAX);
+	since[0] = '\0';
+	if (hw > 0) {
+		tt = (time_t)(hw - PULL_OVERLAP_S);
+		gmtime_r(&tt, &tm);
+		strftime(since, sizeof(since), "&_lastUpdated=ge%Y-%m-%dT%H:%M:%S",
+		    &tm);
+	}
+	snprintf(q, sizeof(q), "%s/?_count=%d&page-offset=%ld%s", t->t_name,
+	    job_ctx_cfg(p->p_ctx)->openimis_page_size, p->p_page, since);
+	if ((rc = openimis_client_get(p->p_oi, q, &body, &status, &date,
+	    p->p_err, sizeof(p->p_err))) != 0)
+		goto out;
+	rc = -1;
+	if (p->p_page == 1)
+		p->p_mark = date > 0 ? date : (int64_t)time(NULL);
+	if (status == 404 && p->p_page > 1) {
+		/* Rows left the set while we paged (deleted, or updated and
+		 * moved behind): this pull cannot vouch for deletions. */
+		p->p_complete = 0;
+		*last = 1;
+		rc = 0;
+		goto out;
+	}
+	if (status != 200) {
+		snprintf(p->p_err, sizeof(p->p_err), "openIMIS GET %s: HTTP "
+		    "%ld: %.200s", t->t_name, status, body.b_data != NULL ?
+		    body.b_data : "");
+		goto out;
+	}
+	if (openimis_bundle_parse(body.b_data, body.b_len, &pg, err,
+	    sizeof(err)) == -1) {
+		snprintf(p->p_err, sizeof(p->p_err), "openIMIS GET %s page "
+		    "%ld: %s", t->t_name, p->p_page, err);
+		goto out;
+	}
+	if (p->p_page == 1)
+		p->p_total = pg.op_total;
+	ids = xcalloc((size_t)cJSON_GetArraySize(pg.op_entries) + 1,
+	    sizeof(*ids));
+	memset(&lo, 0, sizeof(lo));
+	lo.lo_expect_type = t->t_name;
+	if (db_exec(p->p_conn, "BEGIN", 0, NULL, p->p_err,
+	    sizeof(p->p_err)) == -1)
+		goto out;
+	txn = 1;
+	if ((s = load_session_begin(p->p_conn, LOAD_MERGE, &lo, p->p_err,
+	    sizeof(p->p_err))) == NULL)
+		goto out;
+	cJSON_ArrayForEach(e, pg.op_entries) {
+		line = openimis_resource_line(cJSON_GetObjectItemCaseSensitive(e,
+		    "resource"), t->t_name, id, sizeof(id), err, sizeof(err));
+		if (line == NULL) {
+			log_warnx("job %s: openIMIS %s page %ld: %s",
+			    job_ctx_id(p->p_ctx), t->t_name, p->p_page, err);
+			continue;
+		}
+		lr = load_session_line(s, line, strlen(line), err, sizeof(err));
+		bytes += strlen(line);
+		free(line);
+		if (lr == LOAD_BAD_LINE) {
+			log_warnx("job %s: openIMIS %s/%s not stored: %s",
+			    job_ctx_id(p->p_ctx), t->t_name, id, err);
+			continue;
+		}
+		if (lr != LOAD_OK) {
+			snprintf(p->p_err, sizeof(p->p_err), "store: %s", err);
+			goto out;
+		}
+		ids[nids++] = xstrdup(id);
+	}
+	lr = load_session_finish(s, &st, p->p_err, sizeof(p->p_err));
+	load_session_free(s);
+	s = NULL;
+	if (lr != LOAD_OK ||
+	    openimis_store_seen(p->p_conn, t->t_name, (const char *const *)ids,
+	    nids, p->p_start, p->p_err, sizeof(p->p_err)) == -1 ||
+	    db_exec(p->p_conn, "COMMIT", 0, NULL, p->p_err,
+	    sizeof(p->p_err)) == -1)
+		goto out;
+	txn = 0;
+	t->t_read += (int64_t)nids;
+	t->t_changed += st.ls_changed;
+	*last = pg.op_next == 0;
+	if (!*last && pg.op_next != p->p_page + 1) {
+		snprintf(p->p_err, sizeof(p->p_err), "openIMIS %s page %ld: "
+		    "next link names page %ld", t->t_name, p->p_page,
+		    pg.op_next);
+		goto out;
+	}
+	if (throttle_take(job_ctx_throttle(p->p_ctx), (int64_t)nids,
+	    (int64_t)bytes) == -1) {
+		rc = OPENIMIS_STOP;
+		goto out;
+	}
+	rc = 0;
+ out:
+	load_session_free(s);
+	if (txn)
+		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
+	for (i = 0; i < nids; i++)
+		free(ids[i]);
+	free(ids);
+	openimis_bundle_free(&pg);
+	buf_free(&body);
+	return rc;
+}
+
+/* Pulls type t from page p_page on. */
+static int
+pull_type(struct pull *p, struct pull_type *t)
+{
+	struct openimis_pull_state	 st;
+	const struct cfg		*cfg = job_ctx_cfg(p->p_ctx);
+	int64_t				 seen = 0, del = 0;
+	int				 rc, last = 0;
+
+	if (openimis_store_pull_get(p->p_conn, t->t_name, &st, p->p_err,
+	    sizeof(p->p_err)) == -1)
+		return -1;
+	if (p->p_page == 1) {
+		t->t_full = p->p_force_full || st.ps_high_water == 0 ||
+		    (int64_t)time(NULL) - st.ps_last_full >=
+		    (int64_t)cfg->openimis_full_every * 86400;
+		p->p_complete = 1;
+	}
+	while (!last) {
+		if ((rc = pull_page(p, t, t->t_full ? 0 : st.ps_high_water,
+		    &last)) != 0)
+			return rc;
+		if (!last) {
+			p->p_page++;
+			if (pull_save(p) == -1)
+				return OPENIMIS_STOP;
+		}
+	}
+	if (t->t_full && p->p_complete && p->p_total >= 0) {
+		if (openimis_store_seen_count(p->p_conn, t->t_name, p->p_start,
+		    &seen, p->p_err, sizeof(p->p_err)) == -1)
+			return -1;
+		if (seen == p->p_total) {
+			if (openimis_store_reconcile(p->p_conn, t->t_name,
+			    p->p_start, &del, p->p_err, sizeof(p->p_err)) == -1)
+				return -1;
+			t->t_deleted += del;
+		} else
+			log_warnx("job %s: openIMIS %s: saw %lld of %lld; "
+			    "deletions left to the next full pull",
+			    job_ctx_id(p->p_ctx), t->t_name, (long long)seen,
+			    (long long)p->p_total);
+	}
+	return openimis_store_pull_done(p->p_conn, t->t_name, p->p_mark,
+	    t->t_full, p->p_total, p->p_err, sizeof(p->p_err));
+}
+
+enum job_status
+job_openimis_pull_run(struct job_ctx *ctx)
+{
+	struct pull		*p;
+	struct openimis_stats	 os;
+	struct buf		 res;
+	const cJSON		*full, *cp;
+	PGresult		*r;
+	char			 err[512];
+	int			 i, rc;
+	enum job_status		 js = JOB_RETRY;
+
+	p = xcalloc(1, sizeof(*p));
+	p->p_ctx = ctx;
+	p->p_page = 1;
+	if (pull_types(job_ctx_params(ctx), job_ctx_cfg(ctx)->openimis_types,
+	    p, err, sizeof(err)) == -1) {
+		job_ctx_error(ctx, "%s", err);
+		js = JOB_FAIL;
+		goto out;
+	}
+	full = cJSON_GetObjectItemCaseSensitive(job_ctx_params(ctx), "full");
+	p->p_force_full = cJSON_IsTrue(full);
+	if ((p->p_oi = job_openimis_client(ctx, err, sizeof(err))) == NULL) {
+		job_ctx_error(ctx, "openimis-pull: %s", err);
+		js = JOB_FAIL;
+		goto out;
+	}
+	if ((p->p_conn = job_ctx_conn(ctx, err, sizeof(err))) == NULL) {
+		job_ctx_error(ctx, "%s", err);
+		goto out;
+	}
+	if ((cp = job_ctx_checkpoint(ctx)) != NULL)
+		pull_restore(p, cp);
+	if (p->p_start[0] == '\0') {
+		if ((r = db_query(p->p_conn, "SELECT now()::text", 0, NULL, err,
+		    sizeof(err))) == NULL) {
+			job_ctx_error(ctx, "%s", err);
+			goto out;
+		}
+		str_lcpy(p->p_start, PQgetvalue(r, 0, 0), sizeof(p->p_start));
+		PQclear(r);
+	}
+	for (; p->p_ti < p->p_ntypes; p->p_ti++, p->p_page = 1) {
+		if (pull_save(p) == -1) {
+			js = JOB_STOPPED;
+			goto out;
+		}
+		rc = pull_type(p, &p->p_types[p->p_ti]);
+		if (rc == OPENIMIS_STOP || job_ctx_stopping(ctx)) {
+			js = JOB_STOPPED;
+			goto out;
+		}
+		if (rc == -1) {
+			job_ctx_error(ctx, "openimis-pull: %s", p->p_err);
+			goto out;
+		}
+	}
+	openimis_client_stats(p->p_oi, &os);
+	buf_init(&res, 1 << 16);
+	(void)buf_puts(&res, "{\"types\":{");
+	for (i = 0; i < p->p_ntypes; i++)
+		(void)buf_printf(&res, "%s\"%s\":{\"read\":%lld,\"changed\":"
+		    "%lld,\"deleted\":%lld,\"full\":%s}", i ? "," : "",
+		    p->p_types[i].t_name, (long long)p->p_types[i].t_read,
+		    (long long)p->p_types[i].t_changed,
+		    (long long)p->p_types[i].t_deleted,
+		    p->p_types[i].t_full ? "true" : "false");
+	(void)buf_printf(&res, "},\"requests\":%lld,\"retries\":%lld,"
+	    "\"logins\":%lld,\"backoff\":%.2f}", (long long)os.os_requests,
+	    (long long)os.os_retries, (long long)os.os_logins, os.os_factor);
+	job_ctx_result(ctx, res.b_data);
+	buf_free(&res);
+	js = JOB_DONE;
+ out:
+	openimis_client_free(p->p_oi);
+	free(p);
+	return js;
+}
