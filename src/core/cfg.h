@@ -95,6 +95,13 @@ struct cfg {
 	int	 import_batch_lines;	/* lines per import transaction */
 	int	 import_connect_timeout; /* seconds */
 	int	 import_stall_timeout;	/* seconds without a byte */
+	char	*openhim_api_url;	/* OpenHIM core API, "" = off */
+	char	*openhim_username;	/* its API user */
+	char	*openhim_password;	/* its password */
+	char	*openhim_ca_file;	/* CA for its API, "" = system */
+	int	 openhim_tls_insecure;	/* 1: no certificate check */
+	int	 openhim_max_attempts;	/* per delivery */
+	int	 openhim_url_ttl;	/* signed URL lifetime, seconds */
 	char	*config_file;		/* file read, or NULL */
 	struct cfg_schedule *schedules;	/* declared in the file */
 	size_t	 nschedules;
