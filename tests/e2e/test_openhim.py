@@ -1,0 +1,172 @@
+"""Bulkhead as an OpenHIM mediator (issue 15), against the OpenHIM
+stand-in (openhim_standin.py: OpenHIM core v8.5's API over real HTTP).
+
+Covered: registration and heartbeat, OpenHIM down at start then up,
+wrong credentials, heartbeat failures, mediator config pushed from
+OpenHIM (valid: applied; invalid: ignored whole), and the stand-in's own
+semver and heartbeat rules.  Heartbeats are every 10 s and back off
+10, 20, 40, 60 s, so these tests wait in real time (about 2 minutes in
+all)."""
+import time
+
+import requests
+
+from openhim_standin import OpenHIM
+
+URN = "urn:mediator:bulkhead"
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def env_for(him, user="root@openhim.org", pw="openhim-password"):
+    return {"BULKHEAD_OPENHIM_API_URL": him.api_url,
+            "BULKHEAD_OPENHIM_USERNAME": user,
+            "BULKHEAD_OPENHIM_PASSWORD": pw}
+
+
+def heartbeats(him):
+    return him.mediators.get(URN, {}).get("_heartbeats", [])
+
+
+def test_register_and_heartbeat(db, start_server):
+    him = OpenHIM()
+    try:
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        med = him.mediators[URN]
+        assert med["version"] == "1.0.0"
+        assert med["endpoints"][0]["port"] == srv.port
+        names = [c["name"] for c in med["defaultChannelConfig"]]
+        assert "Bulkhead nightly export poll" in names
+        assert {d["param"] for d in med["configDefs"]} == {
+            "targets", "maxAttempts"}
+        # The first heartbeat asks for the config, the next ones do not.
+        assert heartbeats(him)[0].get("config") is True
+        wait_for(lambda: len(heartbeats(him)) >= 2, 15, "second heartbeat")
+        assert "config" not in heartbeats(him)[1]
+        assert heartbeats(him)[1]["uptime"] >= 9
+        assert "OpenHIM: registered as " + URN in srv.read_log()
+        # GET /heartbeat (public) shows the mediator alive.
+        r = requests.get(him.api_url + "/heartbeat", timeout=5)
+        assert r.json()["mediators"][URN] is not None
+        # The default channels install from the registration.
+        r = requests.post(him.api_url + "/mediators/%s/channels" % URN,
+                          json=[], auth=("root@openhim.org",
+                                         "openhim-password"), timeout=5)
+        assert r.status_code == 201
+        assert len(him.channels) == 2
+    finally:
+        him.down()
+
+
+def test_openhim_down_at_start_then_up(db, start_server):
+    him = OpenHIM()
+    him.down()
+    try:
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: "unreachable" in srv.read_log(), 10, "down log")
+        # Bulkhead serves meanwhile.
+        assert requests.get(srv.base + "/healthz", timeout=5).ok
+        time.sleep(11)          # a retry (10 s) fails: no second line
+        assert srv.read_log().count("unreachable") == 1
+        him.up()
+        wait_for(lambda: heartbeats(him), 35, "registration after up")
+        assert heartbeats(him)[0].get("config") is True
+        log = srv.read_log()
+        assert log.count("unreachable") == 1
+        assert log.count("OpenHIM: registered as") == 1
+    finally:
+        him.down()
+
+
+def test_wrong_credentials(db, start_server):
+    him = OpenHIM()
+    try:
+        srv = start_server(db, extra_env=env_for(him, pw="wrong"))
+        wait_for(lambda: "refused user" in srv.read_log(), 10, "refusal")
+        assert requests.get(srv.base + "/healthz", timeout=5).ok
+        wait_for(lambda: len([x for x in him.api_log if x[2] == 401]) >= 2,
+                 15, "a retry")
+        assert srv.read_log().count("refused user") == 1
+        assert URN not in him.mediators
+    finally:
+        him.down()
+
+
+def test_heartbeat_failures(db, start_server):
+    him = OpenHIM()
+    try:
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        him.fail_heartbeats = 2
+        wait_for(lambda: him.fail_heartbeats == 0, 45, "two failures")
+        n = len(heartbeats(him))
+        wait_for(lambda: len(heartbeats(him)) > n, 45, "recovery")
+        log = srv.read_log()
+        assert log.count("answered HTTP 500 to the heartbeat") == 1
+        assert log.count("OpenHIM: registered as") == 2
+        # After a failure the config is asked for again.
+        assert heartbeats(him)[-1].get("config") is True
+    finally:
+        him.down()
+
+
+def test_config_pushed_from_openhim(db, start_server):
+    him = OpenHIM()
+    try:
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        him.set_config(URN, {"targets": [{
+            "name": "sms-gateway", "url": him.router_url + "/sms",
+            "username": "bulkhead", "password": "s3cret",
+            "maxInlineBytes": 0}], "maxAttempts": 4})
+        wait_for(lambda: "OpenHIM mediator config applied: 1 delivery "
+                 "target, maxAttempts 4" in srv.read_log(), 15, "apply")
+        # Valid for OpenHIM's configDefs, refused whole by Bulkhead.
+        him.set_config(URN, {"targets": [
+            {"name": "ok", "url": "http://x/ok"},
+            {"name": "Bad Name", "url": "ftp://x"}]})
+        wait_for(lambda: "config ignored" in srv.read_log(), 15, "ignore")
+        log = srv.read_log()
+        assert "targets[1].name" in log
+        assert log.count("config applied") == 1
+        assert "s3cret" not in log
+    finally:
+        him.down()
+
+
+def test_standin_semver_and_heartbeat_rules():
+    """The stand-in's own rules, as core-js src/api/mediators.js."""
+    him = OpenHIM()
+    auth = ("root@openhim.org", "openhim-password")
+    base = {"urn": "urn:x", "name": "x", "endpoints": [{"name": "e"}]}
+    try:
+        post = lambda d: requests.post(him.api_url + "/mediators", json=d,
+                                       auth=auth, timeout=5)
+        assert post(dict(base, version="1.0")).status_code == 400
+        assert post(dict(base, version="1.0.0")).status_code == 201
+        assert post(dict(base, version="1.0.0", name="y")).status_code == 201
+        assert him.mediators["urn:x"]["name"] == "x"     # equal: no update
+        assert post(dict(base, version="1.1.0", name="z")).status_code == 201
+        assert him.mediators["urn:x"]["name"] == "z"     # greater: update
+        assert post(dict(base, version="1.0.5", name="w")).status_code == 201
+        assert him.mediators["urn:x"]["name"] == "z"     # lower: no update
+        hb = lambda d: requests.post(him.api_url + "/mediators/urn:x/"
+                                     "heartbeat", json=d, auth=auth,
+                                     timeout=5)
+        assert hb({}).status_code == 400
+        assert hb({"uptime": 1}).text == ""
+        assert hb({"uptime": 2, "config": True}).json() == {}
+        r = requests.post(him.api_url + "/mediators", json=base,
+                          auth=(auth[0], "bad"), timeout=5)
+        assert r.status_code == 401
+    finally:
+        him.down()
