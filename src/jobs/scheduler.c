@@ -208,7 +208,7 @@ sched_fire(struct scheduler *s)
 static int
 sched_openhim(struct scheduler *s)
 {
-	openhim_mediator_tick(&s->s_ohim, clock_mono());
+	openhim_mediator_tick(&s->s_ohim, s->s_conn, clock_mono());
 	return 0;
 }
 

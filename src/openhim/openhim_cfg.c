@@ -247,3 +247,39 @@ openhim_cfg_defs(void)
 	    0, NULL));
 	return defs;
 }
+
+int
+openhim_cfg_deliver_check(const cJSON *deliver, char *errbuf, size_t errlen)
+{
+	const cJSON	*e, *t;
+	const char	*p;
+	size_t		 i = 0;
+
+	if (deliver == NULL)
+		return 0;
+	if (!cJSON_IsArray(deliver) ||
+	    cJSON_GetArraySize(deliver) > OPENHIM_CFG_TARGETS_MAX) {
+		snprintf(errbuf, errlen, "deliver: expected an array of at "
+		    "most %d {\"target\": NAME}", OPENHIM_CFG_TARGETS_MAX);
+		return -1;
+	}
+	cJSON_ArrayForEach(e, deliver) {
+		t = cJSON_GetObjectItemCaseSensitive(e, "target");
+		if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) != 1 ||
+		    !cJSON_IsString(t) || t->valuestring[0] == '\0' ||
+		    strlen(t->valuestring) > OPENHIM_CFG_NAME_MAX) {
+			snprintf(errbuf, errlen, "deliver[%zu]: expected "
+			    "{\"target\": NAME}", i);
+			return -1;
+		}
+		for (p = t->valuestring; *p != '\0'; p++)
+			if (strchr("abcdefghijklmnopqrstuvwxyz0123456789_-",
+			    *p) == NULL) {
+				snprintf(errbuf, errlen, "deliver[%zu].target:"
+				    " only a-z, 0-9, '-' and '_'", i);
+				return -1;
+			}
+		i++;
+	}
+	return 0;
+}

@@ -42,6 +42,10 @@ struct openhim_cfg {
 int		 openhim_cfg_parse(const char *text, struct openhim_cfg *out,
 		    char *errbuf, size_t errlen);
 void		 openhim_cfg_free(struct openhim_cfg *);
+/* Checks a job's or schedule's "deliver" param (NULL: absent, fine):
+ * an array of at most OPENHIM_CFG_TARGETS_MAX {"target": NAME}. */
+int		 openhim_cfg_deliver_check(const struct cJSON *deliver,
+		    char *errbuf, size_t errlen);
 /* The configDefs array of the registration.  Caller frees with
  * cJSON_Delete. */
 struct cJSON	*openhim_cfg_defs(void);

@@ -21,12 +21,13 @@
 #include "lib/xmalloc.h"
 #include "openhim/openhim_api.h"
 #include "openhim/openhim_mediator.h"
+#include "store/deliveries.h"
 
 static void	openhim_mediator_fail(struct openhim_mediator *, double,
 		    enum openhim_state, long, const char *);
 static void	openhim_mediator_up(struct openhim_mediator *, double);
 static void	openhim_mediator_config(struct openhim_mediator *,
-		    const char *);
+		    PGconn *, const char *);
 static cJSON	*openhim_mediator_route(const char *, const char *, int,
 		    const char *);
 
@@ -197,7 +198,8 @@ openhim_mediator_up(struct openhim_mediator *m, double now)
 
 /* A heartbeat's non-empty answer: the mediator config. */
 static void
-openhim_mediator_config(struct openhim_mediator *m, const char *text)
+openhim_mediator_config(struct openhim_mediator *m, PGconn *conn,
+    const char *text)
 {
 	struct openhim_cfg	oc;
 	char			err[512];
@@ -205,6 +207,13 @@ openhim_mediator_config(struct openhim_mediator *m, const char *text)
 	if (openhim_cfg_parse(text, &oc, err, sizeof(err)) == -1) {
 		log_warnx("OpenHIM mediator config ignored, nothing of it "
 		    "applied: %s", err);
+		return;
+	}
+	if (deliveries_put_targets(conn, text, err, sizeof(err)) == -1) {
+		log_warnx("OpenHIM mediator config not applied: storing its "
+		    "targets: %s", err);
+		openhim_cfg_free(&oc);
+		m->om_want_config = 1;
 		return;
 	}
 	openhim_cfg_free(&m->om_pushed);
@@ -217,7 +226,7 @@ openhim_mediator_config(struct openhim_mediator *m, const char *text)
 }
 
 void
-openhim_mediator_tick(struct openhim_mediator *m, double now)
+openhim_mediator_tick(struct openhim_mediator *m, PGconn *conn, double now)
 {
 	char	 err[512], path[256], body[128];
 	char	*doc, *reply = NULL;
@@ -270,7 +279,7 @@ openhim_mediator_tick(struct openhim_mediator *m, double now)
 		openhim_mediator_up(m, now);
 		m->om_want_config = 0;
 		if (reply != NULL && reply[0] != '\0')
-			openhim_mediator_config(m, reply);
+			openhim_mediator_config(m, conn, reply);
 	}
 	free(reply);
 }

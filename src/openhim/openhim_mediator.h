@@ -16,6 +16,8 @@
 #ifndef OPENHIM_MEDIATOR_H
 #define OPENHIM_MEDIATOR_H
 
+#include <libpq-fe.h>
+
 #include "openhim/openhim_cfg.h"
 
 #define OPENHIM_MEDIATOR_URN	"urn:mediator:bulkhead"
@@ -52,8 +54,10 @@ struct openhim_mediator {
 
 /* Starts idle; no I/O. */
 void	openhim_mediator_init(struct openhim_mediator *, const struct cfg *);
-/* Does what is due at monotonic time now; never fails the caller. */
-void	openhim_mediator_tick(struct openhim_mediator *, double now);
+/* Does what is due at monotonic time now; never fails the caller.  A
+ * pushed config's targets are stored through conn (deliveries.h). */
+void	openhim_mediator_tick(struct openhim_mediator *, PGconn *conn,
+	    double now);
 void	openhim_mediator_free(struct openhim_mediator *);
 /* The registration document (JSON text).  Caller frees with free(). */
 char	*openhim_mediator_doc(const struct cfg *);

@@ -7,6 +7,7 @@ OpenHIM (valid: applied; invalid: ignored whole), and the stand-in's own
 semver and heartbeat rules.  Heartbeats are every 10 s and back off
 10, 20, 40, 60 s, so these tests wait in real time (about 2 minutes in
 all)."""
+import json
 import time
 
 import requests
@@ -137,7 +138,7 @@ def test_config_pushed_from_openhim(db, start_server):
         wait_for(lambda: "config ignored" in srv.read_log(), 15, "ignore")
         log = srv.read_log()
         assert "targets[1].name" in log
-        assert log.count("config applied") == 1
+        assert log.count("config applied: 1 delivery target") == 1
         assert "s3cret" not in log
     finally:
         him.down()
@@ -168,5 +169,93 @@ def test_standin_semver_and_heartbeat_rules():
         r = requests.post(him.api_url + "/mediators", json=base,
                           auth=(auth[0], "bad"), timeout=5)
         assert r.status_code == 401
+    finally:
+        him.down()
+
+
+def push_target(him, srv, name="sms-gateway", **kw):
+    t = {"name": name, "url": him.router_url + "/sms",
+         "username": "bulkhead", "password": "s3cret"}
+    t.update(kw)
+    him.set_config(URN, {"targets": [t]})
+    wait_for(lambda: srv.read_log().count("config applied: 1 delivery")
+             >= 1, 15, "targets applied")
+
+
+def deliveries(db, jid):
+    return db.query("SELECT n, target, state, attempts, last_status, "
+                    "last_response FROM openhim_deliveries WHERE job_id = "
+                    "%s ORDER BY n", (jid,))
+
+
+def sms_channel(him):
+    him.add_client("bulkhead", "s3cret", roles=["bulkhead"])
+    him.add_channel({"name": "SMS gateway", "urlPattern": "^/sms$",
+                     "type": "http", "methods": ["POST"],
+                     "allow": ["bulkhead"], "routes": []})
+
+
+def router_posts(him):
+    return [t for t in him.transactions if t["request"]["path"] == "/sms"]
+
+
+def test_delivery_retries_then_succeeds(db, start_server, bulkhead_bin):
+    from jobhelp import submit, wait_final
+    him = OpenHIM()
+    try:
+        sms_channel(him)
+        him.scripts["SMS gateway"] = [401, 500, "timeout"]
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        push_target(him, srv)
+        jid = submit(bulkhead_bin, db, "noop",
+                     {"steps": 1, "step_ms": 0, "outputs": 1,
+                      "deliver": [{"target": "sms-gateway"}]})
+        wait_final(db, jid)
+        # 401 (retry after 1 s), 500 (2 s), timeout (30 s, then 4 s), 200
+        wait_for(lambda: deliveries(db, jid) and
+                 deliveries(db, jid)[0][2] == "delivered", 75, "delivered")
+        n, target, state, attempts, last, _ = deliveries(db, jid)[0]
+        assert (n, target, attempts, last) == (1, "sms-gateway", 4, 200)
+        posts = router_posts(him)
+        assert [p["response"]["status"] for p in posts] == [
+            401, 500, "timeout", 200]
+        note = json.loads(posts[-1]["request"]["body"])
+        assert note["jobId"] == jid and note["kind"] == "noop"
+        assert note["delivery"] == {"n": 1, "attempt": 4,
+                                    "target": "sms-gateway"}
+        for o in note["output"]:
+            assert o["url"].startswith(srv.fhir + "/_jobs/" + jid)
+        assert posts[-1]["request"]["headers"][
+            "X-Bulkhead-Delivery"] == jid + "/1"
+        # The job itself was never held back or failed by the delivery.
+        assert db.scalar("SELECT state FROM jobs WHERE id = %s",
+                         (jid,)) == "completed"
+    finally:
+        him.down()
+
+
+def test_delivery_target_removed(db, start_server, bulkhead_bin):
+    from jobhelp import submit, wait_final
+    him = OpenHIM()
+    try:
+        sms_channel(him)
+        him.scripts["SMS gateway"] = [500] * 20
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        push_target(him, srv)
+        jid = submit(bulkhead_bin, db, "noop",
+                     {"steps": 1, "step_ms": 0,
+                      "deliver": [{"target": "sms-gateway"}]})
+        wait_final(db, jid)
+        wait_for(lambda: deliveries(db, jid) and
+                 deliveries(db, jid)[0][4] == 500, 30, "first attempt")
+        him.set_config(URN, {"targets": []})
+        wait_for(lambda: deliveries(db, jid)[0][2] == "failed", 30,
+                 "failed: target gone")
+        assert "not configured" in deliveries(db, jid)[0][5]
+        sent = len(router_posts(him))
+        time.sleep(3)
+        assert len(router_posts(him)) == sent     # no more attempts
     finally:
         him.down()
