@@ -43,3 +43,11 @@ CREATE TABLE openhim_deliveries (
 );
 CREATE INDEX openhim_deliveries_due ON openhim_deliveries (next_at)
 	WHERE state = 'pending';
+
+-- Operator retries are audited like the other job actions (005_audit).
+CREATE TRIGGER openhim_deliveries_audit
+	AFTER INSERT OR UPDATE OR DELETE ON openhim_deliveries
+	FOR EACH ROW
+	WHEN (current_setting('bulkhead.audit_table', true) =
+	    'openhim_deliveries')
+	EXECUTE FUNCTION audit_capture('last_response');

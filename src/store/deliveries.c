@@ -10,10 +10,14 @@
 #include <string.h>
 
 #include "lib/str.h"
+#include "lib/xmalloc.h"
 #include "store/db.h"
 #include "store/deliveries.h"
 
 _Static_assert(DELIVERIES_LEASE_S == 60, "the claim's interval literal");
+
+static int	deliveries_text(PGconn *, const char *, int, const char **,
+		    char **, char *, size_t);
 
 int
 deliveries_put_targets(PGconn *conn, const char *config, char *errbuf,
@@ -160,4 +164,44 @@ deliveries_retry(PGconn *conn, const char *job, int n, char *errbuf,
 	rc = PQntuples(res) == 1;
 	PQclear(res);
 	return rc;
+}
+
+/* The one text cell of a single-row query, copied. */
+static int
+deliveries_text(PGconn *conn, const char *sql, int np, const char **p,
+    char **out, char *errbuf, size_t errlen)
+{
+	PGresult	*res;
+
+	if ((res = db_query(conn, sql, np, p, errbuf, errlen)) == NULL)
+		return -1;
+	*out = xstrdup(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+	    PQgetvalue(res, 0, 0) : "[]");
+	PQclear(res);
+	return 0;
+}
+
+int
+deliveries_list_json(PGconn *conn, const char *job, char **json,
+    char *errbuf, size_t errlen)
+{
+	const char	*p[1] = { job };
+
+	return deliveries_text(conn, "SELECT coalesce(json_agg(json_build_"
+	    "object('n', n, 'target', target, 'state', state, 'attempts', "
+	    "attempts, 'maxAttempts', max_attempts, 'nextAt', CASE WHEN "
+	    "state = 'pending' THEN next_at END, 'lastStatus', last_status, "
+	    "'lastResponse', last_response, 'updated', updated) ORDER BY n), "
+	    "'[]') FROM openhim_deliveries WHERE job_id = $1", 1, p, json,
+	    errbuf, errlen);
+}
+
+int
+deliveries_counts_json(PGconn *conn, char **json, char *errbuf,
+    size_t errlen)
+{
+	return deliveries_text(conn, "SELECT coalesce(json_agg(json_build_"
+	    "object('target', target, 'state', state, 'n', c)), '[]') FROM "
+	    "(SELECT target, state, count(*) AS c FROM openhim_deliveries "
+	    "GROUP BY 1, 2) x", 0, NULL, json, errbuf, errlen);
 }

@@ -49,4 +49,14 @@ int	deliveries_finish(PGconn *, const struct delivery *d, int ok,
 int	deliveries_retry(PGconn *, const char *job, int n, char *errbuf,
 	    size_t errlen);
 
+/* The job's deliveries as a JSON array text [{n, target, state,
+ * attempts, maxAttempts, nextAt, lastStatus, lastResponse, updated}]
+ * (caller frees with free()), "[]" when none. */
+int	deliveries_list_json(PGconn *, const char *job, char **json,
+	    char *errbuf, size_t errlen);
+/* Counts by target and state, for /metrics: a JSON array text
+ * [{target, state, n}] (caller frees with free()). */
+int	deliveries_counts_json(PGconn *, char **json, char *errbuf,
+	    size_t errlen);
+
 #endif

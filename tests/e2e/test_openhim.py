@@ -259,3 +259,99 @@ def test_delivery_target_removed(db, start_server, bulkhead_bin):
         assert len(router_posts(him)) == sent     # no more attempts
     finally:
         him.down()
+
+
+def children(pid, word):
+    import os
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if ppid == pid and word in cmd:
+            out.append(int(d))
+    return out
+
+
+def test_admin_cli_metrics_and_redeliver(db, start_server, bulkhead_bin):
+    from jobhelp import cli, submit, wait_final
+    him = OpenHIM()
+    try:
+        sms_channel(him)
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        push_target(him, srv)
+        jid = submit(bulkhead_bin, db, "noop",
+                     {"steps": 1, "step_ms": 0,
+                      "deliver": [{"target": "sms-gateway"},
+                                  {"target": "nowhere"}]})
+        wait_final(db, jid)
+        wait_for(lambda: [d[2] for d in deliveries(db, jid)] ==
+                 ["delivered", "failed"], 30, "both settled")
+        h = {"Authorization": "Bearer test-admin-token"}
+        r = requests.get(srv.base + "/admin/api/jobs/" + jid, headers=h,
+                         timeout=5)
+        ds = r.json()["deliveries"]
+        assert [(d["n"], d["target"], d["state"], d["lastStatus"])
+                for d in ds] == [(1, "sms-gateway", "delivered", 200),
+                                 (2, "nowhere", "failed", None)]
+        env = {"BULKHEAD_API_URL": srv.base,
+               "BULKHEAD_ADMIN_TOKEN": "test-admin-token"}
+        out = cli(bulkhead_bin, db, "jobs", "show", jid, env=env)
+        assert out.returncode == 0, out.stderr
+        text = out.stdout.decode()
+        assert "delivery          1 sms-gateway delivered attempts 1 of " \
+            "10 last HTTP 200" in text, text
+        m = requests.get(srv.base + "/metrics", timeout=5).text
+        assert 'bulkhead_openhim_deliveries{target="sms-gateway",' \
+            'state="delivered"} 1' in m
+        # Replay delivery 1: the receiver gets it a second time.
+        out = cli(bulkhead_bin, db, "jobs", "redeliver", jid, "1", env=env)
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: len(router_posts(him)) == 2, 15, "redelivered")
+        assert requests.post(srv.base + "/admin/api/jobs/%s/deliveries/9/"
+                             "retry" % jid, headers=h,
+                             timeout=5).status_code == 404
+        assert requests.post(srv.base + "/admin/api/jobs/%s/deliveries/1/"
+                             "retry" % jid, timeout=5).status_code == 401
+    finally:
+        him.down()
+
+
+def test_worker_killed_mid_delivery(db, start_server, bulkhead_bin):
+    """kill -9 of the worker while its POST hangs: the delivery's claim
+    holds it 60 s, then another worker sends it again.  The receiver sees
+    the notification twice at most: the first request (cut off by the
+    kill) and the retry, both with the same X-Bulkhead-Delivery."""
+    import os
+    import signal
+    from jobhelp import submit, wait_final
+    him = OpenHIM()
+    try:
+        sms_channel(him)
+        him.scripts["SMS gateway"] = ["timeout"]
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        push_target(him, srv)
+        jid = submit(bulkhead_bin, db, "noop",
+                     {"steps": 1, "step_ms": 0,
+                      "deliver": [{"target": "sms-gateway"}]})
+        wait_final(db, jid)
+        wait_for(lambda: router_posts(him), 15, "first POST")
+        for pid in children(srv.proc.pid, b"worker"):
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: deliveries(db, jid)[0][2] == "delivered", 90,
+                 "delivered after the kill")
+        posts = router_posts(him)
+        assert len(posts) == 2
+        assert {p["request"]["headers"]["X-Bulkhead-Delivery"]
+                for p in posts} == {jid + "/1"}
+        assert deliveries(db, jid)[0][3] == 2      # attempts
+    finally:
+        him.down()
