@@ -466,6 +466,10 @@ class RouterHandler(_Base):
 
 
 def main():
+    """The loop for scripts/openhim-standin.sh: once Bulkhead registers,
+    install its default channels (as the console's "Install channels"
+    does), declare a delivery target "receiver" as mediator config and a
+    "Receiver" channel on the router, and print what arrives there."""
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--api-port", type=int, default=8081)
@@ -476,20 +480,39 @@ def main():
     him = OpenHIM(a.api_port, a.router_port)
     cid, _, pw = a.client.partition(":")
     him.add_client(cid, pw, roles=["bulkhead"])
+    him.add_channel({"name": "Receiver", "urlPattern": "^/notify$",
+                     "type": "http", "methods": ["POST"],
+                     "allow": ["bulkhead"], "routes": []})
     print("OpenHIM stand-in: API %s (root@openhim.org/openhim-password), "
           "router %s (client %s)" % (him.api_url, him.router_url, cid),
           flush=True)
-    seen = 0
+    seen, ntx, set_up = 0, 0, False
     try:
         while True:
             time.sleep(1)
             for urn, m in list(him.mediators.items()):
+                if not set_up:
+                    set_up = True
+                    for ch in m.get("defaultChannelConfig", []):
+                        him.add_channel(ch)
+                    him.set_config(urn, {"targets": [{
+                        "name": "receiver", "url": him.router_url +
+                        "/notify", "username": cid, "password": pw}]})
+                    print("registered %s %s; channels installed; target "
+                          "'receiver' pushed" % (urn, m["version"]),
+                          flush=True)
                 n = len(m.get("_heartbeats", []))
                 if n != seen:
                     seen = n
                     print("%s heartbeat #%d uptime %s" % (
                         urn, n, m["_heartbeats"][-1].get("uptime")),
                         flush=True)
+            for tx in him.transactions[ntx:]:
+                print("router %s %s -> %s\n  %s" % (
+                    tx["request"]["method"], tx["request"]["path"],
+                    tx["response"]["status"],
+                    tx["request"].get("body", "")[:2000]), flush=True)
+            ntx = len(him.transactions)
     except KeyboardInterrupt:
         him.down()
 
