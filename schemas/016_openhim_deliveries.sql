@@ -51,3 +51,14 @@ CREATE TRIGGER openhim_deliveries_audit
 	WHEN (current_setting('bulkhead.audit_table', true) =
 	    'openhim_deliveries')
 	EXECUTE FUNCTION audit_capture('last_response');
+
+-- Polling ticks seen, by OpenHIM transaction: a replayed transaction
+-- (OpenHIM's rerun or auto-retry sends the same X-OpenHIM-TransactionID)
+-- finds its row and the job it started instead of starting another.
+CREATE TABLE openhim_polls (
+	transaction_id	text		PRIMARY KEY
+			CHECK (length(transaction_id) BETWEEN 1 AND 128),
+	schedule	text		NOT NULL,
+	job_id		text,		-- NULL until the run was submitted
+	created		timestamptz	NOT NULL DEFAULT now()
+);

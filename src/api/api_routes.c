@@ -20,6 +20,7 @@
 #include "api/export_status.h"
 #include "api/http_fhir.h"
 #include "api/import_api.h"
+#include "api/openhim_poll.h"
 #include "core/cfg.h"
 #include "http/http_metrics.h"
 #include "http/http_route.h"
@@ -36,6 +37,7 @@ static void	 api_routes_stop(void);
 static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/healthz", 0, http_fhir_healthz },
 	{ HTTP_GET, "/metrics", 0, api_routes_metrics },
+	{ HTTP_GET, "/openhim/poll/{schedule}", 0, openhim_poll_get },
 	{ HTTP_GET, "/fhir/metadata", HTTP_ROUTE_FHIR, http_fhir_metadata },
 	{ HTTP_GET | HTTP_POST, "/fhir/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_system },

@@ -205,3 +205,43 @@ deliveries_counts_json(PGconn *conn, char **json, char *errbuf,
 	    "(SELECT target, state, count(*) AS c FROM openhim_deliveries "
 	    "GROUP BY 1, 2) x", 0, NULL, json, errbuf, errlen);
 }
+
+int
+deliveries_poll_claim(PGconn *conn, const char *tid, const char *schedule,
+    char *job, size_t joblen, char *errbuf, size_t errlen)
+{
+	PGresult	*res;
+	const char	*p[2] = { tid, schedule };
+	int		 rc;
+
+	res = db_query(conn, "INSERT INTO openhim_polls (transaction_id, "
+	    "schedule) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1",
+	    2, p, errbuf, errlen);
+	if (res == NULL)
+		return -1;
+	rc = PQntuples(res) == 1;
+	PQclear(res);
+	if (rc == 1)
+		return 1;
+	res = db_query(conn, "SELECT coalesce(job_id, '') FROM openhim_polls "
+	    "WHERE transaction_id = $1", 1, p, errbuf, errlen);
+	if (res == NULL)
+		return -1;
+	str_lcpy(job, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "",
+	    joblen);
+	PQclear(res);
+	return 0;
+}
+
+int
+deliveries_poll_done(PGconn *conn, const char *tid, const char *job,
+    char *errbuf, size_t errlen)
+{
+	const char	*p[2] = { tid, job };
+
+	if (job == NULL)
+		return db_exec(conn, "DELETE FROM openhim_polls WHERE "
+		    "transaction_id = $1", 1, p, errbuf, errlen);
+	return db_exec(conn, "UPDATE openhim_polls SET job_id = $2 WHERE "
+	    "transaction_id = $1", 2, p, errbuf, errlen);
+}

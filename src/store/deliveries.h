@@ -58,5 +58,15 @@ int	deliveries_list_json(PGconn *, const char *job, char **json,
  * [{target, state, n}] (caller frees with free()). */
 int	deliveries_counts_json(PGconn *, char **json, char *errbuf,
 	    size_t errlen);
+/* Claims polling transaction tid for schedule: 1 claimed (the caller
+ * starts the run and calls deliveries_poll_done), 0 seen before (*job
+ * set to its job id, "" while the first call is still submitting it),
+ * -1 error. */
+int	deliveries_poll_claim(PGconn *, const char *tid, const char *schedule,
+	    char *job, size_t joblen, char *errbuf, size_t errlen);
+/* Records the job a claimed tick started, or forgets the claim when job
+ * is NULL (the run failed: a replay may try again). */
+int	deliveries_poll_done(PGconn *, const char *tid, const char *job,
+	    char *errbuf, size_t errlen);
 
 #endif

@@ -355,3 +355,55 @@ def test_worker_killed_mid_delivery(db, start_server, bulkhead_bin):
         assert deliveries(db, jid)[0][3] == 2      # attempts
     finally:
         him.down()
+
+
+def test_polling_tick_and_replay(db, start_server):
+    """An OpenHIM polling channel's tick runs the schedule once; a replay
+    of the same transaction answers with the same job."""
+    him = OpenHIM()
+    try:
+        srv = start_server(db)
+        h = {"Authorization": "Bearer test-admin-token"}
+        r = requests.put(srv.base + "/admin/api/schedules/nightly",
+                         headers=h, timeout=5, json={
+                             "cron": "0 2 * * *", "timezone": "UTC",
+                             "enabled": True, "misfire": "run-once",
+                             "job": {"kind": "noop", "params": {
+                                 "steps": 1, "step_ms": 0}}})
+        assert r.status_code in (200, 201), r.text
+        him.add_channel({
+            "name": "nightly poll", "type": "polling",
+            "urlPattern": "^/poll$", "pollingSchedule": "0 2 * * *",
+            "routes": [{"name": "Bulkhead", "host": "127.0.0.1",
+                        "port": srv.port, "path": "/openhim/poll/nightly",
+                        "primary": True,
+                        "headers": {"Authorization":
+                                    "Bearer test-admin-token"}}]})
+        tx = him.tick("nightly poll", last_run_at="2026-12-03T02:00:00Z")
+        assert tx["response"]["status"] == 200
+        assert "application/json+openhim" in tx["response"]["contentType"]
+        mr = tx["mediatorResponse"]
+        assert mr["x-mediator-urn"] == URN and mr["status"] == "Processing"
+        assert mr["response"]["status"] == 202
+        jid = mr["properties"]["jobId"]
+        assert mr["properties"]["lastRunAt"] == "2026-12-03T02:00:00Z"
+        assert mr["response"]["headers"]["location"].endswith(jid)
+        assert mr["orchestrations"][0]["response"]["status"] == 202
+        again = him.replay(tx)["mediatorResponse"]
+        assert again["properties"]["jobId"] == jid
+        assert again["properties"]["replayed"] == "true"
+        assert db.scalar("SELECT count(*) FROM jobs") == 1
+        # A new tick is a new run.
+        tx2 = him.tick("nightly poll")
+        assert tx2["mediatorResponse"]["properties"]["jobId"] != jid
+        # Unknown schedule: Failed, 404, an OperationOutcome.
+        him.channels[0]["routes"][0]["path"] = "/openhim/poll/nope"
+        bad = him.tick("nightly poll")["mediatorResponse"]
+        assert bad["status"] == "Failed" and bad["response"]["status"] == 404
+        assert json.loads(bad["response"]["body"])[
+            "resourceType"] == "OperationOutcome"
+        # Without an operator token: refused.
+        r = requests.get(srv.base + "/openhim/poll/nightly", timeout=5)
+        assert r.status_code == 401
+    finally:
+        him.down()
