@@ -1162,9 +1162,6 @@ def test_AUTH_BE_06_status_and_files_bound_to_client_and_scope(auth,
                         timeout=30).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="GAP: a Group-level kick-off does "
-                   "not require read on Group (EXP-SEC-10 SHOULD); "
-                   "tests/e2e/test_auth_bulk.py asserts the 202 today")
 def test_AUTH_BE_07_group_export_needs_group_read(auth):
     """AUTH-BE-07: a Group export by a token that cannot read Group is
     refused (403) [SHOULD]; with system/Group.read it runs.  (Business

@@ -18,7 +18,8 @@
 #
 # An exception is written where it happens, on the offending line:
 #   /* checksrc: allow malloc — why */
-# Layer ranks: lib 0, core 1, store 2, bulk 3, auth 3.5, openimis 3.7, jobs 4, http 5,
+# Layer ranks: lib 0, core 1, store 2, bulk 3, auth 3.5, openimis 3.7,
+# openhim 3.7, jobs 4, http 5,
 # api 6, cli and tools 7, main.c 8; an include may only point to the same
 # rank or lower.
 set -eu
@@ -62,7 +63,7 @@ check_tree()
 	    LAYER_KNOWN=$LAYER_KNOWN perl -e '
 use strict; use warnings;
 my %rank = (lib => 0, core => 1, store => 2, bulk => 3, auth => 3.5,
-    openimis => 3.7, jobs => 4,
+    openimis => 3.7, openhim => 3.7, jobs => 4,
     http => 5, api => 6, cli => 7, tools => 7, "main.c" => 8);
 my @all = split " ", $ENV{BANNED_ALL};
 my @src = split " ", $ENV{BANNED_SRC};

@@ -19,6 +19,7 @@
 
 #include "api/admin_api.h"
 #include "api/admin_auth.h"
+#include "api/admin_deliveries.h"
 #include "api/admin_jobs.h"
 #include "bulk/export_cache.h"
 #include "core/cfg.h"
@@ -329,7 +330,8 @@ admin_jobs_reply(struct admin_ctx *ax, unsigned int status, const char *id,
 		goto out;
 	}
 	o = admin_jobs_json(ax->ax_cfg, j);
-	if (admin_jobs_outputs(ax, j, o) == -1)
+	if (admin_jobs_outputs(ax, j, o) == -1 ||
+	    admin_deliveries_add(ax, id, o) == -1)
 		goto out;
 	if (location && snprintf(loc, sizeof(loc), "/admin/api/jobs/%s", id) <
 	    (int)sizeof(loc))

@@ -13,6 +13,7 @@
 #include "api/api_interactive.h"
 #include "api/admin_api.h"
 #include "api/admin_clients.h"
+#include "api/admin_deliveries.h"
 #include "api/admin_page.h"
 #include "api/api_routes.h"
 #include "api/auth_token.h"
@@ -21,8 +22,10 @@
 #include "api/export_status.h"
 #include "api/http_fhir.h"
 #include "api/import_api.h"
+#include "api/openhim_poll.h"
 #include "api/queue_metrics.h"
 #include "api/readyz.h"
+#include "core/cfg.h"
 #include "http/http_metrics.h"
 #include "http/http_route.h"
 #include "http/http_server.h"
@@ -39,6 +42,7 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/healthz", 0, http_fhir_healthz },
 	{ HTTP_GET, "/metrics", 0, api_routes_metrics },
 	{ HTTP_GET, "/readyz", 0, readyz_get },
+	{ HTTP_GET, "/openhim/poll/{schedule}", 0, openhim_poll_get },
 	{ HTTP_GET, "/fhir/metadata", HTTP_ROUTE_FHIR, http_fhir_metadata },
 	{ HTTP_GET | HTTP_POST, "/fhir/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_system },
@@ -72,6 +76,8 @@ static const struct http_route api_routes_table[] = {
 	    admin_api_job_cancel },
 	{ HTTP_POST, "/admin/api/jobs/{id}/retry", HTTP_ROUTE_BODY_ANY,
 	    admin_api_job_retry },
+	{ HTTP_POST, "/admin/api/jobs/{id}/deliveries/{n}/retry",
+	    HTTP_ROUTE_BODY_ANY, admin_api_delivery_retry },
 	{ HTTP_GET, "/admin/api/schedules", 0, admin_api_schedules_list },
 	{ HTTP_GET, "/admin/api/schedules/{name}", 0, admin_api_schedule_get },
 	{ HTTP_PUT, "/admin/api/schedules/{name}", 0, admin_api_schedule_put },
@@ -107,6 +113,9 @@ const struct http_app api_routes = {
 	.app_stop = api_routes_stop,
 };
 
+/* OpenHIM is configured: /metrics reads the deliveries' counts. */
+static int	api_routes_openhim;
+
 /* GET /metrics: the framework's counters and the queue's
  * (api/queue_metrics.h), Prometheus text. */
 static void
@@ -123,6 +132,8 @@ api_routes_metrics(struct http_req *req)
 		    HTTP_METRICS_MAX_TEXT + QUEUE_METRICS_MAX_TEXT);
 		return;
 	}
+	if (api_routes_openhim)
+		admin_deliveries_metrics(&b);
 	http_reply_buf(req, 200, API_ROUTES_METRICS_TYPE, &b);
 }
 
@@ -138,6 +149,7 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 
 	if (http_fhir_init(cfg, errbuf, errlen) == -1)
 		return -1;
+	api_routes_openhim = cfg->openhim_api_url[0] != '\0';
 	if (export_status_start(cfg, err, sizeof(err)) == -1)
 		log_warnx("%s; status polls read the database each time", err);
 	if (api_interactive_start(cfg, err, sizeof(err)) == -1)

@@ -76,6 +76,8 @@ static int	 cli_list(struct cfg *, const char *, const char **, int);
 static int	 cli_show(struct cfg *, const char *, const char **, int);
 static int	 cli_action(struct cfg *, const char *, const char **, int);
 static int	 cli_watch(struct cfg *, const char *, const char **, int);
+static int	 cli_redeliver(struct cfg *, const char *, const char **,
+		    int);
 static int	 cli_job_path(struct buf *, const char *, const char *);
 static void	 cli_progress(const cJSON *, char *, size_t, double *);
 static void	 cli_field(const char *, const cJSON *, const char *);
@@ -95,6 +97,7 @@ static const struct cli_cmd cli_cmds[] = {
 	{ { "cancel", "json,api", 1, 1, "job ID" }, cli_action },
 	{ { "retry", "json,api", 1, 1, "job ID" }, cli_action },
 	{ { "watch", "api", 1, 1, "job ID" }, cli_watch },
+	{ { "redeliver", "json,api", 1, 2, "job ID [N]" }, cli_redeliver },
 };
 #define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -554,6 +557,22 @@ cli_show(struct cfg *cfg, const char *prog, const char **pos, int npos)
 		    c->valuedouble : 0, admin_client_str(o, "url") ?
 		    admin_client_str(o, "url") : "-");
 	}
+	/* OpenHIM deliveries (issue 15). */
+	cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(j,
+	    "deliveries")) {
+		const cJSON *ls = cJSON_GetObjectItemCaseSensitive(o,
+		    "lastStatus");
+
+		printf("%-17s %d %s %s attempts %d of %d", "delivery",
+		    cli_int(o, "n"), admin_client_str(o, "target") ?
+		    admin_client_str(o, "target") : "-",
+		    admin_client_str(o, "state") ? admin_client_str(o,
+		    "state") : "-", cli_int(o, "attempts"),
+		    cli_int(o, "maxAttempts"));
+		if (cJSON_IsNumber(ls))
+			printf(" last HTTP %d", ls->valueint);
+		printf("\n");
+	}
 	rc = 0;
  out:
 	cJSON_Delete(j);
@@ -736,4 +755,49 @@ jobs_cli_main(struct cfg *cfg, int argc, char **argv)
 	    sizeof(prog), &rc)) == NULL)
 		return rc;
 	return c->c_run(cfg, prog, pos, npos);
+}
+
+/* jobs redeliver ID [N]: POST .../deliveries/N/retry (N default 1). */
+static int
+cli_redeliver(struct cfg *cfg, const char *prog, const char **pos, int npos)
+{
+	struct admin_client	 ac;
+	struct buf		 path, body;
+	char			 action[64];
+	int64_t			 n = 1;
+	long			 status;
+	int			 rc;
+
+	if (npos > 1 && cli_num(prog, "N", pos[1], 1, 1000, &n) == -1)
+		return 2;
+	if ((rc = admin_client_open(&ac, cfg, cli_opt("api"), prog)) != 0)
+		return rc;
+	buf_init(&path, ADMIN_CLIENT_URL_MAX);
+	buf_init(&body, ADMIN_CLIENT_BODY_MAX);
+	rc = 1;
+	snprintf(action, sizeof(action), "deliveries/%lld/retry",
+	    (long long)n);
+	if (cli_job_path(&path, pos[0], action) == -1) {
+		fprintf(stderr, "%s: job id too long\n", prog);
+		rc = 2;
+		goto out;
+	}
+	if ((status = admin_client_call(&ac, "POST", path.b_data, NULL,
+	    &body)) == -1)
+		goto out;
+	if (status < 200 || status > 299) {
+		rc = admin_client_error(&ac, status, &body);
+		goto out;
+	}
+	if (cli_opt("json") != NULL)
+		printf("%s\n", body.b_data);
+	else
+		printf("job %s: delivery %lld re-queued\n", pos[0],
+		    (long long)n);
+	rc = 0;
+ out:
+	buf_free(&path);
+	buf_free(&body);
+	admin_client_close(&ac);
+	return rc;
 }

@@ -118,6 +118,17 @@ static const struct cfg_key cfg_keys[] = {
 	    "reconciling openIMIS pulls"),
 	I(openimis_retry, 1, 86400, "300", "seconds openIMIS may fail "
 	    "(down, 429, 503) before a request gives up"),
+	/* OpenHIM mediator (src/openhim/, issue 15). */
+	S(openhim_api_url, "", "OpenHIM core API, e.g. https://openhim:8080 "
+	    "(empty: Bulkhead is not an OpenHIM mediator)"),
+	S(openhim_username, "", "OpenHIM API user (Basic auth)"),
+	SS(openhim_password, "", "OpenHIM API password"),
+	S(openhim_ca_file, "", "CA file trusted for the OpenHIM API"),
+	I(openhim_tls_insecure, 0, 1, "0",
+	    "1: do not verify the OpenHIM API certificate"),
+	I(openhim_max_attempts, 1, 100, "10", "attempts per delivery"),
+	I(openhim_url_ttl, 60, 30 * 86400, "86400",
+	    "lifetime of signed download URLs in notifications, seconds"),
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -450,6 +461,13 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 	    strcmp(c->interactive_control, "off") != 0) {
 		snprintf(errbuf, errlen, "interactive_control: \"%s\" is not "
 		    "one of on, off", c->interactive_control);
+	if (c->openhim_api_url[0] != '\0' &&
+	    ((strncmp(c->openhim_api_url, "http://", 7) != 0 &&
+	    strncmp(c->openhim_api_url, "https://", 8) != 0) ||
+	    c->openhim_username[0] == '\0')) {
+		snprintf(errbuf, errlen, "openhim_api_url: \"%s\" must start "
+		    "with http:// or https://, with openhim_username set",
+		    c->openhim_api_url);
 		return -1;
 	}
 	if (c->data_dir[0] == '\0') {

@@ -111,6 +111,13 @@ struct cfg {
 	int	 openimis_page_size;	/* _count of a pull's pages */
 	int	 openimis_full_every;	/* days between reconciling pulls */
 	int	 openimis_retry;	/* seconds of failures before giving up */
+	char	*openhim_api_url;	/* OpenHIM core API, "" = off */
+	char	*openhim_username;	/* its API user */
+	char	*openhim_password;	/* its password */
+	char	*openhim_ca_file;	/* CA for its API, "" = system */
+	int	 openhim_tls_insecure;	/* 1: no certificate check */
+	int	 openhim_max_attempts;	/* per delivery */
+	int	 openhim_url_ttl;	/* signed URL lifetime, seconds */
 	char	*config_file;		/* file read, or NULL */
 	struct cfg_schedule *schedules;	/* declared in the file */
 	size_t	 nschedules;

@@ -196,6 +196,9 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	ctx->c_lease = *lease;
 	ctx->c_client = job->j_client ? xstrdup(job->j_client) : NULL;
 	ctx->c_max_attempts = job->j_max_attempts;
+	/* "deliver" is OpenHIM's, run after the job (openhim/delivery.h):
+	 * the kinds never see it. */
+	cJSON_DeleteItemFromObjectCaseSensitive(params, "deliver");
 	ctx->c_params = params;
 	ctx->c_checkpoint = cp;
 	ctx->c_stop = stop;

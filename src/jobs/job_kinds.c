@@ -10,6 +10,7 @@
 #include "jobs/job_kinds.h"
 #include "jobs/job_noop.h"
 #include "jobs/job_openimis.h"
+#include "openhim/openhim_cfg.h"
 #include "store/jobq.h"
 
 static const struct job_kind job_kinds[] = {
@@ -90,6 +91,11 @@ job_kind_check(const char *kind, const char *params, const char *client,
 		snprintf(errbuf, errlen, "params must be a JSON object");
 		goto out;
 	}
+	/* "deliver" is OpenHIM's (delivery.h), for every kind. */
+	if (openhim_cfg_deliver_check(cJSON_GetObjectItemCaseSensitive(obj,
+	    "deliver"), errbuf, errlen) == -1)
+		goto out;
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "deliver");
 	if (k->k_check != NULL && k->k_check(obj, errbuf, errlen) == -1)
 		goto out;
 	if (k->k_check_client != NULL && k->k_check_client(obj, client,

@@ -53,6 +53,7 @@
 #include "lib/log.h"
 #include "lib/sigstop.h"
 #include "lib/str.h"
+#include "openhim/openhim_mediator.h"
 #include "store/db.h"
 
 /* Arbitrary constant shared by all schedulers (migrate.c uses 7431001). */
@@ -77,6 +78,7 @@ struct scheduler {
 	int		 s_cfg_applied;	/* config schedules put */
 	double		 s_next_elect;
 	double		 s_next[8];	/* per task, monotonic seconds */
+	struct openhim_mediator s_ohim;	/* registration, heartbeat */
 };
 
 
@@ -86,11 +88,13 @@ static int	sched_reap(struct scheduler *);
 static int	sched_stats(struct scheduler *);
 static int	sched_fire(struct scheduler *);
 static int	sched_apply_cfg(struct scheduler *);
+static int	sched_openhim(struct scheduler *);
 
 static const struct sched_task sched_tasks[] = {
 	{ "fire due schedules", 1, sched_fire },
 	{ "reap expired leases", 5, sched_reap },
 	{ "queue stats", 5, sched_stats },
+	{ "OpenHIM mediator", 1, sched_openhim },
 };
 
 #define SCHED_NTASKS (sizeof(sched_tasks) / sizeof(sched_tasks[0]))
@@ -200,6 +204,14 @@ sched_fire(struct scheduler *s)
 	return 0;
 }
 
+/* OpenHIM registration and heartbeat; paces itself (10 s, backoff). */
+static int
+sched_openhim(struct scheduler *s)
+{
+	openhim_mediator_tick(&s->s_ohim, s->s_conn, clock_mono());
+	return 0;
+}
+
 /* Puts the config file's schedules, once per process.  0, or -1: the
  * connection was closed, to stand down and retry after a pause. */
 static int
@@ -237,6 +249,7 @@ scheduler_main(struct cfg *cfg)
 
 	memset(&s, 0, sizeof(s));
 	s.s_cfg = cfg;
+	openhim_mediator_init(&s.s_ohim, cfg);
 	if (schedule_clock_init(&fake, err, sizeof(err)) == -1) {
 		log_error("%s", err);
 		return 1;
@@ -275,6 +288,7 @@ scheduler_main(struct cfg *cfg)
 		sigstop_pause(SCHED_TICK_MS);
 	}
 	PQfinish(s.s_conn);	/* releases the lock */
+	openhim_mediator_free(&s.s_ohim);
 	sigstop_close();
 	log_info("scheduler stopped");
 	return 0;

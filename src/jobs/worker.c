@@ -49,6 +49,7 @@
 #include "lib/log.h"
 #include "lib/sigstop.h"
 #include "lib/str.h"
+#include "openhim/delivery.h"
 #include "store/db.h"
 
 #define WORKER_POLL_MS		2000	/* fallback poll when idle */
@@ -70,6 +71,7 @@ struct worker {
 	char		 w_id[JOBQ_OWNER_MAX];	/* lease owner name */
 	PGconn		*w_listen;		/* LISTEN only, or NULL */
 	PGconn		*w_ctl;			/* claims and leases */
+	double		 w_next_delivery;	/* monotonic s */
 	PGconn		*w_work;		/* for kinds, lazily */
 	const char	*w_kinds[WORKER_MAX_KINDS];
 	size_t		 w_nkinds;
@@ -506,6 +508,14 @@ worker_main(struct cfg *cfg)
 			log_warnx("claim failed: %s", err);
 			if (PQstatus(w.w_ctl) != CONNECTION_OK)
 				continue;	/* reconnect at once */
+		}
+		/* OpenHIM deliveries: only by idle workers, never a job's
+		 * time (src/openhim/delivery.h). */
+		if (cfg->openhim_api_url[0] != '\0' &&
+		    clock_mono() >= w.w_next_delivery) {
+			w.w_next_delivery = clock_mono() + 1;
+			if (delivery_run_due(w.w_ctl, cfg) > 0)
+				continue;
 		}
 		worker_wait(&w, WORKER_POLL_MS);
 		/*
