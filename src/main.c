@@ -93,10 +93,7 @@ static const struct command commands[] = {
 	{ "openimis", 1, cmd_openimis, "check: log in to openIMIS and read "
 	    "a page of each type", NULL },
 	{ "version", 0, cmd_version, "print the version",
-	    "version
-
-Prints the version.
-" },
+	    "version\n\nPrints the version.\n" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

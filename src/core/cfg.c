@@ -461,6 +461,8 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 	    strcmp(c->interactive_control, "off") != 0) {
 		snprintf(errbuf, errlen, "interactive_control: \"%s\" is not "
 		    "one of on, off", c->interactive_control);
+		return -1;
+	}
 	if (c->openhim_api_url[0] != '\0' &&
 	    ((strncmp(c->openhim_api_url, "http://", 7) != 0 &&
 	    strncmp(c->openhim_api_url, "https://", 8) != 0) ||
