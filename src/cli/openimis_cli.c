@@ -62,6 +62,14 @@ openimis_cli_main(struct cfg *cfg, int argc, char **argv)
 	size_t			 n;
 	int			 rc = 1, bad = 0;
 
+	if ((argc == 2 || argc == 3) && (strcmp(argv[argc - 1], "--help") ==
+	    0 || strcmp(argv[argc - 1], "-h") == 0)) {
+		printf("usage: bulkhead openimis check\n\nLogs in to "
+		    "openimis_url, reads one page of each of openimis_types "
+		    "and prints\nwhat it found: types, counts, the claim code "
+		    "type in use.\n");
+		return 0;
+	}
 	if (argc != 2 || strcmp(argv[1], "check") != 0) {
 		fprintf(stderr, "usage: bulkhead openimis check\n");
 		return 2;
