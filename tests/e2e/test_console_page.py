@@ -353,7 +353,8 @@ def test_viewer_sees_no_controls(server, db, browser, bulkhead_bin):
     jid = admin(server, "POST", "jobs", {"kind": "noop"})["id"]
     pg = Page(browser, server, None)
     pg.sign_in(tok)
-    assert pg.css("#who-role").text == "viewer"
+    # The role comes from whoami, answered after sign-in: wait for it.
+    pg.wait(lambda: pg.css("#who-role").text == "viewer", 30, "role shown")
     pg.wait(lambda: pg.all('#jobs tr[data-job="%s"]' % jid), 30)
     assert not pg.all("#jobs button")
     pg.go("schedules")
