@@ -115,8 +115,8 @@ admin_console_advance(struct admin_cal_walk *w, time_t after)
 {
 	char	err[256];
 
-	if (w->w_next == 0 || cron_next(&w->w_cron, w->w_sched->sc_timezone,
-	    after, &w->w_next, err, sizeof(err)) == -1)
+	if (w->w_next == 0 || !w->w_zone_ok || cron_next_zone(&w->w_cron,
+	    &w->w_zone, after, &w->w_next, err, sizeof(err)) == -1)
 		w->w_next = 0;
 }
 

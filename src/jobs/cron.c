@@ -457,29 +457,39 @@ int
 cron_next(const struct cron *c, const char *tz, time_t after, time_t *next,
     char *errbuf, size_t errlen)
 {
-	struct tzfile		 z;
+	struct tzfile	z;
+	int		rc;
+
+	if (tzfile_load(&z, tz, errbuf, errlen) == -1)
+		return -1;
+	rc = cron_next_zone(c, &z, after, next, errbuf, errlen);
+	tzfile_free(&z);
+	return rc;
+}
+
+int
+cron_next_zone(const struct cron *c, const struct tzfile *z, time_t after,
+    time_t *next, char *errbuf, size_t errlen)
+{
 	struct tzfile_seg	 g;
 	int64_t			 cur, tmax, lo, hi, l;
-	int			 interval, rc = -1, n;
+	int			 interval, n;
 
 	if (after < CRON_AFTER_MIN || after > CRON_AFTER_MAX)
 		return cron_err(errbuf, errlen, "time %lld is out of range "
 		    "(1970..2999)", (long long)after);
-	if (tzfile_load(&z, tz, errbuf, errlen) == -1)
-		return -1;
 	/* Every hour matches: follow real time across transitions. */
 	interval = (c->c_hour & 0xffffffu) == 0xffffffu;
 	tmax = (int64_t)after + (int64_t)CRON_SEARCH_YEARS * 366 * CRON_DAY;
 	cur = (int64_t)after + 1;
 	for (n = 0; n < CRON_MAX_SEGMENTS && cur <= tmax; n++) {
-		tzfile_segment(&z, cur, &g);
+		tzfile_segment(z, cur, &g);
 		if (!interval && g.g_start != INT64_MIN && g.g_start > after &&
 		    g.g_off > g.g_prev &&
 		    cron_local_next(c, civil_floordiv(g.g_start + g.g_prev + 59,
 		    60) * 60, g.g_start + g.g_off, &l) == 0) {
 			*next = (time_t)g.g_start;	/* a fire in the gap */
-			rc = 0;
-			goto out_free;
+			return 0;
 		}
 		lo = civil_floordiv(cur + g.g_off + 59, 60) * 60;
 		if (!interval && g.g_start != INT64_MIN && g.g_prev > g.g_off &&
@@ -488,18 +498,14 @@ cron_next(const struct cron *c, const char *tz, time_t after, time_t *next,
 		hi = (g.g_end < tmax ? g.g_end : tmax + 1) + g.g_off;
 		if (cron_local_next(c, lo, hi, &l) == 0) {
 			*next = (time_t)(l - g.g_off);
-			rc = 0;
-			goto out_free;
+			return 0;
 		}
 		if (g.g_end == INT64_MAX)
 			break;
 		cur = g.g_end;
 	}
-	cron_err(errbuf, errlen, "no fire time within %d years",
+	return cron_err(errbuf, errlen, "no fire time within %d years",
 	    CRON_SEARCH_YEARS);
- out_free:
-	tzfile_free(&z);
-	return rc;
 }
 
 int

@@ -43,6 +43,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct tzfile;
+
 #define CRON_EXPR_MAX		256	/* longest expression, bytes */
 #define CRON_TZ_MAX		64	/* longest zone name, bytes */
 #define CRON_SEARCH_YEARS	50	/* cron_next looks this far ahead */
@@ -76,6 +78,10 @@ int	cron_parse(const char *expr, struct cron *out, char *errbuf,
  */
 int	cron_next(const struct cron *, const char *tz, time_t after,
 	    time_t *next, char *errbuf, size_t errlen);
+/* As cron_next, in a zone the caller loaded once (tzfile_load) for many
+ * calls, e.g. a calendar's thousands of fires. */
+int	cron_next_zone(const struct cron *, const struct tzfile *,
+	    time_t after, time_t *next, char *errbuf, size_t errlen);
 
 /*
  * True (1) if tz names a usable zone: syntax [A-Za-z0-9_+-/], no "..",

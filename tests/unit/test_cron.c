@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "jobs/cron.h"
+#include "lib/tzfile.h"
 #include "check.h"
 
 static time_t	at(const char *);
@@ -64,8 +65,10 @@ next_is(const char *expr, const char *tz, const char *after,
     const char *want)
 {
 	struct cron	c;
+	struct tzfile	z;
 	char		err[256] = "", got[CRON_TIME_MAX];
-	time_t		t;
+	time_t		t, tz_t;
+	int		same;
 
 	if (cron_parse(expr, &c, err, sizeof(err)) == -1) {
 		fprintf(stderr, "  '%s': %s\n", expr, err);
@@ -74,6 +77,17 @@ next_is(const char *expr, const char *tz, const char *after,
 	if (cron_next(&c, tz, at(after), &t, err, sizeof(err)) == -1) {
 		fprintf(stderr, "  '%s' %s after %s: %s\n", expr, tz, after,
 		    err);
+		return 0;
+	}
+	/* The preloaded-zone form (the calendar's) answers the same. */
+	if (tzfile_load(&z, tz, err, sizeof(err)) == -1)
+		return 0;
+	same = cron_next_zone(&c, &z, at(after), &tz_t, err,
+	    sizeof(err)) == 0 && tz_t == t;
+	tzfile_free(&z);
+	if (!same) {
+		fprintf(stderr, "  '%s' %s after %s: cron_next_zone differs\n",
+		    expr, tz, after);
 		return 0;
 	}
 	cron_time_format(t, got, sizeof(got));
