@@ -16,9 +16,5 @@ struct http_req;
 /* Adds "deliveries" to o.  0, or -1 after answering. */
 int	admin_deliveries_add(struct admin_ctx *, const char *job, cJSON *o);
 void	admin_api_delivery_retry(struct http_req *);
-/* Appends bulkhead_openhim_deliveries{target,state} gauges to the
- * /metrics text b; nothing when the database cannot be read (the scrape
- * still answers). */
-void	admin_deliveries_metrics(struct buf *b);
 
 #endif

@@ -113,9 +113,6 @@ const struct http_app api_routes = {
 	.app_stop = api_routes_stop,
 };
 
-/* OpenHIM is configured: /metrics reads the deliveries' counts. */
-static int	api_routes_openhim;
-
 /* GET /metrics: the framework's counters and the queue's
  * (api/queue_metrics.h), Prometheus text. */
 static void
@@ -132,8 +129,6 @@ api_routes_metrics(struct http_req *req)
 		    HTTP_METRICS_MAX_TEXT + QUEUE_METRICS_MAX_TEXT);
 		return;
 	}
-	if (api_routes_openhim)
-		admin_deliveries_metrics(&b);
 	http_reply_buf(req, 200, API_ROUTES_METRICS_TYPE, &b);
 }
 
@@ -149,7 +144,7 @@ api_routes_start(const struct cfg *cfg, char *errbuf, size_t errlen)
 
 	if (http_fhir_init(cfg, errbuf, errlen) == -1)
 		return -1;
-	api_routes_openhim = cfg->openhim_api_url[0] != '\0';
+	queue_metrics_openhim(cfg->openhim_api_url[0] != '\0');
 	if (export_status_start(cfg, err, sizeof(err)) == -1)
 		log_warnx("%s; status polls read the database each time", err);
 	if (api_interactive_start(cfg, err, sizeof(err)) == -1)

@@ -30,6 +30,8 @@
  *   bulkhead_workers_busy                     worker processes holding a
  *                                             live lease (idle ones leave
  *                                             no trace in the database)
+ *   bulkhead_openhim_deliveries{target,state} OpenHIM deliveries (only
+ *                                             when openhim_api_url is set)
  *   bulkhead_status_cache_hits_total, _misses_total  status polls of
  *                                             this process answered from
  *                                             bulk/export_cache, or loaded
@@ -52,12 +54,14 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "store/deliveries.h"
 #include "store/jobq.h"
 
 #define QUEUE_METRICS_TTL_MS	1000	/* one database read a second */
 
 static pthread_mutex_t	 queue_metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static char		*queue_metrics_text;	/* owned, under the lock */
+static int		 queue_metrics_with_openhim;	/* set before serving */
 static size_t		 queue_metrics_len;
 static struct timespec	 queue_metrics_at;	/* when it was read */
 
@@ -65,6 +69,7 @@ static int	 queue_metrics_read(struct buf *);
 static int	 queue_metrics_kinds(struct buf *, const struct jobq_stat *,
 		    size_t);
 static int	 queue_metrics_schedules(struct buf *, PGconn *);
+static int	 queue_metrics_deliveries(struct buf *, PGconn *);
 static int	 queue_metrics_head(struct buf *, const char *, const char *,
 		    const char *);
 static int	 queue_metrics_ts(struct buf *, const char *, const char *,
@@ -223,6 +228,39 @@ queue_metrics_schedules(struct buf *b, PGconn *conn)
 	return rc;
 }
 
+/* OpenHIM deliveries by target and state (store/deliveries.h). */
+static int
+queue_metrics_deliveries(struct buf *b, PGconn *conn)
+{
+	struct deliveries_count	*dc = NULL;
+	char			 err[512];
+	size_t			 i, n = 0;
+	int			 rc = -1;
+
+	if (deliveries_counts(conn, &dc, &n, err, sizeof(err)) == -1) {
+		log_warnx("metrics: deliveries: %s", err);
+		http_db_discard();
+		return -1;
+	}
+	if (queue_metrics_head(b, "bulkhead_openhim_deliveries", "gauge",
+	    "OpenHIM deliveries by target and state.") == -1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		/* Target names are [a-z0-9_-] (openhim_cfg.h) except
+		 * unchecked ones from jobs: skip anything to escape. */
+		if (strpbrk(dc[i].dc_target, "\"\\\n") != NULL)
+			continue;
+		if (buf_printf(b, "bulkhead_openhim_deliveries{target=\"%s\","
+		    "state=\"%s\"} %lld\n", dc[i].dc_target, dc[i].dc_state,
+		    (long long)dc[i].dc_n) == -1)
+			goto out;
+	}
+	rc = 0;
+ out:
+	free(dc);
+	return rc;
+}
+
 /* Reads the queue into b.  0, or -1 (logged; b holds a partial text). */
 static int
 queue_metrics_read(struct buf *b)
@@ -252,7 +290,9 @@ queue_metrics_read(struct buf *b)
 	    "processes holding a live job lease.") == -1 ||
 	    buf_printf(b, "bulkhead_workers_busy %lld\n", (long long)busy) ==
 	    -1 ||
-	    queue_metrics_schedules(b, conn) == -1)
+	    queue_metrics_schedules(b, conn) == -1 ||
+	    (queue_metrics_with_openhim &&
+	    queue_metrics_deliveries(b, conn) == -1))
 		goto out;
 	rc = 0;
  out:
@@ -306,6 +346,12 @@ queue_metrics_render(struct buf *b)
 	    (unsigned long long)misses) == -1)
 		return -1;
 	return 0;
+}
+
+void
+queue_metrics_openhim(int on)
+{
+	queue_metrics_with_openhim = on;
 }
 
 void

@@ -14,6 +14,9 @@ struct buf;
  * 0, or -1 if b was full. */
 int	queue_metrics_render(struct buf *b);
 /* Frees the kept text; after the HTTP daemon stopped. */
+/* With on, the read also counts OpenHIM deliveries (openhim_api_url set);
+ * called once before serving. */
+void	queue_metrics_openhim(int on);
 void	queue_metrics_shutdown(void);
 
 #endif

@@ -197,13 +197,29 @@ deliveries_list_json(PGconn *conn, const char *job, char **json,
 }
 
 int
-deliveries_counts_json(PGconn *conn, char **json, char *errbuf,
-    size_t errlen)
+deliveries_counts(PGconn *conn, struct deliveries_count **out, size_t *n,
+    char *errbuf, size_t errlen)
 {
-	return deliveries_text(conn, "SELECT coalesce(json_agg(json_build_"
-	    "object('target', target, 'state', state, 'n', c)), '[]') FROM "
-	    "(SELECT target, state, count(*) AS c FROM openhim_deliveries "
-	    "GROUP BY 1, 2) x", 0, NULL, json, errbuf, errlen);
+	PGresult	*res;
+	int		 i;
+
+	*out = NULL;
+	*n = 0;
+	if ((res = db_query(conn, "SELECT target, state, count(*) FROM "
+	    "openhim_deliveries GROUP BY 1, 2 ORDER BY 1, 2", 0, NULL, errbuf,
+	    errlen)) == NULL)
+		return -1;
+	*out = xcalloc((size_t)PQntuples(res) + 1, sizeof(**out));
+	for (i = 0; i < PQntuples(res); i++) {
+		str_lcpy((*out)[i].dc_target, PQgetvalue(res, i, 0),
+		    sizeof((*out)[i].dc_target));
+		str_lcpy((*out)[i].dc_state, PQgetvalue(res, i, 1),
+		    sizeof((*out)[i].dc_state));
+		(*out)[i].dc_n = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+	}
+	*n = (size_t)PQntuples(res);
+	PQclear(res);
+	return 0;
 }
 
 int

@@ -54,10 +54,15 @@ int	deliveries_retry(PGconn *, const char *job, int n, char *errbuf,
  * (caller frees with free()), "[]" when none. */
 int	deliveries_list_json(PGconn *, const char *job, char **json,
 	    char *errbuf, size_t errlen);
-/* Counts by target and state, for /metrics: a JSON array text
- * [{target, state, n}] (caller frees with free()). */
-int	deliveries_counts_json(PGconn *, char **json, char *errbuf,
-	    size_t errlen);
+/* Deliveries by target and state, for /metrics. */
+struct deliveries_count {
+	char	 dc_target[65];
+	char	 dc_state[16];
+	int64_t	 dc_n;
+};
+/* *out (caller frees with free()) gets *n rows; 0 or -1 with errbuf. */
+int	deliveries_counts(PGconn *, struct deliveries_count **out, size_t *n,
+	    char *errbuf, size_t errlen);
 /* Claims polling transaction tid for schedule: 1 claimed (the caller
  * starts the run and calls deliveries_poll_done), 0 seen before (*job
  * set to its job id, "" while the first call is still submitting it),

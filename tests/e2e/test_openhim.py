@@ -308,9 +308,13 @@ def test_admin_cli_metrics_and_redeliver(db, start_server, bulkhead_bin):
         text = out.stdout.decode()
         assert "delivery          1 sms-gateway delivered attempts 1 of " \
             "10 last HTTP 200" in text, text
+        # /metrics reads the database at most once a second.
+        line = 'bulkhead_openhim_deliveries{target="sms-gateway",' \
+            'state="delivered"} 1'
+        wait_for(lambda: line in requests.get(srv.base + "/metrics",
+                                              timeout=5).text, 5, "metric")
         m = requests.get(srv.base + "/metrics", timeout=5).text
-        assert 'bulkhead_openhim_deliveries{target="sms-gateway",' \
-            'state="delivered"} 1' in m
+        assert line in m
         # Replay delivery 1: the receiver gets it a second time.
         out = cli(bulkhead_bin, db, "jobs", "redeliver", jid, "1", env=env)
         assert out.returncode == 0, out.stderr
