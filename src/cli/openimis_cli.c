@@ -78,12 +78,7 @@ openimis_cli_main(struct cfg *cfg, int argc, char **argv)
 		fprintf(stderr, "bulkhead openimis: openimis_url is not set\n");
 		return 1;
 	}
-	memset(&o, 0, sizeof(o));
-	o.oo_url = cfg->openimis_url;
-	o.oo_username = cfg->openimis_username;
-	o.oo_password = cfg->openimis_password;
-	o.oo_basic = strcmp(cfg->openimis_auth, "basic") == 0;
-	o.oo_rps = cfg->openimis_rps;
+	openimis_client_opts(cfg, &o);
 	o.oo_timeout_s = 60;
 	o.oo_retry_s = 30;
 	buf_init(&body, 64 << 20);

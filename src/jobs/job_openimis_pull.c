@@ -73,12 +73,7 @@ job_openimis_client(struct job_ctx *ctx, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "openimis_url is not set");
 		return NULL;
 	}
-	memset(&o, 0, sizeof(o));
-	o.oo_url = cfg->openimis_url;
-	o.oo_username = cfg->openimis_username;
-	o.oo_password = cfg->openimis_password;
-	o.oo_basic = strcmp(cfg->openimis_auth, "basic") == 0;
-	o.oo_rps = cfg->openimis_rps;
+	openimis_client_opts(cfg, &o);
 	o.oo_timeout_s = 120;
 	o.oo_retry_s = cfg->openimis_retry;
 	o.oo_sleep = pull_sleep;

@@ -6,23 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/httptext.h"
 #include "lib/str.h"
 #include "openimis/openimis_bundle.h"
 #include "store/ndjson.h"
-
-static int	ob_hex(int);
-
-static int
-ob_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 openimis_link_decode(const char *in, char *out, size_t outlen)
@@ -34,8 +21,8 @@ openimis_link_decode(const char *in, char *out, size_t outlen)
 		char	ch = *in;
 
 		if (enc && ch == '%') {
-			if ((hi = ob_hex((unsigned char)in[1])) == -1 ||
-			    (lo = ob_hex((unsigned char)in[2])) == -1)
+			if ((hi = httptext_hexval((unsigned char)in[1])) == -1 ||
+			    (lo = httptext_hexval((unsigned char)in[2])) == -1)
 				return -1;
 			ch = (char)(hi << 4 | lo);
 			if (ch == '\0')

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "core/cfg.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/str.h"
@@ -98,6 +99,17 @@ oi_header(char *p, size_t sz, size_t n, void *arg)
 			c->oc_date = (int64_t)t;
 	}
 	return len;
+}
+
+void
+openimis_client_opts(const struct cfg *cfg, struct openimis_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->oo_url = cfg->openimis_url;
+	o->oo_username = cfg->openimis_username;
+	o->oo_password = cfg->openimis_password;
+	o->oo_basic = strcmp(cfg->openimis_auth, "basic") == 0;
+	o->oo_rps = cfg->openimis_rps;
 }
 
 struct openimis_client *

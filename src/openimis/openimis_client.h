@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 struct buf;
+struct cfg;
 struct openimis_client;
 
 #define OPENIMIS_STOP	(-2)
@@ -58,6 +59,10 @@ struct openimis_stats {
 	double	os_factor;	/* current back-off multiplier (>= 1) */
 };
 
+/* Zeroes o and fills what the configuration says (openimis_url,
+ * _username, _password, _auth, _rps); the caller sets timeouts, retry
+ * and sleep.  o's strings point into cfg. */
+void	openimis_client_opts(const struct cfg *, struct openimis_opts *o);
 /* Copies opts' strings.  Never fails but for a bad URL (NULL, errbuf). */
 struct openimis_client *openimis_client_new(const struct openimis_opts *,
 	    char *errbuf, size_t errlen);
