@@ -79,6 +79,8 @@ static int	 cli_watch(struct cfg *, const char *, const char **, int);
 static int	 cli_redeliver(struct cfg *, const char *, const char **,
 		    int);
 static int	 cli_job_path(struct buf *, const char *, const char *);
+static int	 cli_job_post(struct admin_client *, const char *,
+		    const char *, const char *, struct buf *);
 static void	 cli_progress(const cJSON *, char *, size_t, double *);
 static void	 cli_field(const char *, const cJSON *, const char *);
 static const char *cli_state(const cJSON *);
@@ -310,6 +312,30 @@ cli_job_path(struct buf *b, const char *id, const char *action)
 	if (action != NULL && buf_printf(b, "/%s", action) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * POST /admin/api/jobs/<id>/<action> with no body; the answer in body.
+ * 0 on a 2xx, else the command's exit code (the error printed).
+ */
+static int
+cli_job_post(struct admin_client *ac, const char *prog, const char *id,
+    const char *action, struct buf *body)
+{
+	struct buf	path;
+	long		status;
+	int		rc = 1;
+
+	buf_init(&path, ADMIN_CLIENT_URL_MAX);
+	if (cli_job_path(&path, id, action) == -1) {
+		fprintf(stderr, "%s: job id too long\n", prog);
+		rc = 2;
+	} else if ((status = admin_client_call(ac, "POST", path.b_data, NULL,
+	    body)) != -1)
+		rc = status >= 200 && status <= 299 ? 0 :
+		    admin_client_error(ac, status, body);
+	buf_free(&path);
+	return rc;
 }
 
 /*
@@ -587,31 +613,18 @@ static int
 cli_action(struct cfg *cfg, const char *prog, const char **pos, int npos)
 {
 	struct admin_client	 ac;
-	struct buf		 path, body;
+	struct buf		 body;
 	const char		*action, *id;
 	cJSON			*j = NULL;
-	long			 status;
 	int			 rc;
 
 	(void)npos;
 	action = strrchr(prog, ' ') + 1;	/* "bulkhead jobs pause" */
 	if ((rc = admin_client_open(&ac, cfg, cli_opt("api"), prog)) != 0)
 		return rc;
-	buf_init(&path, ADMIN_CLIENT_URL_MAX);
 	buf_init(&body, ADMIN_CLIENT_BODY_MAX);
-	rc = 1;
-	if (cli_job_path(&path, pos[0], action) == -1) {
-		fprintf(stderr, "%s: job id too long\n", prog);
-		rc = 2;
+	if ((rc = cli_job_post(&ac, prog, pos[0], action, &body)) != 0)
 		goto out;
-	}
-	if ((status = admin_client_call(&ac, "POST", path.b_data, NULL,
-	    &body)) == -1)
-		goto out;
-	if (status < 200 || status > 299) {
-		rc = admin_client_error(&ac, status, &body);
-		goto out;
-	}
 	if (cli_opt("json") != NULL) {
 		printf("%s\n", body.b_data);
 		rc = 0;
@@ -634,7 +647,6 @@ cli_action(struct cfg *cfg, const char *prog, const char **pos, int npos)
 	rc = 0;
  out:
 	cJSON_Delete(j);
-	buf_free(&path);
 	buf_free(&body);
 	admin_client_close(&ac);
 	return rc;
@@ -762,33 +774,20 @@ static int
 cli_redeliver(struct cfg *cfg, const char *prog, const char **pos, int npos)
 {
 	struct admin_client	 ac;
-	struct buf		 path, body;
+	struct buf		 body;
 	char			 action[64];
 	int64_t			 n = 1;
-	long			 status;
 	int			 rc;
 
 	if (npos > 1 && cli_num(prog, "N", pos[1], 1, 1000, &n) == -1)
 		return 2;
 	if ((rc = admin_client_open(&ac, cfg, cli_opt("api"), prog)) != 0)
 		return rc;
-	buf_init(&path, ADMIN_CLIENT_URL_MAX);
 	buf_init(&body, ADMIN_CLIENT_BODY_MAX);
-	rc = 1;
 	snprintf(action, sizeof(action), "deliveries/%lld/retry",
 	    (long long)n);
-	if (cli_job_path(&path, pos[0], action) == -1) {
-		fprintf(stderr, "%s: job id too long\n", prog);
-		rc = 2;
+	if ((rc = cli_job_post(&ac, prog, pos[0], action, &body)) != 0)
 		goto out;
-	}
-	if ((status = admin_client_call(&ac, "POST", path.b_data, NULL,
-	    &body)) == -1)
-		goto out;
-	if (status < 200 || status > 299) {
-		rc = admin_client_error(&ac, status, &body);
-		goto out;
-	}
 	if (cli_opt("json") != NULL)
 		printf("%s\n", body.b_data);
 	else
@@ -796,7 +795,6 @@ cli_redeliver(struct cfg *cfg, const char *prog, const char **pos, int npos)
 		    (long long)n);
 	rc = 0;
  out:
-	buf_free(&path);
 	buf_free(&body);
 	admin_client_close(&ac);
 	return rc;
