@@ -23,6 +23,8 @@
 	"THEN 'scheduled' ELSE " j ".state END"
 
 static int64_t	 jobq_i64(const PGresult *, int, int);
+static PGresult	*jobq_window(PGconn *, const char *, time_t, time_t, size_t,
+		    char *, size_t);
 
 static int64_t
 jobq_i64(const PGresult *res, int row, int col)
@@ -36,33 +38,42 @@ jobq_i64(const PGresult *res, int row, int col)
 	return v;
 }
 
-int
-jobq_fires(PGconn *conn, time_t from, time_t to, size_t max,
-    struct jobq_fire **out, size_t *n, char *errbuf, size_t errlen)
+/* Runs sql with $1, $2 = [from, to) as epoch seconds, $3 = max rows. */
+static PGresult *
+jobq_window(PGconn *conn, const char *sql, time_t from, time_t to,
+    size_t max, char *errbuf, size_t errlen)
 {
 	const char	*params[3];
 	char		 f[32], t[32], m[32];
-	PGresult	*res;
-	int		 i;
 
-	*out = NULL;
-	*n = 0;
 	snprintf(f, sizeof(f), "%lld", (long long)from);
 	snprintf(t, sizeof(t), "%lld", (long long)to);
 	snprintf(m, sizeof(m), "%zu", max);
 	params[0] = f;
 	params[1] = t;
 	params[2] = m;
+	return db_query(conn, sql, 3, params, errbuf, errlen);
+}
+
+int
+jobq_fires(PGconn *conn, time_t from, time_t to, size_t max,
+    struct jobq_fire **out, size_t *n, char *errbuf, size_t errlen)
+{
+	PGresult	*res;
+	int		 i;
+
+	*out = NULL;
+	*n = 0;
 	/* Two jobs for one fire cannot happen (one transaction fires it);
 	 * the newest wins if an operator ever made one by hand. */
-	res = db_query(conn, "SELECT DISTINCT ON (j.client, j.fire_at) "
+	res = jobq_window(conn, "SELECT DISTINCT ON (j.client, j.fire_at) "
 	    "substr(j.client, 10), extract(epoch FROM j.fire_at)::bigint, "
 	    "j.id, " JOBQ_SHOWN("j") " FROM jobs j "
 	    "WHERE j.fire_at >= to_timestamp($1::bigint) "
 	    "AND j.fire_at < to_timestamp($2::bigint) "
 	    "AND starts_with(j.client, 'schedule:') "
 	    "ORDER BY j.client, j.fire_at, j.created DESC LIMIT $3::bigint",
-	    3, params, errbuf, errlen);
+	    from, to, max, errbuf, errlen);
 	if (res == NULL)
 		return -1;
 	*out = xcalloc((size_t)PQntuples(res) + 1, sizeof(**out));
@@ -84,25 +95,17 @@ int
 jobq_delayed_list(PGconn *conn, time_t from, time_t to, size_t max,
     struct jobq_delayed **out, size_t *n, char *errbuf, size_t errlen)
 {
-	const char	*params[3];
-	char		 f[32], t[32], m[32];
 	PGresult	*res;
 	int		 i;
 
 	*out = NULL;
 	*n = 0;
-	snprintf(f, sizeof(f), "%lld", (long long)from);
-	snprintf(t, sizeof(t), "%lld", (long long)to);
-	snprintf(m, sizeof(m), "%zu", max);
-	params[0] = f;
-	params[1] = t;
-	params[2] = m;
-	res = db_query(conn, "SELECT j.id, j.kind, "
+	res = jobq_window(conn, "SELECT j.id, j.kind, "
 	    "extract(epoch FROM j.not_before)::bigint, " JOBQ_SHOWN("j")
 	    " FROM jobs j WHERE j.not_before >= to_timestamp($1::bigint) "
 	    "AND j.not_before < to_timestamp($2::bigint) "
-	    "ORDER BY j.not_before, j.id LIMIT $3::bigint", 3, params, errbuf,
-	    errlen);
+	    "ORDER BY j.not_before, j.id LIMIT $3::bigint", from, to, max,
+	    errbuf, errlen);
 	if (res == NULL)
 		return -1;
 	*out = xcalloc((size_t)PQntuples(res) + 1, sizeof(**out));
