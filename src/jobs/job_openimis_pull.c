@@ -188,6 +188,15 @@ pull_save(struct pull *p)
 	return rc;
 }
 
+/* Item k of a checkpoint array as a number, 0 if absent or not one. */
+static double
+pull_num_at(const cJSON *a, int k)
+{
+	const cJSON	*v = cJSON_GetArrayItem(a, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
 static void
 pull_restore(struct pull *p, const cJSON *cp)
 {
@@ -202,7 +211,7 @@ pull_restore(struct pull *p, const cJSON *cp)
 #define CPNUM(name, dst, type) do {					\
 	v = cJSON_GetObjectItemCaseSensitive(cp, name);			\
 	if (cJSON_IsNumber(v))						\
-		dst = (type)v->valuedouble;				\
+		(dst) = (type)v->valuedouble;				\
 } while (0)
 	CPNUM("ti", p->p_ti, int);
 	CPNUM("page", p->p_page, long);
@@ -213,17 +222,15 @@ pull_restore(struct pull *p, const cJSON *cp)
 	if (p->p_ti < 0 || p->p_ti > p->p_ntypes || p->p_page < 1)
 		p->p_ti = 0, p->p_page = 1;
 	types = cJSON_GetObjectItemCaseSensitive(cp, "types");
-	cJSON_ArrayForEach(t, (cJSON_IsArray(types) ? types : NULL)) {
+	if (!cJSON_IsArray(types))
+		types = NULL;
+	cJSON_ArrayForEach(t, types) {
 		if (i >= p->p_ntypes || cJSON_GetArraySize(t) != 4)
 			break;
-		p->p_types[i].t_read = (int64_t)cJSON_GetArrayItem(t, 0)->
-		    valuedouble;
-		p->p_types[i].t_changed = (int64_t)cJSON_GetArrayItem(t, 1)->
-		    valuedouble;
-		p->p_types[i].t_deleted = (int64_t)cJSON_GetArrayItem(t, 2)->
-		    valuedouble;
-		p->p_types[i].t_full = (int)cJSON_GetArrayItem(t, 3)->
-		    valuedouble;
+		p->p_types[i].t_read = (int64_t)pull_num_at(t, 0);
+		p->p_types[i].t_changed = (int64_t)pull_num_at(t, 1);
+		p->p_types[i].t_deleted = (int64_t)pull_num_at(t, 2);
+		p->p_types[i].t_full = (int)pull_num_at(t, 3);
 		i++;
 	}
 }

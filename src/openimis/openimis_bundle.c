@@ -101,7 +101,9 @@ openimis_bundle_parse(const char *text, size_t len, struct openimis_page *pg,
 		pg->op_entries = NULL;
 	}
 	links = cJSON_GetObjectItemCaseSensitive(pg->op_root, "link");
-	cJSON_ArrayForEach(l, (cJSON_IsArray(links) ? links : NULL)) {
+	if (!cJSON_IsArray(links))
+		links = NULL;
+	cJSON_ArrayForEach(l, links) {
 		rel = cJSON_GetObjectItemCaseSensitive(l, "relation");
 		url = cJSON_GetObjectItemCaseSensitive(l, "url");
 		if (!cJSON_IsString(rel) || strcmp(rel->valuestring, "next") != 0)
@@ -130,11 +132,15 @@ openimis_identifier(const cJSON *res, const char *code)
 	const cJSON	*ids, *i, *cd, *v;
 
 	ids = cJSON_GetObjectItemCaseSensitive(res, "identifier");
-	cJSON_ArrayForEach(i, (cJSON_IsArray(ids) ? ids : NULL)) {
+	if (!cJSON_IsArray(ids))
+		ids = NULL;
+	cJSON_ArrayForEach(i, ids) {
 		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(i, "type");
 		const cJSON *cs = cJSON_GetObjectItemCaseSensitive(ty, "coding");
 
-		cJSON_ArrayForEach(cd, (cJSON_IsArray(cs) ? cs : NULL)) {
+		if (!cJSON_IsArray(cs))
+			cs = NULL;
+		cJSON_ArrayForEach(cd, cs) {
 			v = cJSON_GetObjectItemCaseSensitive(cd, "code");
 			if (cJSON_IsString(v) && strcmp(v->valuestring,
 			    code) == 0) {
