@@ -14,7 +14,9 @@
  * base_url) WITHOUT a database query on the hot path: the keys are cached
  * in the process, reloaded from auth_keys at most every
  * AUTH_BEARER_REFRESH_S seconds, or at once (at most once a second) when
- * a token names a kid the cache does not know.
+ * a token names a kid the cache does not know.  The last tokens verified
+ * are remembered until their exp or the next key reload, whichever comes
+ * first, so a poller's repeated token is not verified again.
  *   auth = none: 0, p->tp_auth_off = 1, p->tp_client "", p->tp_scope
  *                every type, all permissions (everything allowed); no header read.
  *   valid:       0, p filled (client, granted scopes, exp).

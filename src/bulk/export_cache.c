@@ -258,6 +258,15 @@ export_cache_get(const char *id, struct export_cache_ticket *t)
 			atomic_fetch_add(&s->sn_refs, 1);
 			goto out;
 		}
+		/* A reload is under way (the refresher's, most often,
+		 * slowed by a busy database): the previous answer, if
+		 * not too old, rather than a wait on the load. */
+		if (e->e_snap != NULL && e->e_loading && (now -
+		    e->e_fetched) * 1000 <= EXPORT_CACHE_STALE_MS) {
+			s = e->e_snap;
+			atomic_fetch_add(&s->sn_refs, 1);
+			goto out;
+		}
 		/* Past the wait, this thread takes the load over. */
 		if (!e->e_loading || now >= deadline)
 			break;

@@ -5,12 +5,15 @@
  * An answer (struct export_snap) is what a poll sends: status, headers
  * and body, rendered once per load of the job row.  It is served while
  * it is younger than EXPORT_CACHE_TTL_MS, counted from before its load
- * began.  One refresher thread, with a connection of its own, reloads
+ * began, or, while a reload of it is under way, younger than
+ * EXPORT_CACHE_STALE_MS: a poll never waits on a reload that a busy
+ * database slows, if there is an answer to give.  One refresher thread, with a connection of its own, reloads
  * the answers being polled every EXPORT_CACHE_FRESH_MS, so request
  * threads seldom load.  On a miss one request thread loads and the
  * others asking for the same job wait for it: a burst of polls costs one
  * query.  Several API processes on one database each keep their own
- * cache; every answer is at most the TTL behind the job store.
+ * cache; every answer is at most the TTL (while reloading, the stale
+ * bound) behind the job store.
  *
  * Answers are keyed by job id alone.  Whether a job is one that status
  * URLs serve (a bulk kind), the client it belongs to and the types a
@@ -38,7 +41,8 @@
 
 struct cfg;
 
-#define EXPORT_CACHE_TTL_MS	500	/* never served older than this */
+#define EXPORT_CACHE_TTL_MS	500	/* served older only while reloading */
+#define EXPORT_CACHE_STALE_MS	2000	/* ... and never older than this */
 #define EXPORT_CACHE_FRESH_MS	100	/* polled answers reloaded so often */
 #define EXPORT_CACHE_HOT_MS	3000	/* "being polled": hit this recently */
 #define EXPORT_CACHE_MAX	4096	/* answers kept */

@@ -221,6 +221,24 @@ def test_kickoff_with_expired_token_answers_401_invalid_token(env):
     assert env.jobs() == n
 
 
+def test_token_accepted_then_expired_answers_401_invalid_token(env):
+    """AUTH-BE-01: a token the server has already accepted (and so
+    remembers, see api/auth_bearer.c) is refused once its exp passes:
+    the remembered verdict does not outlive the token."""
+    tok = mint(env.db, env.server.base, "beta", "system/*.read", exp_in=3)
+    env.secrets.append(tok)
+    r = env.kickoff(tok)
+    assert r.status_code == 202, r.text
+    r = env.kickoff(tok)
+    assert r.status_code == 202, r.text
+    time.sleep(4)
+    n = env.jobs()
+    r = env.kickoff(tok)
+    unauthorized(r)
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+    assert env.jobs() == n
+
+
 def test_kickoff_with_tampered_exp_answers_401_invalid_token(env):
     """AUTH-BE-01: a valid token whose exp was pushed forward fails its
     signature."""

@@ -2,11 +2,13 @@
  * test_export_cache.c — the status cache's contract without a database
  * (no refresher): a miss makes the caller the loader, put answers later
  * gets, an invalidation drops the answer and voids loads begun before
- * it, an abandoned load lets the next caller load, the entry bound
+ * it, an abandoned load lets the next caller load, a poll during a
+ * reload gets the previous answer, the entry bound
  * evicts the least recently polled, oversized bodies are not kept.
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bulk/export_cache.h"
 #include "lib/xmalloc.h"
@@ -115,6 +117,17 @@ main(void)
 	CHECK(hit("job00000") == 0);
 	snprintf(id, sizeof(id), "job%05d", EXPORT_CACHE_MAX - 1);
 	CHECK(hit(id) == 202);
+
+	/* Past the TTL the next poll reloads; a poll during that reload
+	 * gets the previous answer at once instead of waiting on it. */
+	load("f", 202);
+	usleep((EXPORT_CACHE_TTL_MS + 100) * 1000);
+	CHECK(export_cache_get("f", &t) == NULL && t.t_load != 0);
+	CHECK(hit("f") == 202);
+	s = snap(200, 0);
+	export_cache_put("f", &t, s);
+	export_snap_unref(s);
+	CHECK(hit("f") == 200);
 
 	export_cache_stop();
 	CHECK(export_cache_get("d", &t) == NULL && t.t_load == 0);
