@@ -258,11 +258,18 @@ export_cache_get(const char *id, struct export_cache_ticket *t)
 			atomic_fetch_add(&s->sn_refs, 1);
 			goto out;
 		}
-		/* A reload is under way (the refresher's, most often,
-		 * slowed by a busy database): the previous answer, if
-		 * not too old, rather than a wait on the load. */
-		if (e->e_snap != NULL && e->e_loading && (now -
-		    e->e_fetched) * 1000 <= EXPORT_CACHE_STALE_MS) {
+		/*
+		 * Past the TTL but not the stale bound: the previous answer
+		 * rather than a wait, when a reload is under way (the
+		 * refresher's, most often, slowed by a busy database) or
+		 * the refresher can be woken to make one (it was starved
+		 * of CPU).  A request thread that loaded here would hold
+		 * up every connection its HTTP thread serves.
+		 */
+		if (e->e_snap != NULL && (e->e_loading || ec.threaded) &&
+		    (now - e->e_fetched) * 1000 <= EXPORT_CACHE_STALE_MS) {
+			if (!e->e_loading)
+				pthread_cond_signal(&ec.wake);
 			s = e->e_snap;
 			atomic_fetch_add(&s->sn_refs, 1);
 			goto out;

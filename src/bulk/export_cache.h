@@ -5,9 +5,10 @@
  * An answer (struct export_snap) is what a poll sends: status, headers
  * and body, rendered once per load of the job row.  It is served while
  * it is younger than EXPORT_CACHE_TTL_MS, counted from before its load
- * began, or, while a reload of it is under way, younger than
- * EXPORT_CACHE_STALE_MS: a poll never waits on a reload that a busy
- * database slows, if there is an answer to give.  One refresher thread, with a connection of its own, reloads
+ * began, or younger than EXPORT_CACHE_STALE_MS while a reload of it is
+ * under way or the refresher is woken to make one: a poll does not wait
+ * on a reload that a busy database or a busy CPU slows, if there is an
+ * answer to give.  One refresher thread, with a connection of its own, reloads
  * the answers being polled every EXPORT_CACHE_FRESH_MS, so request
  * threads seldom load.  On a miss one request thread loads and the
  * others asking for the same job wait for it: a burst of polls costs one

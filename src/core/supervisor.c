@@ -24,8 +24,11 @@
  * Isolation: where the supervisor owns a cgroup v2 group (cgroup.h),
  * workers go into a child group with a low cpu.weight and io.weight, so
  * the kernel gives the API the CPU first whatever the workers' nice
- * says; where it does not, one line at start says why, and the workers
- * keep what they had (nice, SCHED_IDLE, the throttle).
+ * says; where it does not, one line at start says why, and each worker
+ * starts a session of its own, so that the kernel's autogroups
+ * (autogroup.h) make it a scheduling group of its own, weighted by its
+ * nice against the API's group; where autogroups are off too, the
+ * workers keep what they had (nice, SCHED_IDLE, the throttle).
  */
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -43,6 +46,7 @@
 #include <unistd.h>
 
 #include "core/cfg.h"
+#include "core/autogroup.h"
 #include "core/cgroup.h"
 #include "core/supervisor.h"
 #include "lib/clock.h"
@@ -155,6 +159,8 @@ sup_start(struct sup_child *ch, const struct cgroup_iso *cg)
 		if (strcmp(ch->c_role, "worker") == 0 &&
 		    cg->ci_workers_fd != -1)
 			(void)cgroup_enter_workers(cg);
+		else if (strcmp(ch->c_role, "worker") == 0)
+			(void)autogroup_own(NULL, 0);
 		execv(SUP_EXE, argv);
 		log_warn("exec %s %s", SUP_EXE, ch->c_role);
 		_exit(127);
@@ -274,8 +280,11 @@ supervisor_main(struct cfg *cfg, int argc, char **argv)
 	if (sup_signals() == -1)
 		return 1;
 	if (cgroup_setup(CGROUP_ROOT, &s.s_cg, err, sizeof(err)) == -1)
-		log_info("cgroup isolation off: %s; workers keep nice, "
-		    "SCHED_IDLE and the throttle", err);
+		log_info("cgroup isolation off: %s; %s", err,
+		    autogroup_enabled() ? "workers in sessions of their own "
+		    "(kernel autogroups, weighted by worker_nice)" : "kernel "
+		    "autogroups off too: workers keep nice, SCHED_IDLE and "
+		    "the throttle");
 	else
 		log_info("cgroup isolation: workers in %s/workers (cpu.weight "
 		    "%d%s)", s.s_cg.ci_base, CGROUP_WORKER_CPU_WEIGHT,

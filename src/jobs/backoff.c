@@ -13,14 +13,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/autogroup.h"
 #include "core/cfg.h"
 #include "jobs/backoff.h"
 #include "jobs/throttle.h"
 #include "lib/log.h"
 
+static void	backoff_boost(struct backoff *, double);
+
 void
 backoff_init(struct backoff *b, const struct cfg *cfg, const char *kind,
-    const char *id, double now)
+    const char *id, int worker_nice, double now)
 {
 	memset(b, 0, sizeof(*b));
 	b->b_on = strcmp(cfg->interactive_control, "on") == 0 &&
@@ -37,6 +40,35 @@ backoff_init(struct backoff *b, const struct cfg *cfg, const char *kind,
 	b->b_next = now + BACKOFF_STEP_S;
 	b->b_last_t = b->b_started = now;
 	snprintf(b->b_proc, sizeof(b->b_proc), "job %s", id);
+	b->b_base_nice = b->b_nice = worker_nice < 0 ? 0 : worker_nice;
+}
+
+/* The floor as a guarantee (backoff.h): one step of the group's nice. */
+static void
+backoff_boost(struct backoff *b, double floor_rate)
+{
+	char	err[256];
+	int	nice = b->b_nice;
+
+	if (b->b_rate < floor_rate * BACKOFF_STARVED && nice > 0)
+		nice = nice > BACKOFF_BOOST_STEP ? nice - BACKOFF_BOOST_STEP :
+		    0;
+	else if (b->b_rate > floor_rate * BACKOFF_SATED &&
+	    nice < b->b_base_nice)
+		nice++;
+	if (nice == b->b_nice)
+		return;
+	if (autogroup_set_nice(nice, err, sizeof(err)) == -1) {
+		log_debug("%s: group nice %d: %s", b->b_proc, nice, err);
+		return;
+	}
+	if ((nice < b->b_base_nice) != b->b_boosted)
+		log_info("%s: %s (%.0f rows/s, floor %.0f rows/s)", b->b_proc,
+		    nice < b->b_base_nice ? "starved below its floor: "
+		    "raising its group's CPU weight" : "above its floor: "
+		    "CPU weight back", b->b_rate, floor_rate);
+	b->b_boosted = nice < b->b_base_nice;
+	b->b_nice = nice;
 }
 
 void
@@ -70,6 +102,8 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 	f = aimd_step(&b->b_aimd, now, p99, b->b_target_ms);
 	/* The first seconds are the job's to start up uncapped: a rate
 	 * measured while it ramps up is no reference. */
+	if (b->b_ref > 0 && now - b->b_started >= BACKOFF_WARMUP_S)
+		backoff_boost(b, b->b_aimd.a_floor * b->b_ref);
 	if (f >= 1 || b->b_ref <= 0 || now - b->b_started < BACKOFF_WARMUP_S)
 		cap = 0;
 	else {
@@ -100,15 +134,21 @@ backoff_progress(const struct backoff *b, char *out, size_t outlen)
 	snprintf(out, outlen, ",\"interactive\":{\"factor\":%.3f,"
 	    "\"p99_ms\":%.2f,\"target_ms\":%.0f,\"in_flight\":%d,"
 	    "\"cap_rows_per_s\":%lld,\"rate_rows_per_s\":%.0f,"
-	    "\"cuts\":%ld}", b->b_aimd.a_factor, b->b_aimd.a_p99_ms,
-	    b->b_target_ms, b->b_api.ia_in_flight, (long long)b->b_cap,
-	    b->b_rate, b->b_aimd.a_cuts);
+	    "\"cuts\":%ld,\"group_nice\":%d}", b->b_aimd.a_factor,
+	    b->b_aimd.a_p99_ms, b->b_target_ms, b->b_api.ia_in_flight,
+	    (long long)b->b_cap, b->b_rate, b->b_aimd.a_cuts, b->b_nice);
 }
 
 void
 backoff_end(struct backoff *b, PGconn *ctl)
 {
 	char	err[512];
+
+	if (b->b_boosted && autogroup_set_nice(b->b_base_nice, err,
+	    sizeof(err)) == 0) {
+		b->b_nice = b->b_base_nice;
+		b->b_boosted = 0;
+	}
 
 	if (!b->b_published || ctl == NULL)
 		return;

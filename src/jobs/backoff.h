@@ -13,6 +13,15 @@
  * interactive_floor_pct, so a job never stalls.  With
  * interactive_control = off or a target of 0, nothing here runs.
  *
+ * The floor is also a guarantee against starvation: a job whose rate
+ * stays under BACKOFF_STARVED x floor x reference although no cap holds
+ * it there (the CPU it needs goes to others) raises its scheduling
+ * group's weight, BACKOFF_BOOST_STEP of nice a second, never above the
+ * API's own (nice 0), and gives it back one a second once its rate is
+ * over BACKOFF_SATED x floor x reference.  The group is the worker's
+ * kernel autogroup (core/autogroup.h); where the worker has none (a
+ * cgroup or systemd decides its share), nothing changes.
+ *
  * Failure to reach the table counts as "no signal" (the factor climbs
  * back to 1), logged once per job.
  *
@@ -32,6 +41,9 @@
 #define BACKOFF_DECREASE	0.5	/* multiplicative decrease */
 #define BACKOFF_INCREASE	0.05	/* additive increase per step */
 #define BACKOFF_WARMUP_S	3.0	/* uncapped after the job starts */
+#define BACKOFF_STARVED		0.8	/* of the floor rate: boost */
+#define BACKOFF_SATED		1.5	/* of the floor rate: give back */
+#define BACKOFF_BOOST_STEP	5	/* nice per step when starved */
 
 struct cfg;
 struct throttle;
@@ -50,20 +62,23 @@ struct backoff {
 	struct interactive_api	b_api;		/* last read */
 	int			b_warned;	/* table error logged */
 	int			b_published;	/* our row exists */
+	int			b_base_nice;	/* worker_nice at start */
+	int			b_nice;		/* group's nice now */
+	int			b_boosted;	/* b_nice < b_base_nice */
 	char			b_proc[INTERACTIVE_PROC_MAX];
 };
 
 /* Sets b up for job id of kind; on only for the bulk kinds and when the
  * configuration turns the controller on. */
 void	backoff_init(struct backoff *, const struct cfg *, const char *kind,
-	    const char *id, double now);
+	    const char *id, int worker_nice, double now);
 /* One step when due (see above).  Never fails. */
 void	backoff_step(struct backoff *, PGconn *ctl, struct throttle *,
 	    double now);
 /* Writes the state as ',"interactive":{...}' (or "" when off) for the
  * job's progress. */
 void	backoff_progress(const struct backoff *, char *out, size_t outlen);
-/* Removes the job's row (best effort). */
+/* Removes the job's row (best effort) and gives a boost back. */
 void	backoff_end(struct backoff *, PGconn *ctl);
 
 #endif

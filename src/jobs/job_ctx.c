@@ -209,7 +209,7 @@ job_ctx_new(const struct cfg *cfg, const struct limits *lim, PGconn *ctl,
 	ctx->c_throttle = throttle_new(stop, job_ctx_throttle_tick, ctx);
 	job_ctx_apply_limits(ctx);
 	backoff_init(&ctx->c_backoff, cfg, ctx->c_kind, lease->l_id,
-	    ctx->c_started);
+	    lim->lim_worker_nice, ctx->c_started);
 	/* The worker's thread (and the threads the kind starts, which
 	 * inherit it) in the kind's class for this job; job_ctx_free puts
 	 * it back.  The normal class comes with a bulk time slice. */

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/autogroup.h"
 #include "core/cfg.h"
 #include "jobs/job_ctx.h"
 #include "jobs/job_kinds.h"
@@ -98,12 +99,17 @@ static void	worker_run(struct worker *, struct jobq_job *,
 static int	worker_settle(struct worker *, struct job_ctx *,
 		    enum job_status, const struct jobq_lease *, double);
 
-/* Bulk work yields to interactive use: nice 10, I/O best-effort 7. */
+/* Bulk work yields to interactive use: nice 10 (for its own autogroup
+ * too, when it has one: core/autogroup.h), I/O best-effort 7. */
 static void
 worker_lower_priority(void)
 {
+	char	err[256];
+
 	if (setpriority(PRIO_PROCESS, 0, WORKER_NICE) == -1)
 		log_warn("setpriority");
+	if (autogroup_set_nice(WORKER_NICE, err, sizeof(err)) == 0)
+		log_debug("autogroup nice %d", WORKER_NICE);
 	if (syscall(SYS_ioprio_set, WORKER_IOPRIO_WHO_PROCESS, 0,
 	    WORKER_IOPRIO_PRIO_VALUE(WORKER_IOPRIO_CLASS_BE,
 	    WORKER_IOPRIO_LEVEL)) == -1)
@@ -143,6 +149,10 @@ worker_limits(struct worker *w, int force)
 		w->w_nice_warned = 1;
 		return;
 	}
+	/* The group's weight follows (a no-op where the group is not
+	 * the worker's own). */
+	(void)autogroup_set_nice(w->w_limits.lim_worker_nice, err,
+	    sizeof(err));
 	log_debug("nice %d", w->w_limits.lim_worker_nice);
 	w->w_nice = w->w_limits.lim_worker_nice;
 }

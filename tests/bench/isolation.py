@@ -634,8 +634,10 @@ class Sampler:
             for app, w in cur.fetchall():
                 k = (app, w)
                 self.waits[k] = self.waits.get(k, 0) + 1
+        gn = (ictl or {}).get("group_nice") if isinstance(ictl, dict) \
+            else None
         return (time.monotonic(), lines or 0, factor, api_p99, state) + \
-            psi()
+            psi() + (gn,)
 
     def run(self):
         while not self.stop_ev.is_set():
@@ -802,17 +804,17 @@ def print_saturate(res):
                   name, r, u, r / u if u else float("nan"),
                   "" if u and r / u >= 0.5 else "  MISSED"))
     print("controller trace (t s, import lines/s, factor, published p99 "
-          "ms, PSI cpu/io/mem some avg10):")
+          "ms, PSI cpu/io/mem some avg10, the worker group's nice):")
     for name in ("unloaded", "metadata", "status"):
         rows = res["trace"][name]
         t0 = rows[0][0]
         for a, b in zip(rows, rows[1:]):
             dt = b[0] - a[0]
-            print("  %-8s %5.1f %8.0f %6s %7s   %5.1f %5.1f %5.1f" % (
+            print("  %-8s %5.1f %8.0f %6s %7s   %5.1f %5.1f %5.1f %4s" % (
                 name, b[0] - t0, (b[1] - a[1]) / dt if dt > 0 else 0,
                 "-" if b[2] is None else "%.2f" % b[2],
                 "-" if b[3] is None or b[3] < 0 else "%.1f" % b[3],
-                b[5], b[6], b[7]))
+                b[5], b[6], b[7], "-" if b[8] is None else b[8]))
     print("bulk database sessions, samples by wait event (loaded runs):")
     tot = {}
     for w in res["waits"].values():

@@ -125,3 +125,49 @@ def test_workers_placed_in_a_low_weight_group(bulkhead_bin, db, tmp_path):
         p.terminate()
         p.wait(30)
         _rmtree_cgroup(group)
+
+
+def _session(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[3])
+
+
+def _autogroup(pid):
+    """(group name, nice) from /proc/PID/autogroup."""
+    with open("/proc/%d/autogroup" % pid) as f:
+        name, _, nice = f.read().split()
+    return name, int(nice)
+
+
+def test_fallback_workers_get_autogroups_of_their_own(db, start_server):
+    """Without a cgroup to split, each worker leads a session of its own,
+    so the kernel's autogroup makes it a scheduling group of its own,
+    at worker_nice (10) against the API's group (core/autogroup.h); the
+    supervisor's group keeps nice 0."""
+    if not os.path.exists("/proc/self/autogroup"):
+        pytest.skip("kernel without CONFIG_SCHED_AUTOGROUP")
+    with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+        if f.read().strip() != "1":
+            pytest.skip("kernel.sched_autogroup_enabled is 0")
+    s = start_server(db, role="run", wait=False,
+                     extra_env={"BULKHEAD_WORKERS": "2"})
+    wait_for(lambda: tables_ready(db), 60, what="migrations")
+    wait_for(lambda: len(by_role(s.proc.pid, "worker")) == 2, 60,
+             what="the workers")
+    log = log_text(s)
+    line = [x for x in log.splitlines() if "cgroup isolation" in x][0]
+    if "cgroup isolation off" not in line:
+        pytest.skip("the workers have a cgroup here: " + line)
+    assert "workers in sessions of their own" in line, line
+    sup_group, sup_nice = _autogroup(s.proc.pid)
+    assert sup_nice == 0
+    api = by_role(s.proc.pid, "serve")
+    groups = set()
+    for w in by_role(s.proc.pid, "worker"):
+        assert _session(w) == w
+        wait_for(lambda: _autogroup(w)[1] == 10, 30,
+                 what="worker %d's group at nice 10" % w)
+        groups.add(_autogroup(w)[0])
+    assert len(groups) == 2 and sup_group not in groups
+    for p in api:
+        assert _autogroup(p) == (sup_group, 0)
