@@ -341,7 +341,9 @@ cfg_is_flag(const char *arg)
 {
 	const char	*eq;
 
-	if (strncmp(arg, "--", 2) != 0)
+	/* NULL: argv[argc], and the analyzer's view of argv once an
+	 * external call (cfg_targets_env) may have touched memory. */
+	if (arg == NULL || strncmp(arg, "--", 2) != 0)
 		return 0;
 	arg += 2;
 	if (strncmp(arg, "config", 6) == 0 && (arg[6] == '\0' || arg[6] == '='))
