@@ -152,20 +152,30 @@ def test_file_target_wins_and_survives_pushed_config(db, start_server,
         wait_for(lambda: heartbeats(him), 15, "first heartbeat")
         elsewhere = {"url": him.router_url + "/elsewhere",
                      "username": "bulkhead", "password": "s3cret"}
+        # What an OpenHIM administrator may push: a clash with the file,
+        # a new target, and one on a private address (import_allow names
+        # only 127.0.0.1 here).
         him.set_config(URN, {"targets": [
             dict(elsewhere, name="sms-gateway"),
-            dict(elsewhere, name="pushed-only")]})
-        wait_for(lambda: "config applied: 2 delivery targets" in
+            dict(elsewhere, name="pushed-only"),
+            dict(elsewhere, name="pushed-lan",
+                 url="http://192.168.77.1:5001/sms")]})
+        wait_for(lambda: "config applied: 3 delivery targets" in
                  srv.read_log(), 15, "pushed config applied")
         assert "target \"sms-gateway\" is also declared in the config " \
             "file (file %s:1): the file's wins" % conf in srv.read_log()
         jid = submit(bulkhead_bin, db, "noop", {
             "steps": 1, "step_ms": 0, "outputs": 1,
             "deliver": [{"target": "sms-gateway"},
-                        {"target": "pushed-only"}]})
+                        {"target": "pushed-only"},
+                        {"target": "pushed-lan"}]})
         wait_final(db, jid)
         wait_for(lambda: [d[2] for d in deliveries(db, jid)] ==
-                 ["delivered", "delivered"], 30, "both delivered")
+                 ["delivered", "delivered", "failed"], 30, "settled")
+        assert deliveries(db, jid)[2][5] == (
+            "refused by the address policy: host 192.168.77.1 is private "
+            "address 192.168.77.1 (name the host in import_allow to allow "
+            "it)")
         # The clash went to the file's URL; the other pushed one to its.
         assert [n["delivery"]["target"] for n in notes(him, "/sms")] == [
             "sms-gateway"]
