@@ -6,8 +6,13 @@ all:
 	scripts/deps.sh run
 	scripts/build.sh
 
+# make run OPENHIM=standin: the same, wired to the OpenHIM stand-in
+# (scripts/openhim-standin.sh; README "OpenHIM hand-off").
 run:
-	scripts/run.sh
+	@if [ "$(OPENHIM)" = standin ]; then scripts/openhim-standin.sh; \
+	elif [ -n "$(OPENHIM)" ]; then \
+		echo "OPENHIM=$(OPENHIM): only 'standin' is known" >&2; exit 2; \
+	else scripts/run.sh; fi
 
 test:
 	scripts/test.sh

@@ -12,10 +12,12 @@ postgresql-client"
 # clang: fuzz smoke, the clang -Werror and TSan builds; clang-tidy (with
 # run-clang-tidy) and clang-format: the lint tests; perl: checksrc.sh;
 # python3-cryptography: the SMART tests sign client assertions;
-# chromium, chromium-driver, python3-selenium: the console page's test.
+# chromium, chromium-driver, python3-selenium: the console page's test;
+# docker-compose: 'docker-compose config' checks docker/compose.yml (no
+# engine needed).
 test="python3 python3-pytest python3-requests python3-psycopg2
 python3-cryptography clang libclang-rt-14-dev clang-tidy clang-format perl
-zstd curl chromium chromium-driver python3-selenium"
+zstd curl chromium chromium-driver python3-selenium docker-compose"
 bench="wrk"
 
 case "${1:-run}" in

@@ -18,6 +18,7 @@
 #include "core/version.h"
 #include "http/http_server.h"
 #include "cli/jobs_cli.h"
+#include "cli/openhim_cli.h"
 #include "cli/openimis_cli.h"
 #include "jobs/schedule_cfg.h"
 #include "jobs/scheduler.h"
@@ -54,6 +55,7 @@ static int	cmd_admins(struct cfg *, int, char **);
 static int	cmd_clients(struct cfg *, int, char **);
 static int	cmd_version(struct cfg *, int, char **);
 static int	cmd_openimis(struct cfg *, int, char **);
+static int	cmd_openhim(struct cfg *, int, char **);
 
 static const struct command commands[] = {
 	{ "run", 2, cmd_run, "API, scheduler and workers under one supervisor",
@@ -92,6 +94,8 @@ static const struct command commands[] = {
 	    "clients; sign a token request", NULL },
 	{ "openimis", 1, cmd_openimis, "check: log in to openIMIS and read "
 	    "a page of each type", NULL },
+	{ "openhim", 1, cmd_openhim, "install-channels: register with "
+	    "OpenHIM and create the default channels", NULL },
 	{ "version", 0, cmd_version, "print the version",
 	    "version\n\nPrints the version.\n" },
 };
@@ -281,6 +285,12 @@ static int
 cmd_openimis(struct cfg *cfg, int argc, char **argv)
 {
 	return openimis_cli_main(cfg, argc, argv);
+}
+
+static int
+cmd_openhim(struct cfg *cfg, int argc, char **argv)
+{
+	return openhim_cli_main(cfg, argc, argv);
 }
 
 static int

@@ -23,6 +23,7 @@
 static enum fetch_policy_ipclass fetch_policy_class4(const unsigned char *);
 static enum fetch_policy_ipclass fetch_policy_class6(const unsigned char *);
 static int	fetch_policy_is_localhost(const char *);
+static int	fetch_policy_private4(const unsigned char *);
 
 static enum fetch_policy_ipclass
 fetch_policy_class4(const unsigned char *b)
@@ -190,5 +191,54 @@ fetch_policy_addr_text(int family, const void *addr, size_t addrlen,
 		    sin6_addr;
 	if (a == NULL || inet_ntop(family, a, ip, (socklen_t)iplen) == NULL)
 		return -1;
+	return 0;
+}
+
+static int
+fetch_policy_private4(const unsigned char *b)
+{
+	return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+	    (b[0] == 192 && b[1] == 168) ||
+	    (b[0] == 100 && (b[1] & 0xc0) == 64);
+}
+
+int
+fetch_policy_ip_private(const char *ip)
+{
+	static const unsigned char zero[12];
+	static const unsigned char nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	unsigned char	b[16];
+
+	if (ip == NULL)
+		return 0;
+	if (inet_pton(AF_INET, ip, b) == 1)
+		return fetch_policy_private4(b);
+	if (inet_pton(AF_INET6, ip, b) != 1)
+		return 0;
+	if ((memcmp(b, zero, 10) == 0 && ((b[10] == 0xff && b[11] == 0xff) ||
+	    (b[10] == 0 && b[11] == 0))) || memcmp(b, nat64, 12) == 0)
+		return fetch_policy_private4(b + 12);
+	return (b[0] & 0xfe) == 0xfc ||
+	    (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0);
+}
+
+int
+fetch_policy_target_refused(const char *allow, const char *host,
+    const char *ip, const char **what)
+{
+	enum fetch_policy_ipclass	cls;
+
+	if (fetch_policy_host_allowed(allow, host)) {
+		*what = fetch_policy_ip_class_name(fetch_policy_ip_class(ip));
+		return fetch_policy_addr_refused(host, ip, &cls);
+	}
+	cls = fetch_policy_ip_class(ip);
+	*what = fetch_policy_ip_class_name(cls);
+	if (cls != FETCH_POLICY_IP_OTHER)
+		return 1;
+	if (fetch_policy_ip_private(ip)) {
+		*what = "private";
+		return 1;
+	}
 	return 0;
 }

@@ -64,6 +64,29 @@ int		 fetch_policy_host_allowed(const char *allow,
 int		 fetch_policy_addr_refused(const char *host, const char *ip,
 		    enum fetch_policy_ipclass *cls);
 
+/*
+ * Returns 1 if the address literal ip is private: 10/8, 172.16/12,
+ * 192.168/16, 100.64/10 (carrier-grade NAT), fc00::/7 (unique local),
+ * fec0::/10 (site-local); IPv4-mapped, -compatible and NAT64 forms by
+ * their IPv4 part.  0 otherwise, and for a non-IP.  Private addresses are
+ * not refused by fetch_policy_addr_refused (an allowlisted import host
+ * may well live on the LAN); fetch_policy_target_refused uses this.
+ */
+int		 fetch_policy_ip_private(const char *ip);
+
+/*
+ * The rule for URLs Bulkhead posts to without a client asking — OpenHIM
+ * delivery targets, which an OpenHIM administrator may push — decided at
+ * connect time like the fetcher's: a host named in allow (import_allow)
+ * follows fetch_policy_addr_refused (so "127.0.0.1" in allow lets tests
+ * and a local router through); any other host must resolve to an
+ * ordinary, non-private address.  Returns 1 if connecting to ip for host
+ * is refused, and *what names the reason's class ("private",
+ * "loopback", "cloud metadata", ...).
+ */
+int		 fetch_policy_target_refused(const char *allow,
+		    const char *host, const char *ip, const char **what);
+
 /* Sets *out, *outlen to s[0..n) without one pair of [] around it. */
 void		 fetch_policy_unbracket(const char *s, size_t n,
 		    const char **out, size_t *outlen);

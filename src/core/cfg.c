@@ -9,7 +9,9 @@
  * Schedule declarations ("schedule.NAME.FIELD = value", cfg.h) are not
  * table rows: any number of names, each field once.  They are kept as
  * written with their source, checked here for syntax only; cron, zone
- * and job are the scheduler's to judge (schedule_cfg_check).
+ * and job are the scheduler's to judge (schedule_cfg_check).  OpenHIM
+ * targets ("openhim.target.NAME.FIELD") are read and checked whole in
+ * cfg_targets.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/cfg.h"
+#include "core/cfg_int.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
 
@@ -129,6 +132,8 @@ static const struct cfg_key cfg_keys[] = {
 	I(openhim_max_attempts, 1, 100, "10", "attempts per delivery"),
 	I(openhim_url_ttl, 60, 30 * 86400, "86400",
 	    "lifetime of signed download URLs in notifications, seconds"),
+	I(openhim_install_channels, 0, 1, "0", "1: after registering, "
+	    "create Bulkhead's default channels missing in OpenHIM"),
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -271,6 +276,13 @@ cfg_read_stream(struct cfg *c, FILE *fp, const char *path, char *errbuf,
 				goto out;
 			continue;
 		}
+		if (strncmp(key, CFG_TARGET_PREFIX,
+		    strlen(CFG_TARGET_PREFIX)) == 0) {
+			if (cfg_targets_line(c, key, val, source, errbuf,
+			    errlen) == -1)
+				goto out;
+			continue;
+		}
 		if ((k = cfg_find(key, strlen(key))) == NULL) {
 			snprintf(errbuf, errlen, "%s: unknown key \"%s\"",
 			    source, key);
@@ -316,6 +328,9 @@ cfg_read_env(struct cfg *c, char *errbuf, size_t errlen)
 		if (cfg_set(c, &cfg_keys[i], v, source, errbuf, errlen) == -1)
 			return -1;
 	}
+	if ((v = getenv(CFG_TARGET_ENV)) != NULL &&
+	    cfg_targets_env(c, v, errbuf, errlen) == -1)
+		return -1;
 	if ((v = getenv(CFG_SCHED_ENV)) != NULL)
 		return cfg_sched_env(c, v, errbuf, errlen);
 	return 0;
@@ -326,7 +341,9 @@ cfg_is_flag(const char *arg)
 {
 	const char	*eq;
 
-	if (strncmp(arg, "--", 2) != 0)
+	/* NULL: argv[argc], and the analyzer's view of argv once an
+	 * external call (cfg_targets_env) may have touched memory. */
+	if (arg == NULL || strncmp(arg, "--", 2) != 0)
 		return 0;
 	arg += 2;
 	if (strncmp(arg, "config", 6) == 0 && (arg[6] == '\0' || arg[6] == '='))
@@ -476,6 +493,8 @@ cfg_validate(struct cfg *c, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "data_dir: must not be empty");
 		return -1;
 	}
+	if (cfg_targets_validate(c, errbuf, errlen) == -1)
+		return -1;
 	if (cfg_validate_openimis(c, errbuf, errlen) == -1)
 		return -1;
 	if (c->job_heartbeat * 2 > c->job_lease) {
@@ -614,6 +633,7 @@ cfg_free(struct cfg *c)
 	free(c->config_file);
 	c->listen_host = c->config_file = NULL;
 	cfg_sched_free(c);
+	cfg_targets_free(c);
 }
 
 void
@@ -653,6 +673,7 @@ cfg_dump(const struct cfg *c)
 				    cs->cs_name, cfg_sf_names[f],
 				    cs->cs_value[f]);
 	}
+	cfg_targets_dump(c);
 }
 
 void
@@ -686,6 +707,7 @@ cfg_export_env(const struct cfg *c)
 		setenv(name, v, 1);
 	}
 	unsetenv("BULKHEAD_CONFIG");
+	cfg_targets_export(c);
 	/* The declarations, each field with the line it came from, so that
 	 * a child's messages still name the file. */
 	arr = cJSON_CreateArray();

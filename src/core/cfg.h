@@ -25,6 +25,22 @@
  * BULKHEAD_SCHEDULES (JSON, internal), which replaces the file's
  * declarations when set.
  *
+ * OpenHIM delivery targets may be declared in the file too (issue 15),
+ * one field per line:
+ *
+ *	openhim.target.NAME.url              = http://openhim:5001/sms
+ *	                                       (required; http or https)
+ *	openhim.target.NAME.username         = bulkhead  (router client)
+ *	openhim.target.NAME.password         = secret    (masked in dumps)
+ *	openhim.target.NAME.max_inline_bytes = 0         (0 .. 15 MiB)
+ *	openhim.target.NAME.channel          = SMS gateway (for the record)
+ *
+ * NAME is 1-64 of a-z, 0-9, '-' and '_' (what "deliver" names).  Each
+ * is checked whole at load (cfg_targets.c); a bad one fails the load
+ * with its line.  They are handed to children as BULKHEAD_OPENHIM_TARGETS
+ * (JSON, internal), like the schedules.  A target of the file wins over
+ * one of the same name pushed by OpenHIM (openhim/delivery.h).
+ *
  * Errors: cfg_load returns -1 and writes the reason into errbuf.
  * Ownership: strings in struct cfg are owned by it; cfg_free releases them.
  */
@@ -36,6 +52,10 @@
 
 #define CFG_SCHEDULES_MAX	256	/* schedules one file may declare */
 #define CFG_SOURCE_MAX		512	/* "file x.conf:12" */
+/* OpenHIM targets one file may declare (as OPENHIM_CFG_TARGETS_MAX) */
+#define CFG_TARGETS_MAX		32
+#define CFG_TARGET_NAME_MAX	64
+#define CFG_TARGET_INLINE_MAX	(15LL * 1024 * 1024) /* OpenHIM's body cap */
 
 /* The fields of a declared schedule, in cs_value / cs_src order. */
 enum cfg_sched_field {
@@ -56,6 +76,26 @@ struct cfg_schedule {
 					   enabled, normalised) */
 	char	*cs_src[CFG_SF_N];	/* "file x.conf:12" per field */
 	char	*cs_first;		/* source of its first line */
+};
+
+/* The fields of a declared OpenHIM target, in ct_value / ct_src order. */
+enum cfg_target_field {
+	CFG_TF_URL,
+	CFG_TF_USERNAME,
+	CFG_TF_PASSWORD,
+	CFG_TF_MAX_INLINE,
+	CFG_TF_CHANNEL,
+	CFG_TF_N
+};
+
+/* One OpenHIM delivery target declared in the config file.  Strings
+ * owned; a field not given is NULL in both arrays. */
+struct cfg_target {
+	char	*ct_name;
+	char	*ct_value[CFG_TF_N];	/* as written */
+	char	*ct_src[CFG_TF_N];	/* "file x.conf:12" per field */
+	char	*ct_first;		/* source of its first line */
+	int64_t	 ct_max_inline;		/* parsed max_inline_bytes, 0 */
 };
 
 struct cfg {
@@ -118,10 +158,20 @@ struct cfg {
 	int	 openhim_tls_insecure;	/* 1: no certificate check */
 	int	 openhim_max_attempts;	/* per delivery */
 	int	 openhim_url_ttl;	/* signed URL lifetime, seconds */
+	int	 openhim_install_channels; /* 1: install the default
+					   channels after registering */
 	char	*config_file;		/* file read, or NULL */
 	struct cfg_schedule *schedules;	/* declared in the file */
 	size_t	 nschedules;
+	struct cfg_target *openhim_targets; /* declared in the file */
+	size_t	 nopenhim_targets;
 };
+
+/* "url", "username", ... for a target field. */
+const char	*cfg_target_field_name(enum cfg_target_field);
+/* The declared target called name, or NULL.  Borrowed from c. */
+const struct cfg_target *cfg_target_find(const struct cfg *c,
+	    const char *name);
 
 /* "cron", "timezone", ... for a field. */
 const char	*cfg_sched_field_name(enum cfg_sched_field);

@@ -520,8 +520,10 @@ worker_main(struct cfg *cfg)
 				continue;	/* reconnect at once */
 		}
 		/* OpenHIM deliveries: only by idle workers, never a job's
-		 * time (src/openhim/delivery.h). */
-		if (cfg->openhim_api_url[0] != '\0' &&
+		 * time (src/openhim/delivery.h); with OpenHIM's API set
+		 * (pushed targets) or targets in the config file. */
+		if ((cfg->openhim_api_url[0] != '\0' ||
+		    cfg->nopenhim_targets > 0) &&
 		    clock_mono() >= w.w_next_delivery) {
 			w.w_next_delivery = clock_mono() + 1;
 			if (delivery_run_due(w.w_ctl, cfg) > 0)

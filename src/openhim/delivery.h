@@ -6,10 +6,16 @@
  * Notification (application/json): {"jobId", "kind", "transactionTime",
  * "delivery": {"n", "attempt", "target"}, "output": [{"type", "url",
  * "count", "bytes"}], "error": [...]} — a manifest with absolute download
- * URLs, never the files (OpenHIM caps a transaction's bodies at 15 MiB,
- * core-js src/utils.js enforceMaxBodiesSize).  The header
+ * URLs, not the files (OpenHIM caps a transaction's bodies at 15 MiB,
+ * core-js src/utils.js enforceMaxBodiesSize).  Only when the target's
+ * max_inline_bytes is set and the job's files total less (uncompressed)
+ * does each output and error entry also carry "inline": its NDJSON text,
+ * decompressed, as one JSON string — and only if the whole notification
+ * stays within 15 MiB; otherwise URLs only.  The header
  * X-Bulkhead-Delivery: JOB/N lets a receiver drop a repeat.
- * A delivery never changes its job's state.
+ * A delivery never changes its job's state.  A job whose files are gone
+ * (the client's DELETE, expiry) or that is no longer completed gets no
+ * notification: its pending delivery ends failed with that reason.
  */
 #ifndef OPENHIM_DELIVERY_H
 #define OPENHIM_DELIVERY_H

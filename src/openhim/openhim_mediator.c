@@ -30,6 +30,8 @@ static void	openhim_mediator_config(struct openhim_mediator *,
 		    PGconn *, const char *);
 static cJSON	*openhim_mediator_route(const char *, const char *, int,
 		    const char *);
+static int	openhim_mediator_refused(const char *, long, const char *,
+		    const struct cfg *, char *, size_t);
 
 void
 openhim_mediator_init(struct openhim_mediator *m, const struct cfg *c)
@@ -201,8 +203,10 @@ static void
 openhim_mediator_config(struct openhim_mediator *m, PGconn *conn,
     const char *text)
 {
-	struct openhim_cfg	oc;
-	char			err[512];
+	struct openhim_cfg	 oc;
+	const struct cfg_target	*ct;
+	char			 err[512];
+	size_t			 i;
 
 	if (openhim_cfg_parse(text, &oc, err, sizeof(err)) == -1) {
 		log_warnx("OpenHIM mediator config ignored, nothing of it "
@@ -223,12 +227,18 @@ openhim_mediator_config(struct openhim_mediator *m, PGconn *conn,
 	    "maxAttempts %d", oc.oc_ntargets, oc.oc_ntargets == 1 ? "" : "s",
 	    oc.oc_max_attempts > 0 ? oc.oc_max_attempts :
 	    m->om_cfg->openhim_max_attempts);
+	for (i = 0; i < oc.oc_ntargets; i++)
+		if ((ct = cfg_target_find(m->om_cfg,
+		    oc.oc_targets[i].ot_name)) != NULL)
+			log_info("OpenHIM mediator config: target \"%s\" is "
+			    "also declared in the config file (%s): the "
+			    "file's wins", ct->ct_name, ct->ct_first);
 }
 
 void
 openhim_mediator_tick(struct openhim_mediator *m, PGconn *conn, double now)
 {
-	char	 err[512], path[256], body[128];
+	char	 err[512], path[256], body[128], report[512];
 	char	*doc, *reply = NULL;
 	long	 st;
 
@@ -257,6 +267,7 @@ openhim_mediator_tick(struct openhim_mediator *m, PGconn *conn, double now)
 		}
 		m->om_registered = 1;
 		m->om_want_config = 1;
+		m->om_install = m->om_cfg->openhim_install_channels;
 	}
 	snprintf(path, sizeof(path), "/mediators/%s/heartbeat",
 	    OPENHIM_MEDIATOR_URN);
@@ -280,6 +291,124 @@ openhim_mediator_tick(struct openhim_mediator *m, PGconn *conn, double now)
 		m->om_want_config = 0;
 		if (reply != NULL && reply[0] != '\0')
 			openhim_mediator_config(m, conn, reply);
+		if (m->om_install) {
+			/* Once per registration, whatever the outcome. */
+			m->om_install = 0;
+			if (openhim_mediator_install_channels(m->om_cfg,
+			    report, sizeof(report), err, sizeof(err)) == -1)
+				log_warnx("OpenHIM: default channels not "
+				    "installed: %s", err);
+			else
+				log_info("OpenHIM: default channels: %s",
+				    report);
+		}
 	}
 	free(reply);
+}
+
+/* The reason for an unexpected answer to what (one line). */
+static int
+openhim_mediator_refused(const char *what, long st, const char *reply,
+    const struct cfg *c, char *errbuf, size_t errlen)
+{
+	if (st == 401 || st == 403)
+		snprintf(errbuf, errlen, "OpenHIM refused user \"%s\" (HTTP "
+		    "%ld on %s): check openhim_username/openhim_password and "
+		    "that its role may manage mediators", c->openhim_username,
+		    st, what);
+	else
+		snprintf(errbuf, errlen, "OpenHIM answered HTTP %ld to %s: "
+		    "%.200s", st, what, reply != NULL ? reply : "");
+	return -1;
+}
+
+int
+openhim_mediator_install_channels(const struct cfg *c, char *report,
+    size_t reportlen, char *errbuf, size_t errlen)
+{
+	cJSON		*doc = NULL, *have = NULL, *want, *ch, *x, *missing;
+	char		*text = NULL, *reply = NULL, *names = NULL;
+	const char	*name, *xn;
+	char		 path[256];
+	long		 st;
+	int		 rc = -1, n = 0, found;
+
+	missing = cJSON_CreateArray();
+	text = openhim_mediator_doc(c);
+	if ((doc = cJSON_Parse(text)) == NULL) {
+		snprintf(errbuf, errlen, "registration document unreadable");
+		goto out;
+	}
+	want = cJSON_GetObjectItemCaseSensitive(doc, "defaultChannelConfig");
+	if (openhim_api_call(c, "GET", "/channels", NULL, &st, &reply, errbuf,
+	    errlen) == -1)
+		goto out;
+	if (st != 200) {
+		openhim_mediator_refused("GET /channels", st, reply, c, errbuf,
+		    errlen);
+		goto out;
+	}
+	if ((have = cJSON_Parse(reply)) == NULL || !cJSON_IsArray(have)) {
+		snprintf(errbuf, errlen, "GET /channels: not a JSON array");
+		goto out;
+	}
+	/* Channel names are unique in OpenHIM (core-js src/model/
+	 * channels.js): asking for one it has would fail the whole call. */
+	cJSON_ArrayForEach(ch, want) {
+		name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ch,
+		    "name"));
+		found = 0;
+		cJSON_ArrayForEach(x, have) {
+			xn = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(x, "name"));
+			if (name != NULL && xn != NULL &&
+			    strcmp(xn, name) == 0)
+				found = 1;
+		}
+		if (name != NULL && !found) {
+			cJSON_AddItemToArray(missing,
+			    cJSON_CreateString(name));
+			n++;
+		}
+	}
+	if (n == 0) {
+		snprintf(report, reportlen, "all %d already in OpenHIM",
+		    cJSON_GetArraySize(want));
+		rc = 0;
+		goto out;
+	}
+	names = cJSON_PrintUnformatted(missing);
+	free(reply);
+	reply = NULL;
+	snprintf(path, sizeof(path), "/mediators/%s/channels",
+	    OPENHIM_MEDIATOR_URN);
+	if (openhim_api_call(c, "POST", path, names, &st, &reply, errbuf,
+	    errlen) == -1)
+		goto out;
+	if (st == 404) {
+		snprintf(errbuf, errlen, "OpenHIM has no mediator %s: it must "
+		    "be registered first", OPENHIM_MEDIATOR_URN);
+		goto out;
+	}
+	if (st == 400) {
+		snprintf(errbuf, errlen, "OpenHIM's registration of %s lacks "
+		    "channels %s (it keeps a registration of the same "
+		    "version: bump OPENHIM_MEDIATOR_VERSION)",
+		    OPENHIM_MEDIATOR_URN, names);
+		goto out;
+	}
+	if (st != 201) {
+		openhim_mediator_refused(path, st, reply, c, errbuf, errlen);
+		goto out;
+	}
+	snprintf(report, reportlen, "installed %d: %s", n, names);
+	rc = 0;
+ out:
+	cJSON_Delete(doc);
+	cJSON_Delete(have);
+	cJSON_Delete(missing);
+	cJSON_free(names);
+	free(text);
+	free(reply);
+	return rc;
 }

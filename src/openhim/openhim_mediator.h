@@ -9,7 +9,9 @@
  * unreachable, refuses the credentials or answers an error, the next try
  * backs off 10, 20, 40, 60, 60 ... seconds, and one log line is written
  * per change of state, not per try.  Config that OpenHIM returns is
- * validated whole (openhim_cfg_parse): applied, or logged and ignored.
+ * validated whole (openhim_cfg_parse): applied, or logged and ignored;
+ * a pushed target named like one of the config file is stored but the
+ * file's is used (openhim/delivery.h), which the log says.
  * Nothing here touches jobs: Bulkhead serves and runs jobs whatever
  * OpenHIM does.  Process: the scheduler leader only.
  */
@@ -50,6 +52,10 @@ struct openhim_mediator {
 	double			 om_started;	/* monotonic s, for uptime */
 	struct openhim_cfg	 om_pushed;	/* last config applied */
 	int			 om_have_pushed;
+	int			 om_install;	/* install the default
+						   channels after the next
+						   heartbeat (once per
+						   registration) */
 };
 
 /* Starts idle; no I/O. */
@@ -61,5 +67,18 @@ void	openhim_mediator_tick(struct openhim_mediator *, PGconn *conn,
 void	openhim_mediator_free(struct openhim_mediator *);
 /* The registration document (JSON text).  Caller frees with free(). */
 char	*openhim_mediator_doc(const struct cfg *);
+/*
+ * Creates in OpenHIM the channels of defaultChannelConfig it does not
+ * have yet: GET /channels, then POST /mediators/:urn/channels with the
+ * missing names (core-js src/api/mediators.js loadDefaultChannels; a
+ * name OpenHIM already has would fail the call, names being unique,
+ * src/model/channels.js).  The mediator must be registered.  0 with a
+ * one-line report ("installed 2: [...]", "all 2 already in OpenHIM"),
+ * or -1 with the reason.  Blocking; the CLI ('bulkhead openhim
+ * install-channels') and the scheduler leader (openhim_install_channels
+ * = 1, once per registration).
+ */
+int	 openhim_mediator_install_channels(const struct cfg *, char *report,
+	    size_t reportlen, char *errbuf, size_t errlen);
 
 #endif

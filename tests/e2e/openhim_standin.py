@@ -18,11 +18,17 @@ API (HTTP here; core serves HTTPS on 8080 by default, config/default.json):
 - PUT /mediators/:urn/config (setConfig()): validated against configDefs
   (validateConfig: string/bool/number/password/struct/array), sets
   _configModifiedTS.
-- POST /mediators/:urn/channels (addChannel()): creates the channels of
-  defaultChannelConfig named in the body array, or all when empty.
+- POST /mediators/:urn/channels (loadDefaultChannels()): creates the
+  channels of defaultChannelConfig named in the body array, or all when
+  the body is empty or []; 400 when a name is not in defaultChannelConfig;
+  channel names are unique (src/model/channels.js ChannelSchema.index
+  ("name", {unique: true})), so creating one that exists fails the save
+  and the call answers 500 ("Could not load mediator default channel
+  config"), the channels saved before it staying.
 - GET /heartbeat (src/api/heartbeat.js): public, mediators' uptime or null
   after 60 s without heartbeat.
-- GET /mediators, GET /channels for inspection.
+- GET /mediators, GET /channels (src/api/channels.js getChannels: the
+  channels the user may see, all of them for an admin).
 
 Router (src/koaMiddleware.js, src/middleware/*):
 - Basic client auth (src/middleware/basicAuthentication.js): clientID and
@@ -45,6 +51,13 @@ rerun task does (src/tasks.js).
 
 Fault switches for tests: down() / up() (listener closed / reopened on the
 same port), fail_heartbeats (answer 500 n times).
+
+Not OpenHIM: a route's "headers" dict is sent on polling ticks (core's
+RouteDef has no such field; a real route sends Basic auth from its
+username/password) — the stand-in uses it to carry an operator's Bearer
+token to GET /openhim/poll/{schedule}.  Loop (used by main() and the
+tests) plays the operator and a receiver around Bulkhead: see its
+docstring.
 """
 import base64
 import hashlib
@@ -356,10 +369,25 @@ class ApiHandler(_Base):
             return 200
         if method == "POST" and what == "channels":
             names = body or []
-            made = []
-            for ch in med.get("defaultChannelConfig", []):
-                if not names or ch["name"] in names:
-                    made.append(him.add_channel(ch))
+            defaults = med.get("defaultChannelConfig", [])
+            chosen = [c for c in defaults if not names or
+                      c["name"] in names]
+            if names and len(chosen) < len(names):
+                self.reply(400, "Could not load mediator default channel "
+                           "config, one or more channels in the request "
+                           "body not found in the mediator config (urn: %s)"
+                           % urn, "text/plain")
+                return 400
+            for ch in chosen:
+                with him.lock:
+                    dup = any(c["name"] == ch["name"] for c in him.channels)
+                if dup:
+                    self.reply(500, "Could not load mediator default "
+                               "channel config (urn: %s): E11000 duplicate "
+                               "key error collection: openhim.channels "
+                               "index: name_1" % urn, "text/plain")
+                    return 500
+                him.add_channel(json.loads(json.dumps(ch)))
             self.reply(201)
             return 201
         self.reply(404, "Not found", "text/plain")
@@ -465,54 +493,131 @@ class RouterHandler(_Base):
                    extra=[("X-OpenHIM-TransactionID", tid)])
 
 
+POLL_CHANNEL = "Bulkhead nightly export poll"
+
+
+class Loop:
+    """The whole loop around Bulkhead, one step() a second (main() and
+    test_openhim_ops.py): once Bulkhead has registered, (optionally) push
+    the delivery target "receiver" as mediator config; once Bulkhead has
+    installed its default channels (openhim_install_channels = 1), give
+    the polling channel's route the operator's Bearer token and tick it
+    (first at once, then every poll_every seconds), as OpenHIM's polling
+    app does; for each notification routed to the "Receiver" channel
+    (POST /notify), fetch every output URL it carries, as a receiver
+    would.  What happens is printed, a line each, and kept in .events."""
+
+    def __init__(self, him, client_id, password, token=None, poll_every=0,
+                 push_target=False, out=print):
+        self.him, self.cid, self.pw = him, client_id, password
+        self.token, self.poll_every = token, poll_every
+        self.push_target, self.out = push_target, out
+        self.events, self.fetched = [], []
+        self.registered = self.channels = False
+        self.next_tick = None
+        self.seen_hb, self.ntx = 0, 0
+        him.add_client(client_id, password, roles=["bulkhead"])
+        him.add_channel({"name": "Receiver", "urlPattern": "^/notify$",
+                         "type": "http", "methods": ["POST"],
+                         "allow": ["bulkhead"], "routes": []})
+
+    def say(self, line):
+        self.events.append(line)
+        self.out(line)
+
+    def step(self):
+        him = self.him
+        for urn, m in list(him.mediators.items()):
+            if not self.registered:
+                self.registered = True
+                self.say("registered %s %s" % (urn, m["version"]))
+                if self.push_target:
+                    him.set_config(urn, {"targets": [{
+                        "name": "receiver", "url": him.router_url +
+                        "/notify", "username": self.cid,
+                        "password": self.pw}]})
+                    self.say("target 'receiver' pushed as mediator config")
+            n = len(m.get("_heartbeats", []))
+            if n != self.seen_hb:
+                self.seen_hb = n
+                self.say("%s heartbeat #%d uptime %s" % (
+                    urn, n, m["_heartbeats"][-1].get("uptime")))
+        poll = next((c for c in him.channels if c["name"] == POLL_CHANNEL),
+                    None)
+        if poll is not None and not self.channels:
+            self.channels = True
+            self.say("channels installed by Bulkhead: %s" % ", ".join(
+                c["name"] for c in him.channels if c["name"] != "Receiver"))
+            if self.token:
+                for r in poll["routes"]:
+                    r["headers"] = {"Authorization": "Bearer " + self.token}
+            self.next_tick = time.time()
+        if self.next_tick is not None and time.time() >= self.next_tick:
+            self.next_tick = (time.time() + self.poll_every
+                              if self.poll_every > 0 else None)
+            tx = him.tick(POLL_CHANNEL, last_run_at=now_iso())
+            mr = tx.get("mediatorResponse") or {}
+            self.say("poll tick %s -> HTTP %s %s job %s" % (
+                tx["_id"], tx["response"]["status"], mr.get("status"),
+                (mr.get("properties") or {}).get("jobId")))
+        for tx in him.transactions[self.ntx:]:
+            self.ntx += 1
+            if tx["request"].get("path") != "/notify":
+                continue
+            self.notified(tx)
+
+    def notified(self, tx):
+        try:
+            note = json.loads(tx["request"].get("body") or "{}")
+        except ValueError:
+            note = {}
+        self.say("router POST /notify -> %s: job %s (%s), %d output(s)" % (
+            tx["response"]["status"], note.get("jobId"), note.get("kind"),
+            len(note.get("output") or [])))
+        if tx["response"]["status"] != 200:
+            return
+        for o in note.get("output") or []:
+            try:
+                with urlopen(Request(o["url"], headers={
+                        "Accept-Encoding": "identity"}), timeout=30) as r:
+                    status, data = r.status, r.read()
+            except Exception as e:
+                status, data = getattr(e, "code", str(e)), b""
+            lines = data.decode(errors="replace").splitlines()
+            self.fetched.append((o["url"], status, lines))
+            self.say("receiver GET %s -> %s, %d line(s)%s" % (
+                o["url"], status, len(lines),
+                ", first: " + lines[0][:80] if lines else ""))
+
+
 def main():
-    """The loop for scripts/openhim-standin.sh: once Bulkhead registers,
-    install its default channels (as the console's "Install channels"
-    does), declare a delivery target "receiver" as mediator config and a
-    "Receiver" channel on the router, and print what arrives there."""
+    """scripts/openhim-standin.sh: the stand-in, and Loop around
+    Bulkhead."""
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--api-port", type=int, default=8081)
     ap.add_argument("--router-port", type=int, default=5001)
     ap.add_argument("--client", default="bulkhead:bulkhead-secret",
                     help="router client ID:password")
+    ap.add_argument("--token", default=None,
+                    help="an operator's Bulkhead admin token, sent on "
+                    "polling ticks")
+    ap.add_argument("--poll-every", type=int, default=600,
+                    help="seconds between polling ticks (0: one tick)")
+    ap.add_argument("--push-target", action="store_true",
+                    help="push the target 'receiver' as mediator config")
     a = ap.parse_args()
     him = OpenHIM(a.api_port, a.router_port)
     cid, _, pw = a.client.partition(":")
-    him.add_client(cid, pw, roles=["bulkhead"])
-    him.add_channel({"name": "Receiver", "urlPattern": "^/notify$",
-                     "type": "http", "methods": ["POST"],
-                     "allow": ["bulkhead"], "routes": []})
-    print("OpenHIM stand-in: API %s (root@openhim.org/openhim-password), "
-          "router %s (client %s)" % (him.api_url, him.router_url, cid),
-          flush=True)
-    seen, ntx, set_up = 0, 0, False
+    loop = Loop(him, cid, pw, a.token, a.poll_every, a.push_target,
+                out=lambda line: print("openhim-standin: " + line,
+                                       flush=True))
+    loop.say("API %s (root@openhim.org/openhim-password), router %s "
+             "(client %s)" % (him.api_url, him.router_url, cid))
     try:
         while True:
             time.sleep(1)
-            for urn, m in list(him.mediators.items()):
-                if not set_up:
-                    set_up = True
-                    for ch in m.get("defaultChannelConfig", []):
-                        him.add_channel(ch)
-                    him.set_config(urn, {"targets": [{
-                        "name": "receiver", "url": him.router_url +
-                        "/notify", "username": cid, "password": pw}]})
-                    print("registered %s %s; channels installed; target "
-                          "'receiver' pushed" % (urn, m["version"]),
-                          flush=True)
-                n = len(m.get("_heartbeats", []))
-                if n != seen:
-                    seen = n
-                    print("%s heartbeat #%d uptime %s" % (
-                        urn, n, m["_heartbeats"][-1].get("uptime")),
-                        flush=True)
-            for tx in him.transactions[ntx:]:
-                print("router %s %s -> %s\n  %s" % (
-                    tx["request"]["method"], tx["request"]["path"],
-                    tx["response"]["status"],
-                    tx["request"].get("body", "")[:2000]), flush=True)
-            ntx = len(him.transactions)
+            loop.step()
     except KeyboardInterrupt:
         him.down()
 

@@ -1,12 +1,13 @@
 /*
- * fuzz-sources: src/core/cfg.c
+ * fuzz-sources: src/core/cfg.c src/core/cfg_targets.c
  * fuzz_cfg.c — libFuzzer target for the config-file parser
  * (src/core/cfg.c, through cfg_load_text): any bytes as a config file,
  * with the invariants a loaded configuration promises.
  *
  * Build, from the top of the tree (tests/fuzz/run.sh does this):
  *	clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *	    tests/fuzz/fuzz_cfg.c src/core/cfg.c src/lib/[a-z]*.c -lcjson
+ *	    tests/fuzz/fuzz_cfg.c src/core/cfg.c \
+ *	    src/core/cfg_targets.c src/lib/[a-z]*.c -lcjson
  * Run:   ./a.out -max_len=4096 tests/fuzz/corpus/fuzz_cfg
  */
 #include <stdint.h>
@@ -28,6 +29,30 @@ fuzz_check_schedule(const struct cfg_schedule *cs)
 		abort();
 	for (f = 0; f < CFG_SF_N; f++)
 		if ((cs->cs_value[f] == NULL) != (cs->cs_src[f] == NULL))
+			abort();
+}
+
+/* A loaded target has its url, a name of [a-z0-9_-], and an inline cap
+ * within OpenHIM's body limit. */
+static void
+fuzz_check_target(const struct cfg_target *ct)
+{
+	const char	*p;
+	int		 f;
+
+	if (ct->ct_name == NULL || ct->ct_name[0] == '\0' ||
+	    ct->ct_first == NULL || ct->ct_value[CFG_TF_URL] == NULL ||
+	    ct->ct_max_inline < 0 ||
+	    ct->ct_max_inline > CFG_TARGET_INLINE_MAX ||
+	    (strncmp(ct->ct_value[CFG_TF_URL], "http://", 7) != 0 &&
+	    strncmp(ct->ct_value[CFG_TF_URL], "https://", 8) != 0))
+		abort();
+	for (p = ct->ct_name; *p != '\0'; p++)
+		if (strchr("abcdefghijklmnopqrstuvwxyz0123456789_-", *p) ==
+		    NULL)
+			abort();
+	for (f = 0; f < CFG_TF_N; f++)
+		if ((ct->ct_value[f] == NULL) != (ct->ct_src[f] == NULL))
 			abort();
 }
 
@@ -56,6 +81,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (i = 0; i < c.nschedules; i++)
 			fuzz_check_schedule(&c.schedules[i]);
+		if (c.nopenhim_targets > CFG_TARGETS_MAX)
+			abort();
+		for (i = 0; i < c.nopenhim_targets; i++)
+			fuzz_check_target(&c.openhim_targets[i]);
 	} else if (err[0] == '\0')
 		abort();	/* every failure says why */
 	cfg_free(&c);

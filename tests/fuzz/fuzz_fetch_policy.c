@@ -8,7 +8,8 @@
  * form; ordinary addresses are never refused and non-addresses always
  * are; a plain host is allowed by a list naming it; a folded path is
  * absolute, has no "", "." or ".." segment and folds to itself; "under"
- * means longer.
+ * means longer; the delivery-target rule refuses, for a host not
+ * listed, exactly the refused classes and the private addresses.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -56,8 +57,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char		 s[3][FZ_STR_MAX + 1], canon[INET6_ADDRSTRLEN];
 	unsigned char	 bin[16];
 	enum fetch_policy_ipclass cls, cls2;
-	const char	*h;
+	const char	*h, *what = NULL;
 	size_t		 i, k = 0, n = 0, hl;
+	int		 r;
 
 	memset(s, 0, sizeof(s));
 	for (i = 0; i < size && k < 3; i++) {
@@ -88,6 +90,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(cls2 == cls);
 
 	(void)fetch_policy_host_allowed(s[0], s[1]);
+	/* Delivery targets: a host not in the list gets no refused class
+	 * and no private address. */
+	r = fetch_policy_target_refused(s[0], s[1], s[2], &what);
+	assert(what != NULL);
+	assert(canon[0] == '\0' || fetch_policy_ip_private(s[2]) ==
+	    fetch_policy_ip_private(canon));
+	if (!fetch_policy_host_allowed(s[0], s[1]))
+		assert(r == (cls != FETCH_POLICY_IP_OTHER ||
+		    fetch_policy_ip_private(s[2])));
 	fetch_policy_unbracket(s[1], strlen(s[1]), &h, &hl);
 	if (hl > 0 && memchr(h, ',', hl) == NULL &&
 	    !isspace((unsigned char)h[0]) &&

@@ -161,6 +161,54 @@ test_allow(void)
 	CHECK(!allowed("[]", "[]"));
 }
 
+/* Delivery targets (fetch_policy_target_refused): a host not named in
+ * the allowlist needs an ordinary, public address. */
+static void
+test_target_policy(void)
+{
+	const char	*what;
+
+	CHECK(fetch_policy_ip_private("10.0.0.1"));
+	CHECK(fetch_policy_ip_private("172.16.0.1"));
+	CHECK(fetch_policy_ip_private("172.31.255.255"));
+	CHECK(!fetch_policy_ip_private("172.32.0.1"));
+	CHECK(!fetch_policy_ip_private("172.15.255.255"));
+	CHECK(fetch_policy_ip_private("192.168.1.1"));
+	CHECK(fetch_policy_ip_private("100.64.0.1"));
+	CHECK(fetch_policy_ip_private("100.127.255.255"));
+	CHECK(!fetch_policy_ip_private("100.128.0.1"));
+	CHECK(fetch_policy_ip_private("fd12::1"));
+	CHECK(fetch_policy_ip_private("fc00::1"));
+	CHECK(fetch_policy_ip_private("fec0::1"));
+	CHECK(fetch_policy_ip_private("::ffff:10.1.2.3"));
+	CHECK(fetch_policy_ip_private("64:ff9b::192.168.0.1"));
+	CHECK(!fetch_policy_ip_private("8.8.8.8"));
+	CHECK(!fetch_policy_ip_private("2001:db8::1"));
+	CHECK(!fetch_policy_ip_private("example.org"));
+	CHECK(!fetch_policy_ip_private(NULL));
+
+	CHECK(!fetch_policy_target_refused("", "router.example", "8.8.8.8",
+	    &what));
+	CHECK(fetch_policy_target_refused("", "router.example", "10.1.2.3",
+	    &what) && strcmp(what, "private") == 0);
+	CHECK(fetch_policy_target_refused("", "169.254.169.254",
+	    "169.254.169.254", &what) && strcmp(what, "cloud metadata") == 0);
+	CHECK(fetch_policy_target_refused("", "127.0.0.1", "127.0.0.1",
+	    &what) && strcmp(what, "loopback") == 0);
+	CHECK(fetch_policy_target_refused("", "localhost", "::1", &what));
+	/* Named in the allowlist: the fetcher's rule. */
+	CHECK(!fetch_policy_target_refused("127.0.0.1", "127.0.0.1",
+	    "127.0.0.1", &what));
+	CHECK(!fetch_policy_target_refused("openhim", "openhim", "172.18.0.5",
+	    &what));
+	CHECK(!fetch_policy_target_refused("localhost", "localhost", "::1",
+	    &what));
+	CHECK(fetch_policy_target_refused("openhim", "openhim",
+	    "169.254.169.254", &what));
+	CHECK(fetch_policy_target_refused("openhim", "openhim", "127.0.0.1",
+	    &what));
+}
+
 static void
 test_etag(void)
 {
@@ -691,6 +739,7 @@ main(void)
 
 	test_ip_class();
 	test_allow();
+	test_target_policy();
 	test_etag();
 	test_paths();
 	test_confine_both_ways();
