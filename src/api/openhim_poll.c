@@ -41,7 +41,6 @@
  * Missing or wrong: HTTP 401, WWW-Authenticate Basic and Bearer, and a
  * Failed mediator response; a lower role: 403.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +80,7 @@ static cJSON	*openhim_poll_doc(const char *status, int code,
 static void	 openhim_poll_send(struct http_req *, unsigned int, cJSON *);
 static void	 openhim_poll_error(struct http_req *, const char *);
 static void	 openhim_poll_outcome(struct http_req *, unsigned int, int,
-		    const char *, const char *, ...)
-		    __attribute__((format(printf, 5, 6)));
+		    const char *, const char *);
 static int	 openhim_poll_basic(const char *, char *, size_t, size_t *);
 static int	 openhim_poll_auth(struct http_req *, struct admin_ctx *);
 static int	 openhim_poll_schedule(struct http_req *, PGconn *,
@@ -159,15 +157,11 @@ openhim_poll_error(struct http_req *req, const char *msg)
  * response.status code; HTTP http. */
 static void
 openhim_poll_outcome(struct http_req *req, unsigned int http, int code,
-    const char *issue_code, const char *fmt, ...)
+    const char *issue_code, const char *msg)
 {
 	cJSON	*oo, *issue, *arr;
-	char	*text, msg[512];
-	va_list	 ap;
+	char	*text;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	oo = cJSON_CreateObject();
 	cJSON_AddStringToObject(oo, "resourceType", "OperationOutcome");
 	arr = cJSON_AddArrayToObject(oo, "issue");
@@ -314,9 +308,10 @@ openhim_poll_auth(struct http_req *req, struct admin_ctx *ax)
 		log_info("request %s: admin principal %s (%s) refused: OpenHIM "
 		    "polls need the role operator", http_req_id(req), found,
 		    admins_role_name(role));
-		openhim_poll_outcome(req, 403, 403, "forbidden", "the admin "
-		    "principal \"%s\" has the role %s; OpenHIM polls need the "
-		    "role operator", found, admins_role_name(role));
+		snprintf(err, sizeof(err), "the admin principal \"%s\" has "
+		    "the role %s; OpenHIM polls need the role operator", found,
+		    admins_role_name(role));
+		openhim_poll_outcome(req, 403, 403, "forbidden", err);
 		goto out;
 	}
 	if (ax->ax_conn == NULL &&
@@ -347,8 +342,9 @@ openhim_poll_schedule(struct http_req *req, PGconn *conn, const char *name)
 		return -1;
 	}
 	if (r != 0) {
-		openhim_poll_outcome(req, 200, 404, "not-found", "no such "
-		    "schedule \"%.64s\"", name);
+		snprintf(err, sizeof(err), "no such schedule \"%.64s\"",
+		    name);
+		openhim_poll_outcome(req, 200, 404, "not-found", err);
 		return -1;
 	}
 	return 0;
@@ -409,8 +405,7 @@ openhim_poll_get(struct http_req *req)
 		if (rr == SCHEDULE_R_NOTFOUND || rr == SCHEDULE_R_INVALID) {
 			openhim_poll_outcome(req, 200, rr ==
 			    SCHEDULE_R_NOTFOUND ? 404 : 400, rr ==
-			    SCHEDULE_R_NOTFOUND ? "not-found" : "invalid",
-			    "%s", err);
+			    SCHEDULE_R_NOTFOUND ? "not-found" : "invalid", err);
 			return;
 		}
 		if (rr != 0) {
@@ -535,10 +530,11 @@ openhim_poll_outputs_get(struct http_req *req)
 	}
 	if (since != NULL && openhim_time_parse(since, strlen(since),
 	    &usec) == -1) {
-		openhim_poll_outcome(req, 200, 400, "invalid", "%s: \"%.80s\" "
-		    "is not an instant (RFC 3339 with an offset, e.g. "
-		    "2026-12-05T02:00:00Z, or the date OpenHIM sends, e.g. "
-		    "Sat Dec 05 2026 02:00:00 GMT+0000)", src, since);
+		snprintf(err, sizeof(err), "%s: \"%.80s\" is not an instant "
+		    "(RFC 3339 with an offset, e.g. 2026-12-05T02:00:00Z, or "
+		    "the date OpenHIM sends, e.g. Sat Dec 05 2026 02:00:00 "
+		    "GMT+0000)", src, since);
+		openhim_poll_outcome(req, 200, 400, "invalid", err);
 		return;
 	}
 	if (since != NULL)
