@@ -21,6 +21,7 @@
 #include "api/admin_auth.h"
 #include "api/admin_deliveries.h"
 #include "api/admin_jobs.h"
+#include "auth/urlsign.h"
 #include "bulk/export_cache.h"
 #include "core/cfg.h"
 #include "http/http_route.h"
@@ -258,22 +259,39 @@ admin_jobs_json(const struct cfg *cfg, const struct jobq_job *j)
 /*
  * Adds "outputs": [{seq, channel, type, url, count, bytes[, input]}]: url
  * is the download URL of a file, or else the URL the row names (an
- * import's input); input is that URL when both exist.  0, or -1 after
- * answering.
+ * import's input); input is that URL when both exist.  For an operator
+ * or an admin a file's URL is signed (auth/urlsign.h): it downloads with
+ * no token, whoever started the job (a schedule, a SMART client); a
+ * viewer gets the plain URL.  0, or -1 after answering.
  */
 static int
 admin_jobs_outputs(struct admin_ctx *ax, const struct jobq_job *j, cJSON *o)
 {
 	struct jobq_outrow	*rows = NULL, *r;
+	struct urlsign_signer	 us;
 	cJSON			*arr, *item;
 	char			 err[ADMIN_ERR_MAX], url[ADMIN_URL_MAX];
+	time_t			 finished = 0;
 	size_t			 i, n = 0;
 
+	memset(&us, 0, sizeof(us));
 	if (jobq_outputs_list(ax->ax_conn, j->j_id, NULL, &rows, &n, err,
 	    sizeof(err)) == -1) {
 		admin_auth_db_fail(ax, "job outputs", err);
 		return -1;
 	}
+	if (ax->ax_role < ADMINS_OPERATOR) {
+		us.us_plain = 1;
+		us.us_base = ax->ax_cfg->base_url;
+	} else if (urlsign_signer_open(ax->ax_conn, ax->ax_cfg, &us, err,
+	    sizeof(err)) == -1) {
+		jobq_outrows_free(rows, n);
+		admin_auth_db_fail(ax, "URL signing key", err);
+		return -1;
+	}
+	if (j->j_finished != NULL && cron_time_parse(j->j_finished,
+	    &finished) == -1)
+		finished = 0;
 	arr = cJSON_AddArrayToObject(o, "outputs");
 	for (i = 0; i < n; i++) {
 		r = &rows[i];
@@ -282,8 +300,8 @@ admin_jobs_outputs(struct admin_ctx *ax, const struct jobq_job *j, cJSON *o)
 		cJSON_AddStringToObject(item, "channel", r->r_channel);
 		cJSON_AddStringToObject(item, "type", r->r_type);
 		if (r->r_file != NULL) {
-			admin_jobs_add_str(item, "url", job_files_url(
-			    ax->ax_cfg->base_url, j->j_id, r->r_file, url,
+			admin_jobs_add_str(item, "url", urlsign_url(&us,
+			    j->j_id, r->r_file, (int64_t)finished, url,
 			    sizeof(url)) == 0 ? url : NULL);
 			if (r->r_url != NULL)
 				cJSON_AddStringToObject(item, "input",
@@ -294,6 +312,7 @@ admin_jobs_outputs(struct admin_ctx *ax, const struct jobq_job *j, cJSON *o)
 		cJSON_AddNumberToObject(item, "bytes", (double)r->r_bytes);
 		cJSON_AddItemToArray(arr, item);
 	}
+	urlsign_signer_close(&us);
 	jobq_outrows_free(rows, n);
 	return 0;
 }

@@ -43,6 +43,8 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/metrics", 0, api_routes_metrics },
 	{ HTTP_GET, "/readyz", 0, readyz_get },
 	{ HTTP_GET, "/openhim/poll/{schedule}", 0, openhim_poll_get },
+	{ HTTP_GET, "/openhim/poll/{schedule}/outputs", 0,
+	    openhim_poll_outputs_get },
 	{ HTTP_GET, "/fhir/metadata", HTTP_ROUTE_FHIR, http_fhir_metadata },
 	{ HTTP_GET | HTTP_POST, "/fhir/$export", HTTP_ROUTE_FHIR,
 	    export_api_kickoff_system },

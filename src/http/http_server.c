@@ -34,6 +34,7 @@
 
 #include <microhttpd.h>
 
+#include "auth/urlsign.h"
 #include "core/cfg.h"
 #include "http/http_db.h"
 #include "http/http_metrics.h"
@@ -135,6 +136,7 @@ http_server_mhd_log(void *cls, const char *fmt, va_list ap)
 	len = strlen(msg);
 	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
 		msg[--len] = '\0';
+	urlsign_redact(msg);	/* a message may quote a signed URL */
 	log_warnx("libmicrohttpd: %s", msg);
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth/token.h"
+#include "auth/urlsign.h"
 #include "core/cfg.h"
 #include "jobs/job_housekeeping.h"
 #include "lib/log.h"
@@ -75,8 +76,10 @@ job_housekeeping_run(struct job_ctx *ctx)
 		return JOB_RETRY;
 	}
 	pruned = n;
-	/* Spent jti rows and retired token keys (store/auth_store.h). */
-	if (auth_store_prune(conn, TOKEN_KEY_KEEP_S, &spent, err,
+	/* Spent jti rows and retired token keys (store/auth_store.h),
+	 * kept while a signed download URL may still name them. */
+	if (auth_store_prune(conn, URLSIGN_KEY_KEEP_S > TOKEN_KEY_KEEP_S ?
+	    URLSIGN_KEY_KEEP_S : TOKEN_KEY_KEEP_S, &spent, err,
 	    sizeof(err)) == -1)
 		log_warnx("housekeeping: %s", err);
 	if (expired > 0 || pruned > 0)

@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "auth/urlsign.h"
 #include "bulk/fetch_policy.h"
 #include "bulk/transcode.h"
 #include "core/cfg.h"
@@ -88,11 +89,15 @@ delivery_notification(PGconn *conn, const struct cfg *c, const char *job,
 	cJSON		*o = NULL, *d, *arr;
 	const char	*p[1] = { job };
 	char		 url[2048], *text = NULL;
+	struct urlsign_signer us;
+	int64_t		 finished;
 	int		 i;
 
+	memset(&us, 0, sizeof(us));
 	res = db_query(conn, "SELECT kind, state, to_char(transaction_time "
 	    "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-	    "files_removed IS NOT NULL FROM jobs WHERE id = $1", 1, p,
+	    "files_removed IS NOT NULL, coalesce(floor(extract(epoch FROM "
+	    "finished))::bigint, 0) FROM jobs WHERE id = $1", 1, p,
 	    errbuf, errlen);
 	if (res == NULL)
 		goto out;
@@ -118,7 +123,12 @@ delivery_notification(PGconn *conn, const struct cfg *c, const char *job,
 	cJSON_AddNumberToObject(d, "n", n);
 	cJSON_AddNumberToObject(d, "attempt", attempt);
 	cJSON_AddStringToObject(d, "target", target);
+	/* Download URLs: signed, needing no token (auth/urlsign.h). */
+	finished = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
 	PQclear(res);
+	res = NULL;
+	if (urlsign_signer_open(conn, c, &us, errbuf, errlen) == -1)
+		goto out;
 	res = db_query(conn, "SELECT channel, type, coalesce(file, ''), "
 	    "count, bytes FROM job_outputs WHERE job_id = $1 AND channel IN "
 	    "('output', 'error') ORDER BY seq", 1, p, errbuf, errlen);
@@ -131,8 +141,9 @@ delivery_notification(PGconn *conn, const struct cfg *c, const char *job,
 		    PQgetvalue(res, i, 0));
 		d = cJSON_CreateObject();
 		cJSON_AddStringToObject(d, "type", PQgetvalue(res, i, 1));
-		job_files_url(c->base_url, job, PQgetvalue(res, i, 2), url,
-		    sizeof(url));
+		if (urlsign_url(&us, job, PQgetvalue(res, i, 2), finished,
+		    url, sizeof(url)) == -1)
+			url[0] = '\0';
 		cJSON_AddStringToObject(d, "url", url);
 		cJSON_AddNumberToObject(d, "count",
 		    strtod(PQgetvalue(res, i, 3), NULL));
@@ -142,6 +153,7 @@ delivery_notification(PGconn *conn, const struct cfg *c, const char *job,
 	}
 	text = cJSON_PrintUnformatted(o);
  out:
+	urlsign_signer_close(&us);
 	PQclear(res);
 	cJSON_Delete(o);
 	return text;
@@ -441,6 +453,7 @@ delivery_send(PGconn *conn, const struct cfg *c, const struct delivery *d)
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	snprintf(err, sizeof(err), "%.*s", (int)b.b_len,
 	    b.b_data != NULL ? b.b_data : "");
+	urlsign_redact(err);	/* a receiver may echo a signed URL */
  record:
 	if (status >= 200 && status < 300)
 		log_info("job %s: delivery %d to %s (from %s): delivered "

@@ -792,6 +792,41 @@ jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
 }
 
 int
+jobq_completed_since(PGconn *conn, const char *client, const char *since,
+    int limit, struct jobq_job ***jobs, size_t *n, char *errbuf,
+    size_t errlen)
+{
+	const char	*params[3];
+	char		 lim[16];
+	PGresult	*res;
+	int		 i;
+
+	*jobs = NULL;
+	*n = 0;
+	snprintf(lim, sizeof(lim), "%d", limit > 0 && limit <= JOBQ_LIST_MAX ?
+	    limit : JOBQ_LIST_MAX);
+	params[0] = client;
+	params[1] = since;
+	params[2] = lim;
+	/* Oldest first, so that a caller that gets limit jobs asks again
+	 * from the last one's finish. */
+	res = db_query(conn, "SELECT " JOBQ_COLS " FROM jobs j "
+	    "WHERE j.client = $1 AND j.state = 'completed' "
+	    "AND j.files_removed IS NULL "
+	    "AND ($2::timestamptz IS NULL OR j.finished > $2::timestamptz) "
+	    "ORDER BY j.finished, j.id LIMIT $3::int", 3, params, errbuf,
+	    errlen);
+	if (res == NULL)
+		return -1;
+	*jobs = xcalloc((size_t)PQntuples(res) + 1, sizeof(**jobs));
+	for (i = 0; i < PQntuples(res); i++)
+		(*jobs)[i] = jobq_row(res, i);
+	*n = (size_t)PQntuples(res);
+	PQclear(res);
+	return 0;
+}
+
+int
 jobq_outputs_json(PGconn *conn, const char *id, struct buf *b, char *errbuf,
     size_t errlen)
 {

@@ -280,6 +280,13 @@ int	 jobq_get(PGconn *, const char *id, struct jobq_job **job,
 /* Newest first.  Sets *jobs (caller frees with jobq_jobs_free) and *n. */
 int	 jobq_list(PGconn *, const struct jobq_filter *,
 	    struct jobq_job ***jobs, size_t *n, char *errbuf, size_t errlen);
+/* The completed jobs of client whose files are still there and that
+ * finished after since (timestamptz text; NULL: any time), oldest
+ * finish first, at most limit (1..JOBQ_LIST_MAX): the OpenHIM outputs
+ * poll.  Sets *jobs (caller frees with jobq_jobs_free) and *n.  0, -1. */
+int	 jobq_completed_since(PGconn *, const char *client, const char *since,
+	    int limit, struct jobq_job ***jobs, size_t *n, char *errbuf,
+	    size_t errlen);
 /* Appends the job's outputs, in seq order, as a JSON array to b. */
 int	 jobq_outputs_json(PGconn *, const char *id, struct buf *b,
 	    char *errbuf, size_t errlen);

@@ -225,8 +225,12 @@ def test_job_show_shape_outputs_and_status_url(api, db):
     assert j["pause_requested"] is False and j["retry_of"] is None
     (o,) = j["outputs"]
     assert o["type"] == "Patient" and o["count"] == 7
-    assert o["url"] == "%s/_jobs/%s/files/Patient-0001.ndjson.zst" % (
+    # Signed for an admin (auth = smart): no token needed (issue 15).
+    plain, _, query = o["url"].partition("?")
+    assert plain == "%s/_jobs/%s/files/Patient-0001.ndjson.zst" % (
         api.fhir, e)
+    assert [kv.split("=")[0] for kv in query.split("&")] == \
+        ["kid", "exp", "sig"]
 
     j = call(api, "GET", "/admin/api/jobs/" + i).json()
     assert j["status_url"] == api.fhir + "/_jobs/" + i
