@@ -172,7 +172,9 @@ admin_page_tc_read(void *arg, void *buf, size_t len)
 static void
 admin_page_str(cJSON *o, const char *name, const cJSON *v)
 {
-	if (cJSON_IsString(v))
+	/* v tested for NULL first: the analyzer does not see that
+	 * cJSON_IsString(NULL) is false. */
+	if (v != NULL && cJSON_IsString(v) && v->valuestring != NULL)
 		cJSON_AddStringToObject(o, name, v->valuestring);
 	else
 		cJSON_AddNullToObject(o, name);
