@@ -400,6 +400,14 @@ def test_viewer_sees_no_controls(server, db, browser, bulkhead_bin):
     pg.wait(lambda: pg.css("#who-role").text == "viewer", 30, "role shown")
     pg.wait(lambda: pg.all('#jobs tr[data-job="%s"]' % jid), 30)
     assert not pg.all("#jobs button")
+    # A job's page: a delivery, but no redeliver button.
+    with db.connect() as c, c.cursor() as cur:
+        cur.execute("INSERT INTO openhim_deliveries (job_id, n, target) "
+                    "VALUES (%s, 1, 'openimis')", [jid])
+    pg.go("job/" + jid)
+    pg.wait(lambda: pg.all('#job-deliveries tr[data-delivery="1"]'), 30,
+            "delivery shown")
+    assert not pg.all("#page-job button:not([id])")
     pg.go("schedules")
     pg.wait(lambda: pg.all('#schedules tr[data-schedule="hourly"]'), 30)
     assert not pg.all("#schedules button")
