@@ -132,3 +132,30 @@ def test_throttle_waits(db, start_server, tmp_path):
     assert abs(metric(ms, "bulkhead_throttle_wait_seconds_total",
                       cause="limit") -
                got[("throttle_wait_seconds", "limit")]) < 0.01
+
+
+def test_throttle_waits_of_the_interactive_cap(db, start_server, tmp_path):
+    """With another API's p99 far above the target, the controller caps
+    the import below the limits' rate: its waits count as
+    cause="interactive"."""
+    from test_interactive import FakeApi, cancel, job_row, start
+    s, _, jid = start(db, start_server, tmp_path, 120000, {
+        "BULKHEAD_INTERACTIVE_P99_TARGET_MS": "500",
+        "BULKHEAD_INTERACTIVE_FLOOR_PCT": "10",
+        "BULKHEAD_INTERACTIVE_WINDOW_MS": "1000"})
+    wait_for(lambda: job_row(db, jid) is not None, 60, 0.5, "controlled")
+    fake = FakeApi(db, 5000)
+    try:
+        wait_for(lambda: (job_row(db, jid) or (1, 0))[0] <= 0.25, 30, 0.5,
+                 "the cap")
+        wait_for(lambda: metric(scrape(s), "bulkhead_throttle_waits_total",
+                                cause="interactive") > 0, 15, 0.5,
+                 "interactive waits counted")
+        ms = scrape(s)
+        assert metric(ms, "bulkhead_throttle_wait_seconds_total",
+                      cause="interactive") > 0
+    finally:
+        fake.close()
+    cancel(s, jid)
+    wait_for(lambda: job(db, jid)["state"] in ("cancelled", "completed"),
+             60, what="the import to end")
