@@ -37,6 +37,9 @@
  *          (operator): a one-off job, not claimed before not_before
  *          (RFC 3339 with offset; absent: now)
  *   GET    /admin/api/jobs/{id}                          job + outputs
+ *   GET    /admin/api/jobs/{id}/errors?limit=&offset=    its error file
+ *          lines (admin_job_page.c)
+ *   GET    /admin/api/jobs/{id}/audit?limit=             its audit rows
  *   POST   /admin/api/jobs/{id}/pause|resume|cancel      job
  *   POST   /admin/api/jobs/{id}/retry                    201, new job
  *   GET    /admin/api/schedules                          {"schedules":[]}
@@ -92,6 +95,9 @@ void	admin_api_job_pause(struct http_req *);
 void	admin_api_job_resume(struct http_req *);
 void	admin_api_job_cancel(struct http_req *);
 void	admin_api_job_retry(struct http_req *);
+/* admin_job_page.c */
+void	admin_api_job_errors(struct http_req *);
+void	admin_api_job_audit(struct http_req *);
 
 void	admin_api_schedules_list(struct http_req *);
 void	admin_api_schedule_get(struct http_req *);

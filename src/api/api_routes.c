@@ -70,6 +70,8 @@ static const struct http_route api_routes_table[] = {
 	{ HTTP_GET, "/admin/api/jobs", 0, admin_api_jobs_list },
 	{ HTTP_POST, "/admin/api/jobs", 0, admin_api_jobs_submit },
 	{ HTTP_GET, "/admin/api/jobs/{id}", 0, admin_api_job_get },
+	{ HTTP_GET, "/admin/api/jobs/{id}/errors", 0, admin_api_job_errors },
+	{ HTTP_GET, "/admin/api/jobs/{id}/audit", 0, admin_api_job_audit },
 	{ HTTP_POST, "/admin/api/jobs/{id}/pause", HTTP_ROUTE_BODY_ANY,
 	    admin_api_job_pause },
 	{ HTTP_POST, "/admin/api/jobs/{id}/resume", HTTP_ROUTE_BODY_ANY,

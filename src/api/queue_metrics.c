@@ -27,9 +27,23 @@
  *   bulkhead_schedule_next_fire_timestamp_seconds{schedule}
  *   bulkhead_schedule_last_result{schedule,state}  1 for the state of
  *                                             the last job it started
- *   bulkhead_workers_busy                     worker processes holding a
- *                                             live lease (idle ones leave
- *                                             no trace in the database)
+ *   bulkhead_workers{state="busy|idle"}       worker processes holding a
+ *                                             live lease, and live ones
+ *                                             holding none (their
+ *                                             processes row is fresh:
+ *                                             store/procstats.h)
+ *   bulkhead_throttle_waits_total{cause}      times a bulk job waited in
+ *                                             its throttle (jobs/throttle.h;
+ *                                             cause "limit": the limits'
+ *                                             rates, "interactive": the
+ *                                             latency controller's cap)
+ *   bulkhead_throttle_wait_seconds_total{cause}  time spent so
+ *   bulkhead_lease_rescues_total              jobs whose lease expired and
+ *                                             that a claim or the
+ *                                             scheduler took back (jobq.c)
+ *   bulkhead_scheduler_leader                 1 if the leader scheduler
+ *                                             runs on this process's node
+ *                                             (host name), else 0
  *   bulkhead_openhim_deliveries{target,state} OpenHIM deliveries (only
  *                                             when openhim_api_url is set)
  *   bulkhead_status_cache_hits_total, _misses_total  status polls of
@@ -38,7 +52,9 @@
  *                                             (never cached: read each
  *                                             scrape)
  * The job _total values fall when finished jobs are pruned (a counter
- * reset in Prometheus terms).
+ * reset in Prometheus terms).  The throttle and rescue counters are sums
+ * over every process that ever ran (store/procstats.h), written by the
+ * workers at most once a second.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -51,11 +67,13 @@
 #include "http/http_db.h"
 #include "jobs/cron.h"
 #include "jobs/schedule.h"
+#include "jobs/scheduler.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "store/deliveries.h"
 #include "store/jobq.h"
+#include "store/procstats.h"
 
 #define QUEUE_METRICS_TTL_MS	1000	/* one database read a second */
 
@@ -64,12 +82,15 @@ static char		*queue_metrics_text;	/* owned, under the lock */
 static int		 queue_metrics_with_openhim;	/* set before serving */
 static size_t		 queue_metrics_len;
 static struct timespec	 queue_metrics_at;	/* when it was read */
+static char		 queue_metrics_node[PROCSTATS_NODE_MAX]; /* under
+							   the lock */
 
 static int	 queue_metrics_read(struct buf *);
 static int	 queue_metrics_kinds(struct buf *, const struct jobq_stat *,
 		    size_t);
 static int	 queue_metrics_schedules(struct buf *, PGconn *);
 static int	 queue_metrics_deliveries(struct buf *, PGconn *);
+static int	 queue_metrics_procs(struct buf *, PGconn *);
 static int	 queue_metrics_head(struct buf *, const char *, const char *,
 		    const char *);
 static int	 queue_metrics_ts(struct buf *, const char *, const char *,
@@ -261,6 +282,64 @@ queue_metrics_deliveries(struct buf *b, PGconn *conn)
 	return rc;
 }
 
+/*
+ * Workers busy and idle, throttle waits, lease rescues and the leader
+ * (store/procstats.h).  0, or -1 (logged, the connection discarded on a
+ * database error).
+ */
+static int
+queue_metrics_procs(struct buf *b, PGconn *conn)
+{
+	struct procstats	ps;
+	char			err[512];
+	int64_t			busy, idle;
+	int			c;
+
+	if (queue_metrics_node[0] == '\0')
+		procstats_node(queue_metrics_node, sizeof(queue_metrics_node));
+	if (jobq_workers(conn, PROCSTATS_FRESH_S, &busy, &idle, err,
+	    sizeof(err)) == -1 || procstats_read(conn, queue_metrics_node,
+	    SCHEDULER_LOCK_KEY, &ps, err, sizeof(err)) == -1) {
+		log_warnx("metrics: processes: %s", err);
+		http_db_discard();
+		return -1;
+	}
+	if (queue_metrics_head(b, "bulkhead_workers", "gauge", "Worker "
+	    "processes holding a live job lease (busy) or alive without "
+	    "one (idle).") == -1 ||
+	    buf_printf(b, "bulkhead_workers{state=\"busy\"} %lld\n"
+	    "bulkhead_workers{state=\"idle\"} %lld\n", (long long)busy,
+	    (long long)idle) == -1 ||
+	    queue_metrics_head(b, "bulkhead_throttle_waits_total", "counter",
+	    "Times a bulk job waited in its throttle, by cause (limit: the "
+	    "limits' rates; interactive: the latency controller's cap).") ==
+	    -1)
+		return -1;
+	for (c = 0; c < PROCSTATS_NCAUSES; c++)
+		if (buf_printf(b, "bulkhead_throttle_waits_total{cause=\"%s\"} "
+		    "%.0f\n", procstats_cause_name(c), ps.ps_waits[c]) == -1)
+			return -1;
+	if (queue_metrics_head(b, "bulkhead_throttle_wait_seconds_total",
+	    "counter", "Seconds bulk jobs waited in their throttle, by "
+	    "cause.") == -1)
+		return -1;
+	for (c = 0; c < PROCSTATS_NCAUSES; c++)
+		if (buf_printf(b, "bulkhead_throttle_wait_seconds_total{cause="
+		    "\"%s\"} %.3f\n", procstats_cause_name(c),
+		    ps.ps_wait_s[c]) == -1)
+			return -1;
+	if (queue_metrics_head(b, "bulkhead_lease_rescues_total", "counter",
+	    "Jobs whose lease expired and that were taken back (by a claim "
+	    "or the scheduler).") == -1 ||
+	    buf_printf(b, "bulkhead_lease_rescues_total %.0f\n",
+	    ps.ps_rescues) == -1 ||
+	    queue_metrics_head(b, "bulkhead_scheduler_leader", "gauge", "1 if "
+	    "the leader scheduler runs on this node.") == -1 ||
+	    buf_printf(b, "bulkhead_scheduler_leader %d\n", ps.ps_leader) == -1)
+		return -1;
+	return 0;
+}
+
 /* Reads the queue into b.  0, or -1 (logged; b holds a partial text). */
 static int
 queue_metrics_read(struct buf *b)
@@ -269,15 +348,13 @@ queue_metrics_read(struct buf *b)
 	PGconn			*conn;
 	char			 err[512];
 	size_t			 n = 0;
-	int64_t			 busy = 0;
 	int			 rc = -1;
 
 	if ((conn = http_db_conn(err, sizeof(err))) == NULL) {
 		log_warnx("metrics: database: %s", err);
 		return -1;
 	}
-	if (jobq_stats(conn, &st, &n, err, sizeof(err)) == -1 ||
-	    jobq_busy_workers(conn, &busy, err, sizeof(err)) == -1) {
+	if (jobq_stats(conn, &st, &n, err, sizeof(err)) == -1) {
 		log_warnx("metrics: queue: %s", err);
 		http_db_discard();
 		goto out;
@@ -286,10 +363,7 @@ queue_metrics_read(struct buf *b)
 	    "queue could be read from PostgreSQL.") == -1 ||
 	    buf_puts(b, "bulkhead_queue_up 1\n") == -1 ||
 	    queue_metrics_kinds(b, st, n) == -1 ||
-	    queue_metrics_head(b, "bulkhead_workers_busy", "gauge", "Worker "
-	    "processes holding a live job lease.") == -1 ||
-	    buf_printf(b, "bulkhead_workers_busy %lld\n", (long long)busy) ==
-	    -1 ||
+	    queue_metrics_procs(b, conn) == -1 ||
 	    queue_metrics_schedules(b, conn) == -1 ||
 	    (queue_metrics_with_openhim &&
 	    queue_metrics_deliveries(b, conn) == -1))

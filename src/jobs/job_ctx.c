@@ -398,6 +398,8 @@ job_ctx_tick(struct job_ctx *ctx)
 	if (job_ctx_check_limits(ctx, now) == -1)
 		return -1;
 	backoff_step(&ctx->c_backoff, ctx->c_ctl, ctx->c_throttle, now);
+	/* This process's throttle waits, for /metrics (once a second). */
+	(void)throttle_publish(ctx->c_ctl, 0);
 	if (now - ctx->c_tried < (double)ctx->c_cfg->job_heartbeat)
 		return 0;
 	rc = jobq_heartbeat(ctx->c_ctl, &ctx->c_lease, err, sizeof(err));

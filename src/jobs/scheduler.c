@@ -55,12 +55,14 @@
 #include "lib/str.h"
 #include "openhim/openhim_mediator.h"
 #include "store/db.h"
+#include "store/procstats.h"
 
 /* Arbitrary constant shared by all schedulers (migrate.c uses 7431001). */
 #define SCHED_LOCK_KEY	"7431002"
-#define SCHED_LOCK_NUM	7431002LL	/* the same, for the fence check */
+#define SCHED_LOCK_NUM	SCHEDULER_LOCK_KEY	/* the same, as a number */
 #define SCHED_ELECT_S	3	/* a follower retries the lock this often */
 #define SCHED_TICK_MS	1000	/* loop granularity */
+#define SCHED_BEAT_S	1	/* processes row refreshed this often */
 
 struct scheduler;
 
@@ -79,6 +81,9 @@ struct scheduler {
 	double		 s_next_elect;
 	double		 s_next[8];	/* per task, monotonic seconds */
 	struct openhim_mediator s_ohim;	/* registration, heartbeat */
+	char		 s_node[PROCSTATS_NODE_MAX];
+	char		 s_id[PROCSTATS_NODE_MAX + 32];	/* processes.id */
+	double		 s_beat_at;	/* last processes row, monotonic */
 };
 
 
@@ -89,6 +94,7 @@ static int	sched_stats(struct scheduler *);
 static int	sched_fire(struct scheduler *);
 static int	sched_apply_cfg(struct scheduler *);
 static int	sched_openhim(struct scheduler *);
+static void	sched_beat(struct scheduler *, double);
 
 static const struct sched_task sched_tasks[] = {
 	{ "fire due schedules", 1, sched_fire },
@@ -238,6 +244,23 @@ sched_apply_cfg(struct scheduler *s)
 	return 0;
 }
 
+/* Records this scheduler, and whether it leads, for /metrics (at most
+ * once a SCHED_BEAT_S; on the lock's own session, whose backend pid
+ * /metrics checks against pg_locks).  A failure is logged only. */
+static void
+sched_beat(struct scheduler *s, double now)
+{
+	char	err[512];
+
+	if (s->s_conn == NULL || PQstatus(s->s_conn) != CONNECTION_OK ||
+	    now - s->s_beat_at < (double)SCHED_BEAT_S)
+		return;
+	s->s_beat_at = now;
+	if (procstats_beat(s->s_conn, s->s_id, s->s_node, "scheduler",
+	    s->s_leader, err, sizeof(err)) == -1)
+		log_debug("processes row: %s", err);
+}
+
 int
 scheduler_main(struct cfg *cfg)
 {
@@ -249,6 +272,9 @@ scheduler_main(struct cfg *cfg)
 
 	memset(&s, 0, sizeof(s));
 	s.s_cfg = cfg;
+	procstats_node(s.s_node, sizeof(s.s_node));
+	snprintf(s.s_id, sizeof(s.s_id), "scheduler %s:%ld", s.s_node,
+	    (long)getpid());
 	openhim_mediator_init(&s.s_ohim, cfg);
 	if (schedule_clock_init(&fake, err, sizeof(err)) == -1) {
 		log_error("%s", err);
@@ -285,8 +311,12 @@ scheduler_main(struct cfg *cfg)
 			    PQstatus(s.s_conn) != CONNECTION_OK)
 				break;	/* reconnect and re-elect */
 		}
+		sched_beat(&s, clock_mono());
 		sigstop_pause(SCHED_TICK_MS);
 	}
+	if (s.s_conn != NULL && PQstatus(s.s_conn) == CONNECTION_OK &&
+	    procstats_gone(s.s_conn, s.s_id, err, sizeof(err)) == -1)
+		log_debug("processes row: %s", err);
 	PQfinish(s.s_conn);	/* releases the lock */
 	openhim_mediator_free(&s.s_ohim);
 	sigstop_close();

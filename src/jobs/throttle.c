@@ -47,6 +47,7 @@
 #include "lib/slice.h"
 #include "lib/xmalloc.h"
 #include "store/db.h"
+#include "store/procstats.h"
 
 #define THROTTLE_FLUSH_AFTER	"2MB"	/* see throttle_conn */
 #define THROTTLE_SLICE_US	20000	/* bulk threads' slice: 20 ms */
@@ -83,6 +84,15 @@ struct throttle {
 
 /* Logged once per process: renicing backends is not possible here. */
 static atomic_int	throttle_warned_nice;
+
+/* This process's waits over all its throttles, by cause (/metrics), and
+ * what throttle_publish has written of them so far (its caller's thread
+ * only). */
+static atomic_llong	throttle_waits[PROCSTATS_NCAUSES];
+static atomic_llong	throttle_wait_us[PROCSTATS_NCAUSES];
+static long long	throttle_pub_waits[PROCSTATS_NCAUSES];
+static long long	throttle_pub_us[PROCSTATS_NCAUSES];
+static double		throttle_pub_at;	/* monotonic s, 0: never */
 
 static double	throttle_advance(double *, double, int64_t, int64_t);
 static int64_t	throttle_rows_rate(const struct throttle *);
@@ -227,9 +237,9 @@ int
 throttle_take(struct throttle *t, int64_t rows, int64_t bytes)
 {
 	struct timespec	 ts;
-	double		 now, wait, w2, until;
+	double		 now, wait, w2, until, start;
 	unsigned int	 gen;
-	int		 owner;
+	int		 owner, cause, rc = 0;
 
 	if (atomic_load(&t->t_stop) ||
 	    (t->t_shutdown != NULL && *t->t_shutdown))
@@ -245,21 +255,29 @@ throttle_take(struct throttle *t, int64_t rows, int64_t bytes)
 	    throttle_rows_rate(t));
 	w2 = throttle_advance(&t->t_bytes_tat, now, bytes, t->t_bytes_ps);
 	gen = atomic_load(&t->t_gen);
+	/* The controller's cap is the cause when it is the rows rate in
+	 * force and the rows (not the bytes) make the wait. */
+	cause = wait >= w2 && t->t_cap_rows > 0 && (t->t_rows_ps <= 0 ||
+	    t->t_cap_rows < t->t_rows_ps) ? PROCSTATS_INTERACTIVE :
+	    PROCSTATS_LIMIT;
 	pthread_mutex_unlock(&t->t_lock);
 	if (w2 > wait)
 		wait = w2;
 	if (wait <= 0)
 		return 0;
+	atomic_fetch_add(&throttle_waits[cause], 1);
+	start = now;
 
 	owner = pthread_equal(pthread_self(), t->t_owner);
 	until = now + wait;
 	for (;;) {
 		if (atomic_load(&t->t_stop) ||
-		    (t->t_shutdown != NULL && *t->t_shutdown))
-			return -1;
-		if (owner && t->t_tick != NULL &&
-		    t->t_tick(t->t_tick_arg) == -1)
-			return -1;
+		    (t->t_shutdown != NULL && *t->t_shutdown) ||
+		    (owner && t->t_tick != NULL &&
+		    t->t_tick(t->t_tick_arg) == -1)) {
+			rc = -1;
+			break;
+		}
 		/* New rates: the old debt is forgiven. */
 		if (atomic_load(&t->t_gen) != gen)
 			break;
@@ -273,6 +291,38 @@ throttle_take(struct throttle *t, int64_t rows, int64_t bytes)
 		ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
 		(void)nanosleep(&ts, NULL);
 		atomic_fetch_add(&t->t_slept_ms, (long long)(wait * 1000.0));
+	}
+	atomic_fetch_add(&throttle_wait_us[cause],
+	    (long long)((clock_mono() - start) * 1e6));
+	return rc;
+}
+
+int
+throttle_publish(PGconn *conn, int force)
+{
+	char		err[512];
+	long long	w, us;
+	double		now = clock_mono();
+	int		c;
+
+	if (conn == NULL || (!force && throttle_pub_at != 0 &&
+	    now - throttle_pub_at < 1.0))
+		return 0;
+	throttle_pub_at = now;
+	for (c = 0; c < PROCSTATS_NCAUSES; c++) {
+		w = atomic_load(&throttle_waits[c]);
+		us = atomic_load(&throttle_wait_us[c]);
+		if (w == throttle_pub_waits[c] && us == throttle_pub_us[c])
+			continue;
+		if (procstats_add_waits(conn, (enum procstats_cause)c,
+		    w - throttle_pub_waits[c],
+		    (double)(us - throttle_pub_us[c]) / 1e6, err,
+		    sizeof(err)) == -1) {
+			log_debug("throttle waits: %s", err);
+			return -1;	/* kept for the next call */
+		}
+		throttle_pub_waits[c] = w;
+		throttle_pub_us[c] = us;
 	}
 	return 0;
 }

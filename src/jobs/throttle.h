@@ -75,6 +75,16 @@ void		 throttle_stop(struct throttle *);
  */
 int		 throttle_conn(struct throttle *, PGconn *);
 
+/*
+ * Adds this process's throttle waits (count and seconds, by cause: every
+ * throttle of the process) since the last call to the database's
+ * counters (store/procstats.h), for /metrics.  At most once a second
+ * unless force; one thread of the process only (the worker's main
+ * thread: its idle loop and job_ctx_tick).  0, or -1 (kept for the next
+ * call; logged at debug).
+ */
+int		 throttle_publish(PGconn *, int force);
+
 /* Totals so far, for progress and tests. */
 void		 throttle_totals(struct throttle *, int64_t *rows,
 		    int64_t *bytes, int64_t *slept_ms);

@@ -52,6 +52,8 @@
 #include "lib/str.h"
 #include "openhim/delivery.h"
 #include "store/db.h"
+#include "store/procstats.h"
+#include "jobs/throttle.h"
 
 #define WORKER_POLL_MS		2000	/* fallback poll when idle */
 #define WORKER_CLAIM_GAP_MS	100	/* after an empty claim */
@@ -59,6 +61,7 @@
 #define WORKER_IOPRIO_LEVEL	7	/* best-effort class, lowest */
 #define WORKER_MAX_KINDS	64
 #define WORKER_STMT_TIMEOUT_MAX	30	/* seconds, control connection */
+#define WORKER_BEAT_S		1	/* processes row, at most this often */
 
 /* From linux/ioprio.h, which glibc does not wrap. */
 #define WORKER_IOPRIO_WHO_PROCESS	1
@@ -80,6 +83,8 @@ struct worker {
 	double		 w_limits_at;		/* when, monotonic; 0: due */
 	int		 w_nice;		/* applied to us */
 	int		 w_nice_warned;
+	char		 w_node[PROCSTATS_NODE_MAX];	/* host name */
+	double		 w_beat_at;		/* last processes row */
 };
 
 /* Signal state: the only globals, written by the handler alone. */
@@ -93,6 +98,7 @@ static void	worker_make_id(char *, size_t);
 static int	worker_connect(struct worker *, PGconn **, const char *);
 static int	worker_ensure(struct worker *);
 static void	worker_wait(struct worker *, int);
+static void	worker_beat(struct worker *);
 static void	worker_reset_work(struct worker *);
 static void	worker_run(struct worker *, struct jobq_job *,
 		    const struct jobq_lease *);
@@ -268,6 +274,28 @@ worker_wait(struct worker *w, int ms)
 			PQfreemem(n);
 		}
 	}
+}
+
+/*
+ * For /metrics (store/procstats.h): marks this worker alive (idle unless
+ * it holds a lease) and adds its throttle waits, at most once a
+ * WORKER_BEAT_S.  Failures are logged at debug only: metrics never stop
+ * a worker.
+ */
+static void
+worker_beat(struct worker *w)
+{
+	char	err[512];
+	double	now = clock_mono();
+
+	if (w->w_ctl == NULL || PQstatus(w->w_ctl) != CONNECTION_OK ||
+	    (w->w_beat_at != 0 && now - w->w_beat_at < (double)WORKER_BEAT_S))
+		return;
+	w->w_beat_at = now;
+	if (procstats_beat(w->w_ctl, w->w_id, w->w_node, "worker", 0, err,
+	    sizeof(err)) == -1)
+		log_debug("processes row: %s", err);
+	(void)throttle_publish(w->w_ctl, 1);
 }
 
 /*
@@ -497,6 +525,7 @@ worker_main(struct cfg *cfg)
 		return 1;
 	worker_lower_priority();
 	worker_make_id(w.w_id, sizeof(w.w_id));
+	procstats_node(w.w_node, sizeof(w.w_node));
 	kinds = job_kind_all(&n);
 	for (i = 0; i < n && i < WORKER_MAX_KINDS; i++)
 		w.w_kinds[w.w_nkinds++] = kinds[i].k_name;
@@ -507,11 +536,14 @@ worker_main(struct cfg *cfg)
 		if (worker_ensure(&w) == -1)
 			break;
 		worker_limits(&w, 0);
+		worker_beat(&w);
 		r = jobq_claim(w.w_ctl, w.w_id, w.w_kinds, w.w_nkinds,
 		    cfg->job_lease, &job, &lease, err, sizeof(err));
 		if (r == 1) {
 			worker_run(&w, job, &lease);
 			jobq_job_free(job);
+			/* Its last waits, and idle again, without delay. */
+			w.w_beat_at = 0;
 			continue;
 		}
 		if (r == -1) {
@@ -540,6 +572,11 @@ worker_main(struct cfg *cfg)
 		sigstop_pause(WORKER_CLAIM_GAP_MS);
 	}
 
+	if (w.w_ctl != NULL && PQstatus(w.w_ctl) == CONNECTION_OK) {
+		(void)throttle_publish(w.w_ctl, 1);
+		if (procstats_gone(w.w_ctl, w.w_id, err, sizeof(err)) == -1)
+			log_debug("processes row: %s", err);
+	}
 	PQfinish(w.w_listen);
 	PQfinish(w.w_ctl);
 	PQfinish(w.w_work);

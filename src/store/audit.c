@@ -9,6 +9,7 @@
  * 014_admins.sql, not through the trigger function.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 #include "store/audit.h"
 #include "lib/str.h"
 #include "store/db.h"
+#include "lib/xmalloc.h"
 
 #define AUDIT_HASH_BYTES	8	/* of the SHA-256, shown as hex */
 
@@ -102,4 +104,47 @@ audit_end(PGconn *conn, char *errbuf, size_t errlen)
 	    db_exec(conn, "ROLLBACK", 0, NULL, errbuf, errlen) == -1)
 		return -1;
 	return audit_set(conn, p, errbuf, errlen);
+}
+
+int
+audit_job_json(PGconn *conn, const char *id, const char *kind,
+    const char *retry_of, int limit, char **json, char *errbuf,
+    size_t errlen)
+{
+	const char	*params[4];
+	char		 lim[16];
+	PGresult	*res;
+
+	*json = NULL;
+	snprintf(lim, sizeof(lim), "%d", limit);
+	params[0] = id;
+	params[1] = kind;
+	params[2] = retry_of;
+	params[3] = lim;
+	/* Both arms use the audit_target index; the changes leave out
+	 * "updated", which every write moves. */
+	res = db_query(conn, "SELECT coalesce(json_agg(json_build_object("
+	    "'id', a.id, 'at', to_char(a.at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'action', a.action, "
+	    "'actor', a.actor, 'principal', a.principal, 'role', a.role, "
+	    "'client_addr', a.client_addr, 'request_id', a.request_id, "
+	    "'job', coalesce(a.after->>'id', a.before->>'id'), "
+	    "'created', a.before IS NULL, 'deleted', a.after IS NULL, "
+	    "'changes', (SELECT coalesce(json_agg(json_build_object("
+	    "'field', k, 'before', a.before->k, 'after', a.after->k) "
+	    "ORDER BY k), '[]') FROM jsonb_object_keys(a.after) k "
+	    "WHERE a.before IS NOT NULL AND k <> 'updated' "
+	    "AND a.before->k IS DISTINCT FROM a.after->k)) "
+	    "ORDER BY a.at DESC, a.id DESC), '[]') "
+	    "FROM (SELECT * FROM audit WHERE (action LIKE 'job.%' "
+	    "OR action LIKE 'delivery.%') AND (target = $1 "
+	    "OR (target IN ($2, $3) AND after->>'id' = $1)) "
+	    "ORDER BY at DESC, id DESC LIMIT $4::int) a", 4, params, errbuf,
+	    errlen);
+	if (res == NULL)
+		return -1;
+	*json = xstrdup(PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+	    PQgetvalue(res, 0, 0) : "[]");
+	PQclear(res);
+	return 0;
 }

@@ -65,4 +65,18 @@ int	audit_begin(PGconn *conn, const struct audit_actor *who,
 /* Disarms it.  0, or -1: discard the connection. */
 int	audit_end(PGconn *conn, char *errbuf, size_t errlen);
 
+/*
+ * The audit rows about job id, newest first, at most limit, as a JSON
+ * array in *json (caller frees with free()): the rows whose target is
+ * the job (job.pause, job.cancel, delivery.retry ...), and those that
+ * created it under another target: its submission (target: kind) and
+ * the retry that made it (target: retry_of, may be NULL).  Each:
+ * {"id", "at", "action", "actor", "principal", "role", "client_addr",
+ * "request_id", "job" (the row's id), "created", "deleted", "changes":
+ * [{"field", "before", "after"}]}.  0 or -1.
+ */
+int	audit_job_json(PGconn *conn, const char *id, const char *kind,
+	    const char *retry_of, int limit, char **json, char *errbuf,
+	    size_t errlen);
+
 #endif

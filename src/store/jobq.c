@@ -35,6 +35,12 @@
 #include "store/jobq.h"
 #include "store/jobq_int.h"
 
+/* Adds n (an SQL expression) lease rescues to the /metrics counter of
+ * schemas/019_process_metrics.sql; writes nothing when n is 0. */
+#define JOBQ_COUNT_RESCUES(n) \
+	"UPDATE metric_counters SET value = value + " n " " \
+	"WHERE name = 'lease_rescues' AND label = '' AND " n " > 0"
+
 #define JOBQ_TS(c) \
 	"to_char(" c " AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
@@ -316,6 +322,7 @@ jobq_claim(PGconn *conn, const char *owner, const char *const *kinds,
 	    "claimed_at = now(), max_attempts = c.eff_max, "
 	    "heartbeat_at = now(), updated = now() "
 	    "FROM (SELECT q.id, q.lease_owner AS prev_owner, "
+	    "q.state = 'running' AS rescued, "
 	    JOBQ_EFF_MAX("q") " AS eff_max "
 	    "FROM jobs q LEFT JOIN limits lim ON true "
 	    "WHERE ((q.state = 'queued' AND q.run_after <= now() "
@@ -331,9 +338,16 @@ jobq_claim(PGconn *conn, const char *owner, const char *const *kinds,
 	    "(lim.max_jobs_per_kind ->> q.kind)::int) "
 	    "ORDER BY q.priority DESC, q.created LIMIT 1 "
 	    "FOR UPDATE OF q SKIP LOCKED) c "
-	    "WHERE j.id = c.id RETURNING " JOBQ_COLS ", c.prev_owner",
-	    3, params, errbuf, errlen);
+	    "WHERE j.id = c.id RETURNING " JOBQ_COLS ", c.prev_owner, "
+	    "c.rescued", 3, params, errbuf, errlen);
 	if (res == NULL)
+		goto out;
+	/* A takeover of an expired lease is a rescue: counted for
+	 * /metrics in the claim's own transaction (019_process_metrics). */
+	if (PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, JOBQ_NCOLS + 1), "t") == 0 &&
+	    db_exec(conn, JOBQ_COUNT_RESCUES("1"), 0, NULL, errbuf,
+	    errlen) == -1)
 		goto out;
 	if (db_exec(conn, "COMMIT", 0, NULL, errbuf, errlen) == -1)
 		goto out;
@@ -673,7 +687,8 @@ jobq_reap(PGconn *conn, int requeue, int *nfailed, int *nrequeued,
 	 * or, with requeue, queued again.  Queued jobs with a pause
 	 * requested are parked too, so that no claim starts them.
 	 */
-	res = db_query(conn, "WITH d AS (SELECT j.id, CASE "
+	res = db_query(conn, "WITH d AS (SELECT j.id, "
+	    "j.state <> 'queued' AS rescued, CASE "
 	    "WHEN j.state = 'cancelling' THEN 'cancelled' "
 	    "WHEN j.state = 'queued' THEN 'paused' "
 	    "WHEN " JOBQ_TIMEOUT("j") " > 0 AND j.claimed_at + "
@@ -690,8 +705,8 @@ jobq_reap(PGconn *conn, int requeue, int *nfailed, int *nrequeued,
 	    "OR j.attempts >= " JOBQ_EFF_MAX("j") " OR ("
 	    JOBQ_TIMEOUT("j") " > 0 AND j.claimed_at + "
 	    "make_interval(secs => " JOBQ_TIMEOUT("j") ") < now()))) "
-	    "FOR UPDATE OF j SKIP LOCKED) "
-	    "UPDATE jobs j SET "
+	    "FOR UPDATE OF j SKIP LOCKED), "
+	    "u AS (UPDATE jobs j SET "
 	    "state = CASE WHEN d.next = 'timeout' THEN 'failed' "
 	    "ELSE d.next END, "
 	    "error = CASE WHEN d.next = 'timeout' THEN 'timed out: the ' || "
@@ -703,7 +718,12 @@ jobq_reap(PGconn *conn, int requeue, int *nfailed, int *nrequeued,
 	    "'timeout') THEN now() END, pause_requested = false, "
 	    "run_after = now(), updated = now(), lease_owner = NULL, "
 	    "lease_expires = NULL FROM d WHERE j.id = d.id "
-	    "RETURNING j.state", 1, params, errbuf, errlen);
+	    "RETURNING j.state, d.rescued), "
+	    /* Expired leases taken back, counted for /metrics in the same
+	     * statement (019_process_metrics.sql). */
+	    "c AS (" JOBQ_COUNT_RESCUES("(SELECT count(*) FROM u "
+	    "WHERE u.rescued)") " RETURNING 1) SELECT state FROM u", 1, params,
+	    errbuf, errlen);
 	if (res == NULL)
 		return -1;
 	for (i = 0; i < PQntuples(res); i++) {

@@ -419,10 +419,11 @@ int	 jobq_delayed_list(PGconn *, time_t from, time_t to, size_t max,
  * bytes each; "" for a job that is gone).  0 or -1. */
 int	 jobq_states(PGconn *, const char *const *ids, size_t n,
 	    char (*states)[JOBQ_STATE_MAX], char *errbuf, size_t errlen);
-/* Workers holding a live lease now (distinct lease owners of running
- * or cancelling jobs whose lease has not expired): the busy ones. */
-int	 jobq_busy_workers(PGconn *, int64_t *n, char *errbuf,
-	    size_t errlen);
+/* Worker processes holding a live lease (*busy), and those whose
+ * processes row (store/procstats.h) is under fresh_s seconds old and
+ * that hold none (*idle).  0 or -1. */
+int	 jobq_workers(PGconn *, int fresh_s, int64_t *busy, int64_t *idle,
+	    char *errbuf, size_t errlen);
 /* Every (kind, shown state) with its counts, in one statement. */
 int	 jobq_stats(PGconn *, struct jobq_stat **out, size_t *n,
 	    char *errbuf, size_t errlen);

@@ -2,7 +2,8 @@
  * jobq_console.c — the queue as the operator's console and /metrics read
  * it (declared in jobq.h, THE CONSOLE'S READS): the jobs schedules fired
  * (the calendar's past), delayed one-off jobs (its future), the states
- * of a schedule's last jobs, and counts by kind and state.
+ * of a schedule's last jobs, counts by kind and state, and the worker
+ * processes busy and idle (with store/procstats.h's processes table).
  *
  * Each is one read-only statement; none takes a lock a worker waits on.
  */
@@ -210,17 +211,31 @@ jobq_stats(PGconn *conn, struct jobq_stat **out, size_t *n, char *errbuf,
 }
 
 int
-jobq_busy_workers(PGconn *conn, int64_t *n, char *errbuf, size_t errlen)
+jobq_workers(PGconn *conn, int fresh_s, int64_t *busy, int64_t *idle,
+    char *errbuf, size_t errlen)
 {
+	const char	*params[1];
+	char		 fs[16];
 	PGresult	*res;
 
-	*n = 0;
-	res = db_query(conn, "SELECT count(DISTINCT lease_owner) FROM jobs "
-	    "WHERE state IN ('running', 'cancelling') "
-	    "AND lease_expires >= now()", 0, NULL, errbuf, errlen);
+	*busy = *idle = 0;
+	snprintf(fs, sizeof(fs), "%d", fresh_s);
+	params[0] = fs;
+	/* Busy: a live lease, whatever its row says (a busy worker stops
+	 * refreshing it while the kind runs).  Idle: a fresh worker row
+	 * (store/procstats.h) with no live lease. */
+	res = db_query(conn, "WITH busy AS (SELECT DISTINCT lease_owner AS id "
+	    "FROM jobs WHERE state IN ('running', 'cancelling') "
+	    "AND lease_expires >= now()) "
+	    "SELECT (SELECT count(*) FROM busy), "
+	    "(SELECT count(*) FROM processes p WHERE p.role = 'worker' "
+	    "AND p.seen > now() - make_interval(secs => $1::int) "
+	    "AND p.id NOT IN (SELECT id FROM busy WHERE id IS NOT NULL))", 1,
+	    params, errbuf, errlen);
 	if (res == NULL)
 		return -1;
-	*n = jobq_i64(res, 0, 0);
+	*busy = jobq_i64(res, 0, 0);
+	*idle = jobq_i64(res, 0, 1);
 	PQclear(res);
 	return 0;
 }

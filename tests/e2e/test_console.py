@@ -503,7 +503,7 @@ def test_metrics_match_the_database(db, start_server, tmp_path):
     assert metric(ms, "bulkhead_job_rows", kind="export",
                   state="running") == rows
     assert metric(ms, "bulkhead_jobs", kind="export", state="running") == 1
-    assert metric(ms, "bulkhead_workers_busy") == 1
+    assert metric(ms, "bulkhead_workers", state="busy") == 1
     # Status polls: the first loads, one right after is the cache's.
     ms0 = scrape(s)
     for _ in range(2):

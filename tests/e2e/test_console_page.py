@@ -3,7 +3,9 @@ driven by Selenium (Debian's python3-selenium and chromium-driver).
 
 Against a real 'bulkhead run' on a scratch database: sign in; watch a
 throttled import's progress move; pause and resume it; cancel a delayed
-job; a job error containing <script> shows as text; create a schedule
+job; a job error containing <script> shows as text; a job's page with
+its error file lines (markup as text), a delivery to redeliver and its
+audit history; create a schedule
 with a bad cron and see the message at the cron field, fix it, see it in
 the calendar, run it now; edit a limit; a viewer sees no controls.
 Screenshots at 360 and 1920 px go to <build dir>/screenshots/ (the
@@ -20,6 +22,7 @@ import requests
 
 from conftest import run_cli
 from jobhelp import wait_for
+from test_console_job import IMG_REF, SCRIPT_REF, bad_import
 
 TOKEN = "test-admin-token"
 AUTH = {"Authorization": "Bearer " + TOKEN}
@@ -202,6 +205,15 @@ def test_console(server, db, browser, bulkhead_bin, tmp_path):
     with db.connect() as c, c.cursor() as cur:
         cur.execute("UPDATE jobs SET state = 'failed', error = %s "
                     "WHERE id = %s", [SCRIPT_ERR, bad])
+    # An import with bad lines: its error file lines quote markup back;
+    # an OpenHIM delivery of it that failed (its row written straight
+    # in: no OpenHIM here).
+    badimp = bad_import(server, tmp_path, n_bad=2)
+    with db.connect() as c, c.cursor() as cur:
+        cur.execute("INSERT INTO openhim_deliveries (job_id, n, target, "
+                    "state, attempts, last_status, last_response) VALUES "
+                    "(%s, 1, 'openimis', 'failed', 10, 502, %s)",
+                    [badimp, "<b>bad gateway</b>"])
     later = time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
                           time.gmtime(time.time() + 3 * 3600))
     delayed = admin(server, "POST", "jobs", {
@@ -267,6 +279,37 @@ def test_console(server, db, browser, bulkhead_bin, tmp_path):
     assert pg.css("#job-error").text == SCRIPT_ERR
     assert '"steps": 1' in pg.css("#job-params").text
     assert browser.execute_script("return window.pwned") is None
+
+    # The bad import's page: error file lines as text, the delivery
+    # with its redeliver button, the audit history.
+    pg.go("job/" + badimp)
+    lines = "#job-errlines tbody tr"
+    pg.wait(lambda: len(pg.all(lines)) == 2, 30, "error file lines")
+    diags = [e.text for e in pg.all(lines + " .diag")]
+    assert SCRIPT_REF in diags[0] and IMG_REF in diags[1], diags
+    assert "error" in pg.all(lines)[0].text
+    assert not pg.all("#page-job script, #page-job img, #page-job b")
+    assert pg.css("#job-errlines-count").text == "lines 1–2 of 2"
+    dl = '#job-deliveries tr[data-delivery="1"]'
+    pg.wait(lambda: pg.css(dl).get_attribute("data-state") == "failed",
+            30, "delivery shown")
+    assert "openimis" in pg.css(dl).text and "502" in pg.css(dl).text
+    pg.wait(lambda: pg.css("#job-audit-empty").is_displayed(), 10,
+            "no audit rows yet")
+    pg.click(dl + ' button[data-action="redeliver"]', "redeliver")
+    pg.wait(lambda: pg.css(dl).get_attribute("data-state") == "pending",
+            30, "delivery queued again")
+    pg.wait(lambda: "delivery.retry" in pg.css("#job-audit").text, 30,
+            "the redelivery in the audit history")
+    assert "config (admin)" in pg.css("#job-audit").text
+    assert browser.execute_script("return window.pwned") is None
+    pg.shot("job", 1920)
+    pg.shot("job", 360)
+
+    # The failed job's history: its submission, by the config admin.
+    pg.go("job/" + bad)
+    pg.wait(lambda: "job.submit" in pg.css("#job-audit").text, 30,
+            "submission audited")
 
     # Filter by state.
     pg.go("jobs")
@@ -357,6 +400,14 @@ def test_viewer_sees_no_controls(server, db, browser, bulkhead_bin):
     pg.wait(lambda: pg.css("#who-role").text == "viewer", 30, "role shown")
     pg.wait(lambda: pg.all('#jobs tr[data-job="%s"]' % jid), 30)
     assert not pg.all("#jobs button")
+    # A job's page: a delivery, but no redeliver button.
+    with db.connect() as c, c.cursor() as cur:
+        cur.execute("INSERT INTO openhim_deliveries (job_id, n, target) "
+                    "VALUES (%s, 1, 'openimis')", [jid])
+    pg.go("job/" + jid)
+    pg.wait(lambda: pg.all('#job-deliveries tr[data-delivery="1"]'), 30,
+            "delivery shown")
+    assert not pg.all("#page-job button:not([id])")
     pg.go("schedules")
     pg.wait(lambda: pg.all('#schedules tr[data-schedule="hourly"]'), 30)
     assert not pg.all("#schedules button")

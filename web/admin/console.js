@@ -24,6 +24,11 @@
 	    next: null };
 	const calView = { mode: 'week', anchor: startOfDay(new Date()) };
 	let editing = null;		/* schedule name being edited */
+	/* The job page: which job, the error lines' page, and what its
+	 * error lines and audit rows were last read for. */
+	const jobView = { id: null, errOffset: 0, errMore: false,
+	    errSig: null, auditSig: null };
+	const ERR_PAGE = 50;
 
 	/* ---- helpers ---- */
 
@@ -257,8 +262,12 @@
 			pollTimer = null;
 			const page = current();
 			const started = Date.now();
+			let used = 1;
 			try {
-				await loaders[page.name](page.arg);
+				/* A loader may answer how many requests
+				 * it made; the next poll waits that many
+				 * seconds (the job page's extra reads). */
+				used = await loaders[page.name](page.arg) || 1;
 			} catch (e) {
 				if (gen === pollGen && me !== null)
 					banner(e.message, true);
@@ -268,8 +277,9 @@
 			 * edit in progress. */
 			if (gen === pollGen && me !== null &&
 			    page.name !== 'limits')
-				schedulePoll(Math.max(POLL_MS - (Date.now() -
-				    started), 0) + (page.name === 'calendar' ?
+				schedulePoll(Math.max(used * POLL_MS -
+				    (Date.now() - started), 0) +
+				    (page.name === 'calendar' ?
 				    9 * POLL_MS : 0));
 		}, delay);
 	}
@@ -422,9 +432,12 @@
 
 	async function loadJob(id) {
 		const gen = pollGen;
+		if (jobView.id !== id)
+			Object.assign(jobView, { id: id, errOffset: 0,
+			    errMore: false, errSig: null, auditSig: null });
 		const j = await api('GET', 'jobs/' + encodeURIComponent(id));
 		if (gen !== pollGen)
-			return;
+			return 1;
 		$('job-id').textContent = j.id;
 		clear($('job-actions')).append(stateBadge(j), ' ',
 		    actionButtons(j));
@@ -459,6 +472,126 @@
 		    td('File', o.url ? el('a', { href: o.url,
 			download: '', rel: 'noopener', text: o.url }) : '')));
 		clear($('job-outputs').tBodies[0]).append(...rows);
+		showDeliveries(j);
+		/* Error lines and audit rows only when they may have
+		 * changed: new error files, another page, a write. */
+		let used = 1;
+		const errSig = (j.outputs || []).filter((o) =>
+		    o.channel === 'error').map((o) => o.seq + ':' +
+		    o.count).join(',') + '@' + jobView.errOffset;
+		if (errSig !== jobView.errSig) {
+			used++;
+			const r = await api('GET', 'jobs/' +
+			    encodeURIComponent(id) + '/errors?limit=' +
+			    ERR_PAGE + '&offset=' + jobView.errOffset);
+			if (gen !== pollGen)
+				return used;
+			jobView.errSig = errSig;
+			showErrorLines(r);
+		}
+		const auditSig = j.updated + '|' + JSON.stringify(
+		    (j.deliveries || []).map((d) => [d.n, d.attempts,
+		    d.updated]));
+		if (auditSig !== jobView.auditSig) {
+			used++;
+			const r = await api('GET', 'jobs/' +
+			    encodeURIComponent(id) + '/audit');
+			if (gen !== pollGen)
+				return used;
+			jobView.auditSig = auditSig;
+			showAudit(r.audit || []);
+		}
+		return used;
+	}
+
+	/* The job's error file lines: every value as text. */
+	function showErrorLines(r) {
+		jobView.errMore = !!r.more;
+		const rows = (r.lines || []).map((l) => el('tr',
+		    { 'data-n': l.n, class: 'errline sev-' +
+			(l.severity || 'unknown') },
+		    td('#', String(l.n + 1)),
+		    td('File, line', l.file + ', ' + l.line),
+		    td('Severity', l.severity || ''),
+		    td('Code', l.code || ''),
+		    td('Diagnostics', el('span', { class: 'diag',
+			text: l.text !== undefined ? l.text :
+			l.diagnostics || '' })),
+		    td('Location', l.location || '')));
+		clear($('job-errlines').tBodies[0]).append(...rows);
+		$('job-errlines-empty').hidden = rows.length > 0;
+		let c = '';
+		if (rows.length > 0)
+			c = 'lines ' + fmtNum(r.offset + 1) + '–' +
+			    fmtNum(r.offset + rows.length) + ' of ' +
+			    fmtNum(r.total);
+		if (r.files_removed)
+			c = 'files removed ' + fmtTime(r.files_removed);
+		if (r.missing > 0)
+			c += (c ? '; ' : '') + r.missing + ' file' +
+			    (r.missing === 1 ? '' : 's') + ' unreadable';
+		$('job-errlines-count').textContent = c;
+		$('e-prev').disabled = jobView.errOffset === 0;
+		$('e-next').disabled = !jobView.errMore;
+	}
+
+	/* OpenHIM deliveries, with a redeliver button for operators. */
+	function showDeliveries(j) {
+		const rows = (j.deliveries || []).map((d) => el('tr',
+		    { 'data-delivery': d.n, 'data-key': d.n,
+			'data-state': d.state },
+		    td('#', String(d.n)),
+		    td('Target', d.target),
+		    td('State', el('span', { class: 'badge dl-' + d.state,
+			text: d.state })),
+		    td('Attempts', d.attempts + ' / ' + d.maxAttempts),
+		    td('Last status', d.lastStatus === null ||
+			d.lastStatus === undefined ? '' :
+			el('span', { title: d.lastResponse || '',
+			    text: String(d.lastStatus) })),
+		    td('Next attempt', fmtTime(d.nextAt)),
+		    td('Actions', may('operator') ? el('button', {
+			type: 'button', 'data-action': 'redeliver',
+			'aria-label': 'deliver again to ' + d.target,
+			text: 'redeliver', onclick: () => act(async () => {
+				await api('POST', 'jobs/' +
+				    encodeURIComponent(j.id) +
+				    '/deliveries/' + d.n + '/retry');
+				banner('delivery ' + d.n + ' to ' + d.target +
+				    ' queued again');
+			}) }) : '')));
+		/* Rebuilt every second: keep the keyboard focus. */
+		replaceRows($('job-deliveries').tBodies[0], rows);
+		$('job-deliveries-empty').hidden = rows.length > 0;
+	}
+
+	function auditValue(v) {
+		return v === null || v === undefined ? '—' :
+		    typeof v === 'string' ? v : JSON.stringify(v);
+	}
+
+	/* Who changed the job, when, and what changed. */
+	function showAudit(list) {
+		const rows = list.map((a) => {
+			const ch = el('ul', { class: 'changes' });
+			if (a.created)
+				ch.append(el('li', { text: a.job === jobView.id ?
+				    'created' : 'created job ' + a.job }));
+			for (const c of a.changes || [])
+				ch.append(el('li', {},
+				    el('code', { text: c.field }), ': ',
+				    auditValue(c.before), ' → ',
+				    auditValue(c.after)));
+			return el('tr', { 'data-audit': a.id },
+			    td('When', fmtTime(a.at)),
+			    td('Action', a.action),
+			    td('Who', (a.principal || a.actor) +
+				(a.role ? ' (' + a.role + ')' : '')),
+			    td('From', a.client_addr || ''),
+			    td('Changes', ch));
+		});
+		clear($('job-audit').tBodies[0]).append(...rows);
+		$('job-audit-empty').hidden = rows.length > 0;
 	}
 
 	/* ---- schedules ---- */
@@ -889,6 +1022,17 @@
 		$('sched-cancel').addEventListener('click', () => {
 			editing = null;
 			$('sched-form').hidden = true;
+		});
+		$('e-prev').addEventListener('click', () => {
+			jobView.errOffset = Math.max(0, jobView.errOffset -
+			    ERR_PAGE);
+			schedulePoll(0);
+		});
+		$('e-next').addEventListener('click', () => {
+			if (!jobView.errMore)
+				return;
+			jobView.errOffset += ERR_PAGE;
+			schedulePoll(0);
 		});
 		$('c-week').addEventListener('click', () => calMode('week'));
 		$('c-month').addEventListener('click', () => calMode('month'));
