@@ -166,6 +166,54 @@ openimis_store_push_get(PGconn *conn, const char *job, const char *code,
 }
 
 int
+openimis_store_push_states(PGconn *conn, const char *job,
+    const char *const *codes, size_t n, enum openimis_push_state *st,
+    char *errbuf, size_t errlen)
+{
+	struct buf	 arr;
+	const char	*p[2];
+	PGresult	*res = NULL;
+	size_t		 i, len;
+	int		 j, rc = -1;
+
+	for (i = 0; i < n; i++)
+		st[i] = OPENIMIS_PUSH_NONE;
+	if (n == 0)
+		return 0;
+	buf_init(&arr, (size_t)1 << 26);
+	(void)buf_putc(&arr, '{');
+	for (i = 0; i < n; i++) {
+		/* Claim codes need no quoting in an array literal. */
+		len = strlen(codes[i]);
+		if (len == 0 || strspn(codes[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-._") != len) {
+			snprintf(errbuf, errlen, "bad claim code");
+			goto out;
+		}
+		if ((i > 0 && buf_putc(&arr, ',') == -1) ||
+		    buf_puts(&arr, codes[i]) == -1)
+			goto out;
+	}
+	if (buf_putc(&arr, '}') == -1)
+		goto out;
+	p[0] = job;
+	p[1] = arr.b_data;
+	if ((res = db_query(conn, "SELECT code, state FROM openimis_push "
+	    "WHERE job = $1 AND code = ANY($2::text[])", 2, p, errbuf,
+	    errlen)) == NULL)
+		goto out;
+	for (j = 0; j < PQntuples(res); j++)
+		for (i = 0; i < n; i++)
+			if (strcmp(codes[i], PQgetvalue(res, j, 0)) == 0)
+				st[i] = os_state(PQgetvalue(res, j, 1));
+	rc = 0;
+ out:
+	PQclear(res);
+	buf_free(&arr);
+	return rc;
+}
+
+int
 openimis_store_push_set(PGconn *conn, const char *job, const char *code,
     int64_t seq, const char *claim_id, const char *source,
     enum openimis_push_state st, int http_status, const char *response,
