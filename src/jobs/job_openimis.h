@@ -9,8 +9,11 @@
  * asks _lastUpdated=ge<high-water - 60 s> (openIMIS filters validity_from,
  * second precision).  Every page is one transaction: its resources
  * upserted by the import's rule (LOAD_UPSERT: a new version only when
- * the content changed) and their ids recorded as seen; then the
- * checkpoint {"ti","page",...} names the next page.  A type's new
+ * the content changed) and their ids recorded as seen; then, at most
+ * once a second, the checkpoint {"ti","page",...} names the next page (a
+ * page read again is upserted again, unchanged).  A fetcher thread reads
+ * and parses page n+1 while the job's thread stores page n, one request
+ * at a time at the client's pace (job_openimis_pull.c).  A type's new
  * high-water mark is the Date of its first answer (openIMIS's clock).
  * A full pull that saw as many ids as openIMIS's total for the type then
  * marks deleted the rows an earlier pull stored and this one did not see

@@ -171,6 +171,14 @@ openimis_client_stats(const struct openimis_client *c,
 	s->os_factor = c->oc_factor;
 }
 
+void
+openimis_client_set_sleep(struct openimis_client *c, openimis_sleep_fn fn,
+    void *arg)
+{
+	c->oc_sleep = fn;
+	c->oc_sleep_arg = arg;
+}
+
 /* Waits until s seconds from now, through the caller's sleep. */
 static int
 oi_wait(struct openimis_client *c, double s, char *errbuf, size_t errlen)

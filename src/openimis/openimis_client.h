@@ -86,5 +86,9 @@ int	openimis_client_login(struct openimis_client *, char *errbuf,
 	    size_t errlen);
 void	openimis_client_stats(const struct openimis_client *,
 	    struct openimis_stats *);
+/* Replaces the sleep function (for a client handed to another thread:
+ * the sleep runs on the thread that makes the requests). */
+void	openimis_client_set_sleep(struct openimis_client *,
+	    openimis_sleep_fn, void *arg);
 
 #endif
