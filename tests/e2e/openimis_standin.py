@@ -97,7 +97,7 @@ def now():
 
 
 class Row:
-    __slots__ = ("key", "res", "vf", "vt", "_text")
+    __slots__ = ("key", "res", "vf", "vt", "_text", "_entry")
 
     def __init__(self, key, res, vf):
         self.key = key
@@ -105,14 +105,29 @@ class Row:
         self.vf = vf
         self.vt = None
         self._text = None
+        self._entry = None
 
     @property
     def text(self):
-        """The resource as compact JSON, rendered once (a put makes a
-        new Row, so res never changes under it)."""
+        """The resource as compact JSON bytes, rendered once (a put makes
+        a new Row, so res never changes under it)."""
         if self._text is None:
-            self._text = json.dumps(self.res, separators=(",", ":"))
+            self._text = json.dumps(self.res,
+                                    separators=(",", ":")).encode()
         return self._text
+
+    def entry(self, full):
+        """The Bundle entry with fullUrl under full (a JSON string's
+        opening, bytes), kept for the last full asked for."""
+        e = self._entry
+        if e is None or e[0] != full:
+            if "id" in self.res:
+                b = b'{"resource":%s,"fullUrl":%s%s"}' % (
+                    self.text, full, self.res["id"].encode())
+            else:
+                b = b'{"resource":%s}' % self.text
+            e = self._entry = (full, b)
+        return e[1]
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -267,11 +282,14 @@ class StandIn:
         return rows, vfs
 
     def warm(self):
-        """Sorts every type and renders every row's JSON now, so that the
-        first pages are served as fast as the rest."""
+        """Sorts every type and renders every row's entry now (for
+        requests on <base>/<Type>/), so that the first pages are served as
+        fast as the rest."""
         for rtype in list(self.rows):
+            full = json.dumps("http://127.0.0.1:%d/api/api_fhir_r4/%s/" % (
+                self.port, rtype))[:-1].encode()
             for r in self._ordered(rtype)[0]:
-                r.text
+                r.entry(full)
 
     def add_families(self, n, members=3, vf=None):
         """n families: a Group, its Patients (first is head), a Contract
@@ -491,19 +509,15 @@ class StandIn:
         if page > 1:
             links.append(link("previous", page - 1))
         full = json.dumps("http://127.0.0.1:%d%s" % (
-            self.port, urllib.parse.urlsplit(h.path).path))[:-1]
-        ent = []
-        for r in rows[(page - 1) * size:page * size]:
-            if "id" in r.res:
-                ent.append('{"resource":%s,"fullUrl":%s%s"}' % (
-                    r.text, full, r.res["id"]))
-            else:
-                ent.append('{"resource":%s}' % r.text)
+            self.port, urllib.parse.urlsplit(h.path).path))[:-1].encode()
         head = json.dumps({"resourceType": "Bundle", "type": "searchset",
                            "total": len(rows), "link": links},
-                          separators=(",", ":"))
-        h._send_raw(200, ("%s,\"entry\":[%s]}" % (
-            head[:-1], ",".join(ent))).encode())
+                          separators=(",", ":")).encode()
+        h._send_raw(200, b"".join((
+            head[:-1], b',"entry":[',
+            b",".join(r.entry(full)
+                      for r in rows[(page - 1) * size:page * size]),
+            b"]}")))
         return 200
 
     def _post_claim(self, h, body):
@@ -571,8 +585,8 @@ if __name__ == "__main__":
     oi = StandIn(port=int(sys.argv[2]) if len(sys.argv) > 2 else 0,
                  rps_limit=int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     oi.add_families(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
-    oi.warm()
     oi.start()
+    oi.warm()       # after start: the entries' fullUrl names the port
     print(oi.base, flush=True)
     try:
         while True:
