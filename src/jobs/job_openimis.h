@@ -19,7 +19,8 @@
  * marks deleted the rows an earlier pull stored and this one did not see
  * (openIMIS deletes softly: a deleted row just stops being listed).
  * Result {"types":{T:{"read","changed","deleted","full"}}, "requests",
- * "retries", "logins", "rate"}.
+ * "retries", "logins", "backoff", "wait_s" (pacing and back-off),
+ * "latency_s" (summed request time), "store_s" (storing pages)}.
  *
  * "openimis-claims-push" POSTs claims to openIMIS (job_openimis_push.c).
  */

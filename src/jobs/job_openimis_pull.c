@@ -28,6 +28,8 @@
 #define PULL_OVERLAP_S	60	/* _lastUpdated looks back this far */
 #define PULL_PAGE_MAX	(256 << 20)
 #define PULL_SAVE_S	1.0	/* checkpoint at most this often in a type */
+#define PULL_TXN_S	1.0	/* a transaction of pages at most this long */
+#define PULL_TXN_ROWS	20000	/* or this many rows */
 
 struct pull_type {
 	char	t_name[64];
@@ -51,6 +53,7 @@ struct pull {
 	int64_t			 p_total;	/* openIMIS's total, 1st page */
 	int			 p_complete;	/* no page went missing */
 	double			 p_saved;	/* clock_mono of the last save */
+	double			 p_store_s;	/* spent storing pages */
 	char			 p_err[512];
 };
 
@@ -59,8 +62,9 @@ static int	pull_types(const cJSON *, const char *, struct pull *, char *,
 		    size_t);
 static int	pull_save(struct pull *);
 struct pull_got;
+struct pull_txn;
 static int	pull_page(struct pull *, struct pull_type *, struct pull_got *,
-		    int *);
+		    struct pull_txn *, int *);
 static int	pull_type(struct pull *, struct pull_type *);
 static void	pull_restore(struct pull *, const cJSON *);
 
@@ -463,32 +467,97 @@ pull_fetch_take(struct pull *p, struct pull_fetch *f, struct pull_got *g)
 }
 
 /*
- * Stores page g (page p_page of type t) in one transaction.  *last is
- * set on the last page.  0, -1 (p_err; retry later) or OPENIMIS_STOP.
+ * Pages are stored in transactions of one or more pages: a transaction
+ * (its load session and the ids it saw) stays open while the fetcher
+ * already holds the next page, and commits when the job has caught up
+ * with the fetcher, after PULL_TXN_S, PULL_TXN_ROWS rows, or at the last
+ * page.  When the store keeps up that is a page a transaction; when it
+ * lags, its fixed costs (the stage table, the merge statement, the
+ * commit) are shared by the pages that queued up meanwhile.
+ */
+struct pull_txn {
+	struct load_session	*x_ls;		/* NULL: none open */
+	char			**x_ids;
+	size_t			 x_nids, x_cap;
+	double			 x_t0;		/* clock_mono at BEGIN */
+};
+
+/* Rolls back an open transaction and forgets it. */
+static void
+pull_txn_abort(struct pull *p, struct pull_txn *x)
+{
+	char	err[256];
+	size_t	i;
+
+	if (x->x_ls != NULL) {
+		load_session_free(x->x_ls);
+		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
+	}
+	for (i = 0; i < x->x_nids; i++)
+		free(x->x_ids[i]);
+	free(x->x_ids);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Commits x (if open): the upsert, the seen ids, COMMIT.  0 or -1. */
+static int
+pull_txn_commit(struct pull *p, struct pull_type *t, struct pull_txn *x)
+{
+	struct load_stats	st;
+	enum load_result	lr;
+	size_t			i;
+
+	if (x->x_ls == NULL)
+		return 0;
+	lr = load_session_finish(x->x_ls, &st, p->p_err, sizeof(p->p_err));
+	load_session_free(x->x_ls);
+	x->x_ls = NULL;
+	if (lr != LOAD_OK ||
+	    openimis_store_seen(p->p_conn, t->t_name,
+	    (const char *const *)x->x_ids, x->x_nids, p->p_start, p->p_err,
+	    sizeof(p->p_err)) == -1 ||
+	    db_exec(p->p_conn, "COMMIT", 0, NULL, p->p_err,
+	    sizeof(p->p_err)) == -1) {
+		char	err[256];
+
+		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
+		pull_txn_abort(p, x);
+		return -1;
+	}
+	t->t_read += (int64_t)x->x_nids;
+	t->t_changed += st.ls_changed;
+	for (i = 0; i < x->x_nids; i++)
+		free(x->x_ids[i]);
+	free(x->x_ids);
+	memset(x, 0, sizeof(*x));
+	return 0;
+}
+
+/*
+ * Adds page g (page p_page of type t) to the transaction x, opening it
+ * if needed.  *last is set on the last page.  0, -1 (p_err; retry
+ * later) or OPENIMIS_STOP.
  */
 static int
-pull_page(struct pull *p, struct pull_type *t, struct pull_got *g, int *last)
+pull_page(struct pull *p, struct pull_type *t, struct pull_got *g,
+    struct pull_txn *x, int *last)
 {
 	struct openimis_page	*pg = &g->g_pg;
 	struct load_options	 lo;
-	struct load_session	*s = NULL;
-	struct load_stats	 st;
 	const cJSON		*e;
 	char			 id[OPENIMIS_ID_MAX], err[256];
-	char			**ids = NULL, *line;
-	size_t			 nids = 0, i, bytes = 0;
+	char			*line;
+	size_t			 bytes = 0, nids0 = x->x_nids;
 	enum load_result	 lr;
-	int			 rc = -1, txn = 0;
 
 	if (g->g_rc != 0) {
 		str_lcpy(p->p_err, g->g_err, sizeof(p->p_err));
-		rc = g->g_rc;
-		goto out;
+		return g->g_rc;
 	}
 	if (g->g_page != p->p_page) {
 		snprintf(p->p_err, sizeof(p->p_err), "openIMIS %s: page %ld "
 		    "arrived for page %ld", t->t_name, g->g_page, p->p_page);
-		goto out;
+		return -1;
 	}
 	if (p->p_page == 1)
 		p->p_mark = g->g_date > 0 ? g->g_date : (int64_t)time(NULL);
@@ -497,28 +566,30 @@ pull_page(struct pull *p, struct pull_type *t, struct pull_got *g, int *last)
 		 * moved behind): this pull cannot vouch for deletions. */
 		p->p_complete = 0;
 		*last = 1;
-		rc = 0;
-		goto out;
+		return 0;
 	}
 	if (g->g_status != 200) {
 		snprintf(p->p_err, sizeof(p->p_err), "openIMIS GET %s: HTTP "
 		    "%ld: %.200s", t->t_name, g->g_status,
 		    g->g_body.b_data != NULL ? g->g_body.b_data : "");
-		goto out;
+		return -1;
 	}
 	if (p->p_page == 1)
 		p->p_total = pg->op_total;
-	ids = xcalloc((size_t)cJSON_GetArraySize(pg->op_entries) + 1,
-	    sizeof(*ids));
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_expect_type = t->t_name;
-	if (db_exec(p->p_conn, "BEGIN", 0, NULL, p->p_err,
-	    sizeof(p->p_err)) == -1)
-		goto out;
-	txn = 1;
-	if ((s = load_session_begin(p->p_conn, LOAD_MERGE, &lo, p->p_err,
-	    sizeof(p->p_err))) == NULL)
-		goto out;
+	if (x->x_ls == NULL) {
+		memset(&lo, 0, sizeof(lo));
+		lo.lo_expect_type = t->t_name;
+		if (db_exec(p->p_conn, "BEGIN", 0, NULL, p->p_err,
+		    sizeof(p->p_err)) == -1)
+			return -1;
+		if ((x->x_ls = load_session_begin(p->p_conn, LOAD_MERGE, &lo,
+		    p->p_err, sizeof(p->p_err))) == NULL) {
+			(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err,
+			    sizeof(err));
+			return -1;
+		}
+		x->x_t0 = clock_mono();
+	}
 	cJSON_ArrayForEach(e, pg->op_entries) {
 		line = openimis_resource_line(cJSON_GetObjectItemCaseSensitive(e,
 		    "resource"), t->t_name, id, sizeof(id), err, sizeof(err));
@@ -527,7 +598,8 @@ pull_page(struct pull *p, struct pull_type *t, struct pull_got *g, int *last)
 			    job_ctx_id(p->p_ctx), t->t_name, p->p_page, err);
 			continue;
 		}
-		lr = load_session_line(s, line, strlen(line), err, sizeof(err));
+		lr = load_session_line(x->x_ls, line, strlen(line), err,
+		    sizeof(err));
 		bytes += strlen(line);
 		free(line);
 		if (lr == LOAD_BAD_LINE) {
@@ -537,43 +609,40 @@ pull_page(struct pull *p, struct pull_type *t, struct pull_got *g, int *last)
 		}
 		if (lr != LOAD_OK) {
 			snprintf(p->p_err, sizeof(p->p_err), "store: %s", err);
-			goto out;
+			pull_txn_abort(p, x);
+			return -1;
 		}
-		ids[nids++] = xstrdup(id);
+		if (x->x_nids == x->x_cap) {
+			x->x_cap = x->x_cap ? x->x_cap * 2 : 1024;
+			x->x_ids = xreallocarray(x->x_ids, x->x_cap,
+			    sizeof(*x->x_ids));
+		}
+		x->x_ids[x->x_nids++] = xstrdup(id);
 	}
-	lr = load_session_finish(s, &st, p->p_err, sizeof(p->p_err));
-	load_session_free(s);
-	s = NULL;
-	if (lr != LOAD_OK ||
-	    openimis_store_seen(p->p_conn, t->t_name, (const char *const *)ids,
-	    nids, p->p_start, p->p_err, sizeof(p->p_err)) == -1 ||
-	    db_exec(p->p_conn, "COMMIT", 0, NULL, p->p_err,
-	    sizeof(p->p_err)) == -1)
-		goto out;
-	txn = 0;
-	t->t_read += (int64_t)nids;
-	t->t_changed += st.ls_changed;
 	*last = pg->op_next == 0;
 	if (!*last && pg->op_next != p->p_page + 1) {
 		snprintf(p->p_err, sizeof(p->p_err), "openIMIS %s page %ld: "
 		    "next link names page %ld", t->t_name, p->p_page,
 		    pg->op_next);
-		goto out;
+		pull_txn_abort(p, x);
+		return -1;
 	}
-	if (throttle_take(job_ctx_throttle(p->p_ctx), (int64_t)nids,
-	    (int64_t)bytes) == -1) {
-		rc = OPENIMIS_STOP;
-		goto out;
-	}
-	rc = 0;
- out:
-	load_session_free(s);
-	if (txn)
-		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
-	for (i = 0; i < nids; i++)
-		free(ids[i]);
-	free(ids);
-	return rc;
+	if (throttle_take(job_ctx_throttle(p->p_ctx),
+	    (int64_t)(x->x_nids - nids0), (int64_t)bytes) == -1)
+		return OPENIMIS_STOP;
+	return 0;
+}
+
+/* 1 if the fetcher holds the next page already. */
+static int
+pull_fetch_ready(struct pull_fetch *f)
+{
+	int	r;
+
+	pthread_mutex_lock(&f->f_mu);
+	r = f->f_full;
+	pthread_mutex_unlock(&f->f_mu);
+	return r;
 }
 
 /* Pulls type t from page p_page on. */
@@ -584,9 +653,12 @@ pull_type(struct pull *p, struct pull_type *t)
 	const struct cfg		*cfg = job_ctx_cfg(p->p_ctx);
 	struct pull_fetch		 f;
 	struct pull_got			 g;
+	struct pull_txn			 x;
 	int64_t				 seen = 0, del = 0;
+	double				 t0;
 	int				 rc, last = 0;
 
+	memset(&x, 0, sizeof(x));
 	if (openimis_store_pull_get(p->p_conn, t->t_name, &st, p->p_err,
 	    sizeof(p->p_err)) == -1)
 		return -1;
@@ -603,20 +675,31 @@ pull_type(struct pull *p, struct pull_type *t)
 	while (!last && rc == 0) {
 		if ((rc = pull_fetch_take(p, &f, &g)) != 0)
 			break;
-		rc = pull_page(p, t, &g, &last);
+		t0 = clock_mono();
+		rc = pull_page(p, t, &g, &x, &last);
 		pull_got_free(&g);
+		if (rc == 0 && (last || !pull_fetch_ready(&f) ||
+		    clock_mono() - x.x_t0 >= PULL_TXN_S ||
+		    x.x_nids >= PULL_TXN_ROWS)) {
+			rc = pull_txn_commit(p, t, &x);
+			/* A checkpoint names the first page not committed:
+			 * one a second, not one WAL flush per page. */
+			if (rc == 0 && !last && clock_mono() - p->p_saved >=
+			    PULL_SAVE_S) {
+				p->p_page++;
+				if (pull_save(p) == -1)
+					rc = OPENIMIS_STOP;
+				p->p_page--;
+			}
+		}
+		p->p_store_s += clock_mono() - t0;
 		if (rc != 0 || last)
 			break;
-		/* A checkpoint behind the store is safe (a page read again
-		 * is upserted again, unchanged): one a second, not one WAL
-		 * flush per page. */
 		p->p_page++;
-		if (clock_mono() - p->p_saved >= PULL_SAVE_S) {
-			if (pull_save(p) == -1)
-				rc = OPENIMIS_STOP;
-		} else if (job_ctx_tick(p->p_ctx) == -1)
+		if (job_ctx_tick(p->p_ctx) == -1)
 			rc = OPENIMIS_STOP;
 	}
+	pull_txn_abort(p, &x);
 	pull_fetch_end(p, &f);
 	if (rc != 0)
 		return rc;
@@ -708,8 +791,10 @@ job_openimis_pull_run(struct job_ctx *ctx)
 		    (long long)p->p_types[i].t_deleted,
 		    p->p_types[i].t_full ? "true" : "false");
 	(void)buf_printf(&res, "},\"requests\":%lld,\"retries\":%lld,"
-	    "\"logins\":%lld,\"backoff\":%.2f}", (long long)os.os_requests,
-	    (long long)os.os_retries, (long long)os.os_logins, os.os_factor);
+	    "\"logins\":%lld,\"backoff\":%.2f,\"wait_s\":%.1f,\"latency_s\":"
+	    "%.1f,\"store_s\":%.1f}", (long long)os.os_requests,
+	    (long long)os.os_retries, (long long)os.os_logins, os.os_factor,
+	    os.os_wait_s, os.os_latency_s, p->p_store_s);
 	job_ctx_result(ctx, res.b_data);
 	buf_free(&res);
 	js = JOB_DONE;

@@ -28,7 +28,7 @@
  * (channel output) and one OperationOutcome per refusal (channel error)
  * naming the claim id, its code, its source ("input N line L") and
  * openIMIS's own message.  Result {"accepted","refused","recovered",
- * "requests","retries","rate","rps"}.
+ * "requests","retries","rate","rps","backoff","wait_s","latency_s"}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,8 +492,9 @@ push_queue(struct push *u, const char *line, size_t len, const char *source)
 
 /*
  * Sends the batch: which claims the store holds (one query), their
- * ledger rows (one query), the 'sending' rows of those never tried in
- * one transaction, then each claim in order.  As push_claim.
+ * ledger rows (one query), the 'sending' rows of those never tried (one
+ * statement, committed durably), then each claim in order.  As
+ * push_claim.
  */
 static int
 push_flush(struct push *u)
@@ -505,8 +506,12 @@ push_flush(struct push *u)
 	PGresult			*res = NULL;
 	cJSON				*c;
 	const cJSON			*idv;
+	const char			*rcodes[PUSH_BATCH_MAX];
+	const char			*rids[PUSH_BATCH_MAX];
+	const char			*rsrc[PUSH_BATCH_MAX];
+	int64_t				 rseqs[PUSH_BATCH_MAX];
 	int				 idx[PUSH_BATCH_MAX];
-	int				 i, k, n = 0, nid = 0, rc = -1, txn = 0;
+	int				 i, k, n = 0, nr, nid = 0, rc = -1;
 	const char			*job = job_ctx_id(u->u_ctx);
 
 	buf_init(&ids, (size_t)1 << 26);
@@ -580,29 +585,21 @@ push_flush(struct push *u)
 	if (openimis_store_push_states(u->u_conn, job, codes, (size_t)n, st,
 	    u->u_err, sizeof(u->u_err)) == -1)
 		goto out;
-	for (k = 0; k < n; k++) {
+	for (k = 0, nr = 0; k < n; k++) {
 		if (idx[k] < 0 || st[k] != OPENIMIS_PUSH_NONE)
 			continue;
 		it = &u->u_batch[idx[k]];
-		if (!txn) {
-			if (db_exec(u->u_conn, "BEGIN", 0, NULL, u->u_err,
-			    sizeof(u->u_err)) == -1)
-				goto out;
-			txn = 1;
-		}
-		if (openimis_store_push_set(u->u_conn, job, it->pi_code,
-		    u->u_seq + 1 + idx[k], it->pi_id, it->pi_source,
-		    OPENIMIS_PUSH_SENDING, 0, NULL, u->u_err,
-		    sizeof(u->u_err)) == -1)
-			goto out;
-		it->pi_reserved = 1;
+		rcodes[nr] = it->pi_code;
+		rseqs[nr] = u->u_seq + 1 + idx[k];
+		rids[nr] = it->pi_id;
+		rsrc[nr++] = it->pi_source;
 	}
-	if (txn) {
-		txn = 0;
-		if (db_exec(u->u_conn, "COMMIT", 0, NULL, u->u_err,
-		    sizeof(u->u_err)) == -1)
-			goto out;
-	}
+	if (openimis_store_push_reserve(u->u_conn, job, (size_t)nr, rcodes,
+	    rseqs, rids, rsrc, u->u_err, sizeof(u->u_err)) == -1)
+		goto out;
+	for (k = 0; k < n; k++)
+		if (idx[k] >= 0 && st[k] == OPENIMIS_PUSH_NONE)
+			u->u_batch[idx[k]].pi_reserved = 1;
 	for (i = 0; i < u->u_nbatch; i++) {
 		it = &u->u_batch[i];
 		if ((rc = push_claim(u, it->pi_line, it->pi_len, it->pi_source,
@@ -611,11 +608,6 @@ push_flush(struct push *u)
 	}
 	rc = 0;
  out:
-	if (txn) {
-		char	rb[128];
-
-		(void)db_exec(u->u_conn, "ROLLBACK", 0, NULL, rb, sizeof(rb));
-	}
 	PQclear(res);
 	buf_free(&ids);
 	push_batch_free(u);
@@ -970,12 +962,14 @@ job_openimis_push_run(struct job_ctx *ctx)
 	el = clock_mono() - u->u_t0;
 	snprintf(res, sizeof(res), "{\"claims\":%lld,\"accepted\":%lld,"
 	    "\"refused\":%lld,\"recovered\":%lld,\"posted\":%lld,"
-	    "\"requests\":%lld,\"retries\":%lld,\"rate\":%.2f,\"rps\":%d}",
+	    "\"requests\":%lld,\"retries\":%lld,\"rate\":%.2f,\"rps\":%d,"
+	    "\"backoff\":%.2f,\"wait_s\":%.1f,\"latency_s\":%.1f}",
 	    (long long)u->u_seq, (long long)u->u_accepted,
 	    (long long)u->u_refused, (long long)u->u_recovered,
 	    (long long)u->u_sent, (long long)os.os_requests,
 	    (long long)os.os_retries, el > 0 ? (double)os.os_requests / el :
-	    0.0, u->u_cfg->openimis_rps);
+	    0.0, u->u_cfg->openimis_rps, os.os_factor, os.os_wait_s,
+	    os.os_latency_s);
 	job_ctx_result(ctx, res);
 	js = JOB_DONE;
  out:
