@@ -7,9 +7,11 @@
  * [..] (default openimis_types)}.  Each type is paged with _count =
  * openimis_page_size and page-offset = 1, 2, ...; an incremental pull
  * asks _lastUpdated=ge<high-water - 60 s> (openIMIS filters validity_from,
- * second precision).  Every page is one transaction: its resources
- * upserted by the import's rule (LOAD_UPSERT: a new version only when
- * the content changed) and their ids recorded as seen; then, at most
+ * second precision).  Pages are stored in transactions of one page, or
+ * of the pages that queued up while the store lagged (at most 1 s or
+ * 20,000 rows): their resources upserted by the import's rule
+ * (LOAD_UPSERT: a new version only when the content changed) and their
+ * ids recorded as seen; then, at most
  * once a second, the checkpoint {"ti","page",...} names the next page (a
  * page read again is upserted again, unchanged).  A fetcher thread reads
  * and parses page n+1 while the job's thread stores page n, one request
