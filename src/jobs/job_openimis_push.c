@@ -687,7 +687,6 @@ push_import(struct push *u, const char *id)
 			    (long long)lineno);
 			if ((rc = push_queue(u, line, len, src)) != 0)
 				goto out;
-			rc = -1;
 		}
 		if ((rc = push_flush(u)) != 0)
 			goto out;
