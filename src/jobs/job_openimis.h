@@ -7,16 +7,22 @@
  * [..] (default openimis_types)}.  Each type is paged with _count =
  * openimis_page_size and page-offset = 1, 2, ...; an incremental pull
  * asks _lastUpdated=ge<high-water - 60 s> (openIMIS filters validity_from,
- * second precision).  Every page is one transaction: its resources
- * upserted by the import's rule (LOAD_UPSERT: a new version only when
- * the content changed) and their ids recorded as seen; then the
- * checkpoint {"ti","page",...} names the next page.  A type's new
+ * second precision).  Pages are stored in transactions of one page, or
+ * of the pages that queued up while the store lagged (at most 1 s or
+ * 20,000 rows): their resources upserted by the import's rule
+ * (LOAD_UPSERT: a new version only when the content changed) and their
+ * ids recorded as seen; then, at most
+ * once a second, the checkpoint {"ti","page",...} names the next page (a
+ * page read again is upserted again, unchanged).  A fetcher thread reads
+ * and parses page n+1 while the job's thread stores page n, one request
+ * at a time at the client's pace (job_openimis_pull.c).  A type's new
  * high-water mark is the Date of its first answer (openIMIS's clock).
  * A full pull that saw as many ids as openIMIS's total for the type then
  * marks deleted the rows an earlier pull stored and this one did not see
  * (openIMIS deletes softly: a deleted row just stops being listed).
  * Result {"types":{T:{"read","changed","deleted","full"}}, "requests",
- * "retries", "logins", "rate"}.
+ * "retries", "logins", "backoff", "wait_s" (pacing and back-off),
+ * "latency_s" (summed request time), "store_s" (storing pages)}.
  *
  * "openimis-claims-push" POSTs claims to openIMIS (job_openimis_push.c).
  */

@@ -2,6 +2,8 @@
  * job_openimis_pull.c — the "openimis-pull" job kind (see
  * job_openimis.h), and the client set-up both openIMIS kinds share.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "jobs/job_openimis.h"
 #include "jobs/throttle.h"
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/xmalloc.h"
@@ -24,6 +27,9 @@
 #define PULL_TYPES_MAX	32
 #define PULL_OVERLAP_S	60	/* _lastUpdated looks back this far */
 #define PULL_PAGE_MAX	(256 << 20)
+#define PULL_SAVE_S	1.0	/* checkpoint at most this often in a type */
+#define PULL_TXN_S	1.0	/* a transaction of pages at most this long */
+#define PULL_TXN_ROWS	20000	/* or this many rows */
 
 struct pull_type {
 	char	t_name[64];
@@ -46,6 +52,8 @@ struct pull {
 	int64_t			 p_mark;	/* type's new high-water */
 	int64_t			 p_total;	/* openIMIS's total, 1st page */
 	int			 p_complete;	/* no page went missing */
+	double			 p_saved;	/* clock_mono of the last save */
+	double			 p_store_s;	/* spent storing pages */
 	char			 p_err[512];
 };
 
@@ -53,7 +61,10 @@ static int	pull_sleep(void *, int);
 static int	pull_types(const cJSON *, const char *, struct pull *, char *,
 		    size_t);
 static int	pull_save(struct pull *);
-static int	pull_page(struct pull *, struct pull_type *, int64_t, int *);
+struct pull_got;
+struct pull_txn;
+static int	pull_page(struct pull *, struct pull_type *, struct pull_got *,
+		    struct pull_txn *, int *);
 static int	pull_type(struct pull *, struct pull_type *);
 static void	pull_restore(struct pull *, const cJSON *);
 
@@ -183,6 +194,7 @@ pull_save(struct pull *p)
 		    (long long)p->p_types[i].t_deleted, p->p_types[i].t_full);
 	(void)buf_puts(&cp, "]}");
 	rc = job_ctx_save(p->p_ctx, pr.b_data, cp.b_data);
+	p->p_saved = clock_mono();
 	buf_free(&cp);
 	buf_free(&pr);
 	return rc;
@@ -236,80 +248,349 @@ pull_restore(struct pull *p, const cJSON *cp)
 }
 
 /*
- * Reads page p_page of type t (since hw, or all when 0) and stores it in
- * one transaction.  *last is set on the last page.  0, -1 (p_err; retry
- * later) or OPENIMIS_STOP.
+ * The page fetcher: a thread that reads the pages of one type one
+ * request at a time at the client's pace, and parses each, while the
+ * job's thread stores the page before it; a one-page mailbox between
+ * them.  So a page's store time overlaps the next page's request
+ * instead of adding to it, and openIMIS still sees one request at a time
+ * at most openimis_rps.  The fetcher never touches the job's context or
+ * connections: its sleeps only watch f_stop, and the job's thread
+ * heartbeats while it waits for a page.
  */
-static int
-pull_page(struct pull *p, struct pull_type *t, int64_t hw, int *last)
+struct pull_got {
+	int			 g_rc;		/* 0, -1 (g_err), OPENIMIS_STOP */
+	long			 g_page;
+	long			 g_status;
+	int64_t			 g_date;
+	int			 g_parsed;	/* g_pg holds the page */
+	struct openimis_page	 g_pg;
+	struct buf		 g_body;	/* kept for an error's text */
+	char			 g_err[512];
+};
+
+struct pull_fetch {
+	pthread_t		 f_thread;
+	pthread_mutex_t		 f_mu;
+	pthread_cond_t		 f_cv;
+	struct openimis_client	*f_oi;
+	const char		*f_type;
+	int			 f_count;
+	int64_t			 f_hw;
+	long			 f_page;	/* next page to read */
+	int			 f_stop;	/* the job's thread says stop */
+	int			 f_full;	/* f_got holds a page */
+	int			 f_done;	/* the fetcher has ended */
+	struct pull_got		 f_got;
+};
+
+static void
+pull_got_free(struct pull_got *g)
 {
-	struct openimis_page	 pg;
-	struct load_options	 lo;
-	struct load_session	*s = NULL;
-	struct load_stats	 st;
-	struct buf		 body;
-	const cJSON		*e;
-	char			 q[512], since[40], id[OPENIMIS_ID_MAX], err[256];
-	char			**ids = NULL, *line;
-	size_t			 nids = 0, i, bytes = 0;
-	int64_t			 date = 0;
-	long			 status = 0;
+	openimis_bundle_free(&g->g_pg);
+	buf_free(&g->g_body);
+	memset(g, 0, sizeof(*g));
+}
+
+static int
+pull_fetch_stopping(struct pull_fetch *f)
+{
+	int	s;
+
+	pthread_mutex_lock(&f->f_mu);
+	s = f->f_stop;
+	pthread_mutex_unlock(&f->f_mu);
+	return s;
+}
+
+/* openimis_sleep_fn of the fetcher: slices of 50 ms, -1 once told to
+ * stop. */
+static int
+pull_fetch_sleep(void *arg, int ms)
+{
+	struct pull_fetch	*f = arg;
+	struct timespec		 ts;
+	int			 step;
+
+	while (ms > 0) {
+		if (pull_fetch_stopping(f))
+			return -1;
+		step = ms > 50 ? 50 : ms;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)step * 1000000L;
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+		ms -= step;
+	}
+	return pull_fetch_stopping(f) ? -1 : 0;
+}
+
+static void *
+pull_fetch_main(void *arg)
+{
+	struct pull_fetch	*f = arg;
+	struct pull_got		 g;
 	struct tm		 tm;
 	time_t			 tt;
-	enum load_result	 lr;
-	int			 rc = -1, txn = 0;
+	char			 q[512], since[40];
+	int			 more;
 
-	memset(&pg, 0, sizeof(pg));
-	buf_init(&body, PULL_PAGE_MAX);
 	since[0] = '\0';
-	if (hw > 0) {
-		tt = (time_t)(hw - PULL_OVERLAP_S);
+	if (f->f_hw > 0) {
+		tt = (time_t)(f->f_hw - PULL_OVERLAP_S);
 		gmtime_r(&tt, &tm);
 		strftime(since, sizeof(since), "&_lastUpdated=ge%Y-%m-%dT%H:%M:%S",
 		    &tm);
 	}
-	snprintf(q, sizeof(q), "%s/?_count=%d&page-offset=%ld%s", t->t_name,
-	    job_ctx_cfg(p->p_ctx)->openimis_page_size, p->p_page, since);
-	if ((rc = openimis_client_get(p->p_oi, q, &body, &status, &date,
-	    p->p_err, sizeof(p->p_err))) != 0)
-		goto out;
-	rc = -1;
+	for (more = 1; more; f->f_page++) {
+		memset(&g, 0, sizeof(g));
+		buf_init(&g.g_body, PULL_PAGE_MAX);
+		g.g_page = f->f_page;
+		snprintf(q, sizeof(q), "%s/?_count=%d&page-offset=%ld%s",
+		    f->f_type, f->f_count, f->f_page, since);
+		g.g_rc = openimis_client_get(f->f_oi, q, &g.g_body,
+		    &g.g_status, &g.g_date, g.g_err, sizeof(g.g_err));
+		if (g.g_rc == 0 && g.g_status == 200) {
+			g.g_parsed = 1;
+			if (openimis_bundle_parse(g.g_body.b_data,
+			    g.g_body.b_len, &g.g_pg, g.g_err,
+			    sizeof(g.g_err)) == -1)
+				g.g_rc = -1;
+			else
+				buf_free(&g.g_body);	/* parsed: not needed */
+		}
+		/* Read on only while the Bundle names the next page. */
+		more = g.g_rc == 0 && g.g_parsed && g.g_pg.op_next ==
+		    f->f_page + 1;
+		pthread_mutex_lock(&f->f_mu);
+		while (f->f_full && !f->f_stop)
+			pthread_cond_wait(&f->f_cv, &f->f_mu);
+		if (f->f_stop) {
+			pthread_mutex_unlock(&f->f_mu);
+			pull_got_free(&g);
+			break;
+		}
+		f->f_got = g;
+		f->f_full = 1;
+		pthread_cond_broadcast(&f->f_cv);
+		pthread_mutex_unlock(&f->f_mu);
+	}
+	pthread_mutex_lock(&f->f_mu);
+	f->f_done = 1;
+	pthread_cond_broadcast(&f->f_cv);
+	pthread_mutex_unlock(&f->f_mu);
+	return NULL;
+}
+
+/* Starts the fetcher of type t from page p_page; 0 or -1 (p_err). */
+static int
+pull_fetch_start(struct pull *p, struct pull_fetch *f, struct pull_type *t,
+    int64_t hw)
+{
+	int	e;
+
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->f_mu, NULL);
+	pthread_cond_init(&f->f_cv, NULL);
+	f->f_oi = p->p_oi;
+	f->f_type = t->t_name;
+	f->f_count = job_ctx_cfg(p->p_ctx)->openimis_page_size;
+	f->f_hw = hw;
+	f->f_page = p->p_page;
+	openimis_client_set_sleep(p->p_oi, pull_fetch_sleep, f);
+	if ((e = pthread_create(&f->f_thread, NULL, pull_fetch_main, f)) !=
+	    0) {
+		snprintf(p->p_err, sizeof(p->p_err), "page fetcher: %s",
+		    strerror(e));
+		openimis_client_set_sleep(p->p_oi, pull_sleep, p->p_ctx);
+		pthread_cond_destroy(&f->f_cv);
+		pthread_mutex_destroy(&f->f_mu);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stops and joins the fetcher, dropping a page it still holds. */
+static void
+pull_fetch_end(struct pull *p, struct pull_fetch *f)
+{
+	pthread_mutex_lock(&f->f_mu);
+	f->f_stop = 1;
+	pthread_cond_broadcast(&f->f_cv);
+	pthread_mutex_unlock(&f->f_mu);
+	(void)pthread_join(f->f_thread, NULL);
+	if (f->f_full)
+		pull_got_free(&f->f_got);
+	pthread_cond_destroy(&f->f_cv);
+	pthread_mutex_destroy(&f->f_mu);
+	openimis_client_set_sleep(p->p_oi, pull_sleep, p->p_ctx);
+}
+
+/* Takes the next page from the fetcher into *g, heartbeating while it
+ * waits.  0, or OPENIMIS_STOP (the job must stop). */
+static int
+pull_fetch_take(struct pull *p, struct pull_fetch *f, struct pull_got *g)
+{
+	struct timespec	ts;
+
+	pthread_mutex_lock(&f->f_mu);
+	while (!f->f_full) {
+		if (f->f_done) {
+			/* Cannot happen: the job stops asking after the
+			 * last page.  Said as an error, not a hang. */
+			pthread_mutex_unlock(&f->f_mu);
+			memset(g, 0, sizeof(*g));
+			g->g_rc = -1;
+			snprintf(g->g_err, sizeof(g->g_err), "page fetcher "
+			    "ended early");
+			return 0;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&f->f_cv, &f->f_mu, &ts);
+		if (!f->f_full) {
+			pthread_mutex_unlock(&f->f_mu);
+			if (job_ctx_tick(p->p_ctx) == -1)
+				return OPENIMIS_STOP;
+			pthread_mutex_lock(&f->f_mu);
+		}
+	}
+	*g = f->f_got;
+	memset(&f->f_got, 0, sizeof(f->f_got));
+	f->f_full = 0;
+	pthread_cond_broadcast(&f->f_cv);
+	pthread_mutex_unlock(&f->f_mu);
+	return 0;
+}
+
+/*
+ * Pages are stored in transactions of one or more pages: a transaction
+ * (its load session and the ids it saw) stays open while the fetcher
+ * already holds the next page, and commits when the job has caught up
+ * with the fetcher, after PULL_TXN_S, PULL_TXN_ROWS rows, or at the last
+ * page.  When the store keeps up that is a page a transaction; when it
+ * lags, its fixed costs (the stage table, the merge statement, the
+ * commit) are shared by the pages that queued up meanwhile.
+ */
+struct pull_txn {
+	struct load_session	*x_ls;		/* NULL: none open */
+	char			**x_ids;
+	size_t			 x_nids, x_cap;
+	double			 x_t0;		/* clock_mono at BEGIN */
+};
+
+/* Rolls back an open transaction and forgets it. */
+static void
+pull_txn_abort(struct pull *p, struct pull_txn *x)
+{
+	char	err[256];
+	size_t	i;
+
+	if (x->x_ls != NULL) {
+		load_session_free(x->x_ls);
+		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
+	}
+	for (i = 0; i < x->x_nids; i++)
+		free(x->x_ids[i]);
+	free(x->x_ids);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Commits x (if open): the upsert, the seen ids, COMMIT.  0 or -1. */
+static int
+pull_txn_commit(struct pull *p, struct pull_type *t, struct pull_txn *x)
+{
+	struct load_stats	st;
+	enum load_result	lr;
+	size_t			i;
+
+	if (x->x_ls == NULL)
+		return 0;
+	lr = load_session_finish(x->x_ls, &st, p->p_err, sizeof(p->p_err));
+	load_session_free(x->x_ls);
+	x->x_ls = NULL;
+	if (lr != LOAD_OK ||
+	    openimis_store_seen(p->p_conn, t->t_name,
+	    (const char *const *)x->x_ids, x->x_nids, p->p_start, p->p_err,
+	    sizeof(p->p_err)) == -1 ||
+	    db_exec(p->p_conn, "COMMIT", 0, NULL, p->p_err,
+	    sizeof(p->p_err)) == -1) {
+		char	err[256];
+
+		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
+		pull_txn_abort(p, x);
+		return -1;
+	}
+	t->t_read += (int64_t)x->x_nids;
+	t->t_changed += st.ls_changed;
+	for (i = 0; i < x->x_nids; i++)
+		free(x->x_ids[i]);
+	free(x->x_ids);
+	memset(x, 0, sizeof(*x));
+	return 0;
+}
+
+/*
+ * Adds page g (page p_page of type t) to the transaction x, opening it
+ * if needed.  *last is set on the last page.  0, -1 (p_err; retry
+ * later) or OPENIMIS_STOP.
+ */
+static int
+pull_page(struct pull *p, struct pull_type *t, struct pull_got *g,
+    struct pull_txn *x, int *last)
+{
+	struct openimis_page	*pg = &g->g_pg;
+	struct load_options	 lo;
+	const cJSON		*e;
+	char			 id[OPENIMIS_ID_MAX], err[256];
+	char			*line;
+	size_t			 bytes = 0, nids0 = x->x_nids;
+	enum load_result	 lr;
+
+	if (g->g_rc != 0) {
+		str_lcpy(p->p_err, g->g_err, sizeof(p->p_err));
+		return g->g_rc;
+	}
+	if (g->g_page != p->p_page) {
+		snprintf(p->p_err, sizeof(p->p_err), "openIMIS %s: page %ld "
+		    "arrived for page %ld", t->t_name, g->g_page, p->p_page);
+		return -1;
+	}
 	if (p->p_page == 1)
-		p->p_mark = date > 0 ? date : (int64_t)time(NULL);
-	if (status == 404 && p->p_page > 1) {
+		p->p_mark = g->g_date > 0 ? g->g_date : (int64_t)time(NULL);
+	if (g->g_status == 404 && p->p_page > 1) {
 		/* Rows left the set while we paged (deleted, or updated and
 		 * moved behind): this pull cannot vouch for deletions. */
 		p->p_complete = 0;
 		*last = 1;
-		rc = 0;
-		goto out;
+		return 0;
 	}
-	if (status != 200) {
+	if (g->g_status != 200) {
 		snprintf(p->p_err, sizeof(p->p_err), "openIMIS GET %s: HTTP "
-		    "%ld: %.200s", t->t_name, status, body.b_data != NULL ?
-		    body.b_data : "");
-		goto out;
-	}
-	if (openimis_bundle_parse(body.b_data, body.b_len, &pg, err,
-	    sizeof(err)) == -1) {
-		snprintf(p->p_err, sizeof(p->p_err), "openIMIS GET %s page "
-		    "%ld: %s", t->t_name, p->p_page, err);
-		goto out;
+		    "%ld: %.200s", t->t_name, g->g_status,
+		    g->g_body.b_data != NULL ? g->g_body.b_data : "");
+		return -1;
 	}
 	if (p->p_page == 1)
-		p->p_total = pg.op_total;
-	ids = xcalloc((size_t)cJSON_GetArraySize(pg.op_entries) + 1,
-	    sizeof(*ids));
-	memset(&lo, 0, sizeof(lo));
-	lo.lo_expect_type = t->t_name;
-	if (db_exec(p->p_conn, "BEGIN", 0, NULL, p->p_err,
-	    sizeof(p->p_err)) == -1)
-		goto out;
-	txn = 1;
-	if ((s = load_session_begin(p->p_conn, LOAD_MERGE, &lo, p->p_err,
-	    sizeof(p->p_err))) == NULL)
-		goto out;
-	cJSON_ArrayForEach(e, pg.op_entries) {
+		p->p_total = pg->op_total;
+	if (x->x_ls == NULL) {
+		memset(&lo, 0, sizeof(lo));
+		lo.lo_expect_type = t->t_name;
+		if (db_exec(p->p_conn, "BEGIN", 0, NULL, p->p_err,
+		    sizeof(p->p_err)) == -1)
+			return -1;
+		if ((x->x_ls = load_session_begin(p->p_conn, LOAD_MERGE, &lo,
+		    p->p_err, sizeof(p->p_err))) == NULL) {
+			(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err,
+			    sizeof(err));
+			return -1;
+		}
+		x->x_t0 = clock_mono();
+	}
+	cJSON_ArrayForEach(e, pg->op_entries) {
 		line = openimis_resource_line(cJSON_GetObjectItemCaseSensitive(e,
 		    "resource"), t->t_name, id, sizeof(id), err, sizeof(err));
 		if (line == NULL) {
@@ -317,7 +598,8 @@ pull_page(struct pull *p, struct pull_type *t, int64_t hw, int *last)
 			    job_ctx_id(p->p_ctx), t->t_name, p->p_page, err);
 			continue;
 		}
-		lr = load_session_line(s, line, strlen(line), err, sizeof(err));
+		lr = load_session_line(x->x_ls, line, strlen(line), err,
+		    sizeof(err));
 		bytes += strlen(line);
 		free(line);
 		if (lr == LOAD_BAD_LINE) {
@@ -327,45 +609,40 @@ pull_page(struct pull *p, struct pull_type *t, int64_t hw, int *last)
 		}
 		if (lr != LOAD_OK) {
 			snprintf(p->p_err, sizeof(p->p_err), "store: %s", err);
-			goto out;
+			pull_txn_abort(p, x);
+			return -1;
 		}
-		ids[nids++] = xstrdup(id);
+		if (x->x_nids == x->x_cap) {
+			x->x_cap = x->x_cap ? x->x_cap * 2 : 1024;
+			x->x_ids = xreallocarray(x->x_ids, x->x_cap,
+			    sizeof(*x->x_ids));
+		}
+		x->x_ids[x->x_nids++] = xstrdup(id);
 	}
-	lr = load_session_finish(s, &st, p->p_err, sizeof(p->p_err));
-	load_session_free(s);
-	s = NULL;
-	if (lr != LOAD_OK ||
-	    openimis_store_seen(p->p_conn, t->t_name, (const char *const *)ids,
-	    nids, p->p_start, p->p_err, sizeof(p->p_err)) == -1 ||
-	    db_exec(p->p_conn, "COMMIT", 0, NULL, p->p_err,
-	    sizeof(p->p_err)) == -1)
-		goto out;
-	txn = 0;
-	t->t_read += (int64_t)nids;
-	t->t_changed += st.ls_changed;
-	*last = pg.op_next == 0;
-	if (!*last && pg.op_next != p->p_page + 1) {
+	*last = pg->op_next == 0;
+	if (!*last && pg->op_next != p->p_page + 1) {
 		snprintf(p->p_err, sizeof(p->p_err), "openIMIS %s page %ld: "
 		    "next link names page %ld", t->t_name, p->p_page,
-		    pg.op_next);
-		goto out;
+		    pg->op_next);
+		pull_txn_abort(p, x);
+		return -1;
 	}
-	if (throttle_take(job_ctx_throttle(p->p_ctx), (int64_t)nids,
-	    (int64_t)bytes) == -1) {
-		rc = OPENIMIS_STOP;
-		goto out;
-	}
-	rc = 0;
- out:
-	load_session_free(s);
-	if (txn)
-		(void)db_exec(p->p_conn, "ROLLBACK", 0, NULL, err, sizeof(err));
-	for (i = 0; i < nids; i++)
-		free(ids[i]);
-	free(ids);
-	openimis_bundle_free(&pg);
-	buf_free(&body);
-	return rc;
+	if (throttle_take(job_ctx_throttle(p->p_ctx),
+	    (int64_t)(x->x_nids - nids0), (int64_t)bytes) == -1)
+		return OPENIMIS_STOP;
+	return 0;
+}
+
+/* 1 if the fetcher holds the next page already. */
+static int
+pull_fetch_ready(struct pull_fetch *f)
+{
+	int	r;
+
+	pthread_mutex_lock(&f->f_mu);
+	r = f->f_full;
+	pthread_mutex_unlock(&f->f_mu);
+	return r;
 }
 
 /* Pulls type t from page p_page on. */
@@ -374,9 +651,14 @@ pull_type(struct pull *p, struct pull_type *t)
 {
 	struct openimis_pull_state	 st;
 	const struct cfg		*cfg = job_ctx_cfg(p->p_ctx);
+	struct pull_fetch		 f;
+	struct pull_got			 g;
+	struct pull_txn			 x;
 	int64_t				 seen = 0, del = 0;
+	double				 t0;
 	int				 rc, last = 0;
 
+	memset(&x, 0, sizeof(x));
 	if (openimis_store_pull_get(p->p_conn, t->t_name, &st, p->p_err,
 	    sizeof(p->p_err)) == -1)
 		return -1;
@@ -386,16 +668,41 @@ pull_type(struct pull *p, struct pull_type *t)
 		    (int64_t)cfg->openimis_full_every * 86400;
 		p->p_complete = 1;
 	}
-	while (!last) {
-		if ((rc = pull_page(p, t, t->t_full ? 0 : st.ps_high_water,
-		    &last)) != 0)
-			return rc;
-		if (!last) {
-			p->p_page++;
-			if (pull_save(p) == -1)
-				return OPENIMIS_STOP;
+	if (pull_fetch_start(p, &f, t, t->t_full ? 0 : st.ps_high_water) ==
+	    -1)
+		return -1;
+	rc = 0;
+	while (!last && rc == 0) {
+		if ((rc = pull_fetch_take(p, &f, &g)) != 0)
+			break;
+		t0 = clock_mono();
+		rc = pull_page(p, t, &g, &x, &last);
+		pull_got_free(&g);
+		if (rc == 0 && (last || !pull_fetch_ready(&f) ||
+		    clock_mono() - x.x_t0 >= PULL_TXN_S ||
+		    x.x_nids >= PULL_TXN_ROWS)) {
+			rc = pull_txn_commit(p, t, &x);
+			/* A checkpoint names the first page not committed:
+			 * one a second, not one WAL flush per page. */
+			if (rc == 0 && !last && clock_mono() - p->p_saved >=
+			    PULL_SAVE_S) {
+				p->p_page++;
+				if (pull_save(p) == -1)
+					rc = OPENIMIS_STOP;
+				p->p_page--;
+			}
 		}
+		p->p_store_s += clock_mono() - t0;
+		if (rc != 0 || last)
+			break;
+		p->p_page++;
+		if (job_ctx_tick(p->p_ctx) == -1)
+			rc = OPENIMIS_STOP;
 	}
+	pull_txn_abort(p, &x);
+	pull_fetch_end(p, &f);
+	if (rc != 0)
+		return rc;
 	if (t->t_full && p->p_complete && p->p_total >= 0) {
 		if (openimis_store_seen_count(p->p_conn, t->t_name, p->p_start,
 		    &seen, p->p_err, sizeof(p->p_err)) == -1)
@@ -484,8 +791,10 @@ job_openimis_pull_run(struct job_ctx *ctx)
 		    (long long)p->p_types[i].t_deleted,
 		    p->p_types[i].t_full ? "true" : "false");
 	(void)buf_printf(&res, "},\"requests\":%lld,\"retries\":%lld,"
-	    "\"logins\":%lld,\"backoff\":%.2f}", (long long)os.os_requests,
-	    (long long)os.os_retries, (long long)os.os_logins, os.os_factor);
+	    "\"logins\":%lld,\"backoff\":%.2f,\"wait_s\":%.1f,\"latency_s\":"
+	    "%.1f,\"store_s\":%.1f}", (long long)os.os_requests,
+	    (long long)os.os_retries, (long long)os.os_logins, os.os_factor,
+	    os.os_wait_s, os.os_latency_s, p->p_store_s);
 	job_ctx_result(ctx, res.b_data);
 	buf_free(&res);
 	js = JOB_DONE;

@@ -13,7 +13,12 @@
  * Exactly once toward openIMIS: before the POST the ledger row (store/
  * openimis_store.h) of the claim code says 'sending'; after it,
  * 'accepted' with the ClaimResponse or 'refused' with the
- * OperationOutcome.  The checkpoint {"seq": n} follows every claim, so
+ * OperationOutcome.  Claims go in batches of about a second's worth
+ * (openimis_rps, 8 to 256, at most PUSH_BATCH_BYTES): one query checks
+ * that the store holds them, one reads their ledger rows, and their
+ * 'sending' rows are written in one transaction, so that one WAL flush
+ * (not one per claim) makes them durable before the first POST; a crash
+ * then costs at most a batch of look-ups.  The checkpoint {"seq": n} follows every claim, so
  * a resumed attempt (crash, takeover, pause) skips what is done, and a
  * claim found 'sending' is first looked up (GET Claim/?identifier=CODE):
  * found means openIMIS took it before the crash, so it is not POSTed
@@ -23,7 +28,7 @@
  * (channel output) and one OperationOutcome per refusal (channel error)
  * naming the claim id, its code, its source ("input N line L") and
  * openIMIS's own message.  Result {"accepted","refused","recovered",
- * "requests","retries","rate","rps"}.
+ * "requests","retries","rate","rps","backoff","wait_s","latency_s"}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +57,19 @@
 #define PUSH_CODE_MAX	128
 #define PUSH_BODY_MAX	(16 << 20)
 #define PUSH_SAVE_S	1.0	/* progress at most this often */
+#define PUSH_BATCH_MAX	256	/* claims in one batch */
+#define PUSH_BATCH_BYTES (4 << 20)	/* their JSON, at most (but one) */
+
+/* A claim of the batch in hand. */
+struct push_item {
+	char	*pi_line;
+	size_t	 pi_len;
+	char	*pi_source;	/* NULL: from the store (since) */
+	int	 pi_stored;	/* 1, 0 (the import refused it), -1 unknown */
+	int	 pi_reserved;	/* its 'sending' row is durable already */
+	char	 pi_code[PUSH_CODE_MAX];	/* "" if none usable */
+	char	 pi_id[80];
+};
 
 struct push {
 	struct job_ctx		*u_ctx;
@@ -68,11 +86,20 @@ struct push {
 	double			 u_saved;
 	int			 u_files;	/* output files recorded */
 	int			 u_file_idx;
+	struct push_item	 u_batch[PUSH_BATCH_MAX];
+	int			 u_nbatch;
+	int			 u_batch_max;
+	size_t			 u_batch_bytes;
 	struct buf		 u_body;
 	char			 u_err[1024];
 };
 
-static int	push_claim(struct push *, const char *, size_t, const char *);
+static int	push_claim(struct push *, const char *, size_t, const char *,
+		    const struct push_item *);
+static int	push_queue(struct push *, const char *, size_t, const char *);
+static int	push_flush(struct push *);
+static void	push_batch_free(struct push *);
+static const char *push_code(const cJSON *, const char *);
 static int	push_recover(struct push *, const char *);
 static int	push_stored(struct push *, const char *);
 static int	push_save(struct push *, int);
@@ -241,12 +268,31 @@ push_stored(struct push *u, const char *id)
 	return n > 0;
 }
 
+/* The claim's usable code (under want, "Code" or "MR"), or NULL. */
+static const char *
+push_code(const cJSON *c, const char *want)
+{
+	const char	*code;
+
+	if ((code = openimis_identifier(c, want)) == NULL &&
+	    (code = openimis_identifier(c, "Code")) == NULL)
+		code = openimis_identifier(c, "MR");
+	if (code == NULL || *code == '\0' || strlen(code) >= PUSH_CODE_MAX ||
+	    strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._") != strlen(code))
+		return NULL;
+	return code;
+}
+
 /*
- * One claim (a JSON line) from source.  0 (handled, or done before), -1
- * (u_err; retry the job later) or OPENIMIS_STOP.
+ * One claim (a JSON line) from source.  hint (may be NULL) is what the
+ * batch learnt already: whether the store holds it, and whether its
+ * 'sending' row was written.  0 (handled, or done before), -1 (u_err;
+ * retry the job later) or OPENIMIS_STOP.
  */
 static int
-push_claim(struct push *u, const char *line, size_t len, const char *source)
+push_claim(struct push *u, const char *line, size_t len, const char *source,
+    const struct push_item *hint)
 {
 	enum openimis_push_state	 st;
 	cJSON				*c = NULL, *ids, *idn, *ty, *cd;
@@ -275,16 +321,15 @@ push_claim(struct push *u, const char *line, size_t len, const char *source)
 	if (source != NULL) {
 		/* Only what the import stored: a line it refused is in its
 		 * own error file already. */
-		if ((rc = push_stored(u, claim_id)) != 1)
+		if (hint != NULL && hint->pi_stored >= 0)
+			rc = hint->pi_stored;
+		else
+			rc = push_stored(u, claim_id);
+		if (rc != 1)
 			goto out;
 		rc = -1;
 	}
-	if ((code = openimis_identifier(c, want)) == NULL &&
-	    (code = openimis_identifier(c, "Code")) == NULL)
-		code = openimis_identifier(c, "MR");
-	if (code == NULL || *code == '\0' || strlen(code) >= sizeof(cbuf) ||
-	    strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-._") != strlen(code)) {
+	if ((code = push_code(c, want)) == NULL) {
 		/* Refused here; keyed by seq, as there is no code. */
 		snprintf(cbuf, sizeof(cbuf), "#%lld", (long long)u->u_seq);
 		buf_init(&ob, 1 << 16);
@@ -303,7 +348,9 @@ push_claim(struct push *u, const char *line, size_t len, const char *source)
 		goto out;
 	}
 	str_lcpy(cbuf, code, sizeof(cbuf));
-	if (openimis_store_push_get(u->u_conn, job, cbuf, &st, u->u_err,
+	if (hint != NULL && hint->pi_reserved)
+		st = OPENIMIS_PUSH_NONE;
+	else if (openimis_store_push_get(u->u_conn, job, cbuf, &st, u->u_err,
 	    sizeof(u->u_err)) == -1)
 		goto out;
 	if (st == OPENIMIS_PUSH_ACCEPTED || st == OPENIMIS_PUSH_REFUSED) {
@@ -359,7 +406,8 @@ push_claim(struct push *u, const char *line, size_t len, const char *source)
 		snprintf(u->u_err, sizeof(u->u_err), "out of memory");
 		goto out;
 	}
-	if (openimis_store_push_set(u->u_conn, job, cbuf, u->u_seq, claim_id,
+	if ((hint == NULL || !hint->pi_reserved) &&
+	    openimis_store_push_set(u->u_conn, job, cbuf, u->u_seq, claim_id,
 	    source, OPENIMIS_PUSH_SENDING, 0, NULL, u->u_err,
 	    sizeof(u->u_err)) == -1)
 		goto out;
@@ -398,6 +446,171 @@ push_claim(struct push *u, const char *line, size_t len, const char *source)
 	cJSON_Delete(c);
 	if (rc == 0 && push_save(u, 0) == -1)
 		rc = OPENIMIS_STOP;
+	return rc;
+}
+
+static void
+push_batch_free(struct push *u)
+{
+	int	i;
+
+	for (i = 0; i < u->u_nbatch; i++) {
+		free(u->u_batch[i].pi_line);
+		free(u->u_batch[i].pi_source);
+	}
+	u->u_nbatch = 0;
+	u->u_batch_bytes = 0;
+}
+
+/*
+ * Queues one claim (copied); a full batch is flushed.  Claims an earlier
+ * attempt finished are counted and dropped here.  As push_claim.
+ */
+static int
+push_queue(struct push *u, const char *line, size_t len, const char *source)
+{
+	struct push_item	*it;
+
+	if (u->u_nbatch == 0 && u->u_seq < u->u_done) {
+		u->u_seq++;
+		return 0;
+	}
+	it = &u->u_batch[u->u_nbatch++];
+	memset(it, 0, sizeof(*it));
+	it->pi_line = xmalloc(len + 1);
+	memcpy(it->pi_line, line, len);
+	it->pi_line[len] = '\0';
+	it->pi_len = len;
+	it->pi_source = source != NULL ? xstrdup(source) : NULL;
+	it->pi_stored = -1;
+	u->u_batch_bytes += len;
+	if (u->u_nbatch < u->u_batch_max && u->u_batch_bytes <
+	    PUSH_BATCH_BYTES)
+		return 0;
+	return push_flush(u);
+}
+
+/*
+ * Sends the batch: which claims the store holds (one query), their
+ * ledger rows (one query), the 'sending' rows of those never tried (one
+ * statement, committed durably), then each claim in order.  As
+ * push_claim.
+ */
+static int
+push_flush(struct push *u)
+{
+	enum openimis_push_state	 st[PUSH_BATCH_MAX];
+	const char			*codes[PUSH_BATCH_MAX], *p[1], *code;
+	struct push_item		*it;
+	struct buf			 ids;
+	PGresult			*res = NULL;
+	cJSON				*c;
+	const cJSON			*idv;
+	const char			*rcodes[PUSH_BATCH_MAX];
+	const char			*rids[PUSH_BATCH_MAX];
+	const char			*rsrc[PUSH_BATCH_MAX];
+	int64_t				 rseqs[PUSH_BATCH_MAX];
+	int				 idx[PUSH_BATCH_MAX];
+	int				 i, k, n = 0, nr, nid = 0, rc = -1;
+	const char			*job = job_ctx_id(u->u_ctx);
+
+	buf_init(&ids, (size_t)1 << 26);
+	(void)buf_putc(&ids, '{');
+	for (i = 0; i < u->u_nbatch; i++) {
+		it = &u->u_batch[i];
+		if ((c = cJSON_ParseWithLength(it->pi_line, it->pi_len)) ==
+		    NULL || !cJSON_IsObject(c)) {
+			cJSON_Delete(c);
+			continue;	/* push_claim skips it */
+		}
+		idv = cJSON_GetObjectItemCaseSensitive(c, "id");
+		if (cJSON_IsString(idv) && ndjson_valid_id(idv->valuestring,
+		    strlen(idv->valuestring)) && strlen(idv->valuestring) <
+		    sizeof(it->pi_id)) {
+			str_lcpy(it->pi_id, idv->valuestring,
+			    sizeof(it->pi_id));
+			if (it->pi_source != NULL) {
+				/* Valid ids need no quoting in an array. */
+				(void)buf_puts(&ids, nid++ ? "," : "");
+				(void)buf_puts(&ids, it->pi_id);
+			}
+		} else if (it->pi_source != NULL)
+			it->pi_stored = 0;	/* the import refused it */
+		if (it->pi_source == NULL)
+			it->pi_stored = 1;
+		if ((code = push_code(c, u->u_cfg->openimis_claim_code_type)) !=
+		    NULL)
+			str_lcpy(it->pi_code, code, sizeof(it->pi_code));
+		cJSON_Delete(c);
+	}
+	(void)buf_putc(&ids, '}');
+	if (nid > 0) {
+		p[0] = ids.b_data;
+		if ((res = db_query(u->u_conn, "SELECT id FROM resources WHERE "
+		    "type = 'Claim' AND id = ANY($1::text[]) AND NOT deleted", 1,
+		    p, u->u_err, sizeof(u->u_err))) == NULL)
+			goto out;
+		for (i = 0; i < u->u_nbatch; i++) {
+			it = &u->u_batch[i];
+			if (it->pi_source == NULL || it->pi_stored == 0 ||
+			    it->pi_id[0] == '\0')
+				continue;
+			it->pi_stored = 0;
+			for (k = 0; k < PQntuples(res); k++)
+				if (strcmp(it->pi_id, PQgetvalue(res, k, 0)) ==
+				    0) {
+					it->pi_stored = 1;
+					break;
+				}
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	/* Claims to reserve: stored, with a code, first of their code in
+	 * the batch (a repeat waits for the first's outcome), no row. */
+	for (i = 0; i < u->u_nbatch; i++) {
+		it = &u->u_batch[i];
+		if (it->pi_stored != 1 || it->pi_code[0] == '\0')
+			continue;
+		for (k = 0; k < n; k++)
+			if (strcmp(codes[k], it->pi_code) == 0)
+				break;
+		if (k < n) {
+			idx[k] = -1;	/* repeated: neither is reserved */
+			continue;
+		}
+		codes[n] = it->pi_code;
+		idx[n++] = i;
+	}
+	if (openimis_store_push_states(u->u_conn, job, codes, (size_t)n, st,
+	    u->u_err, sizeof(u->u_err)) == -1)
+		goto out;
+	for (k = 0, nr = 0; k < n; k++) {
+		if (idx[k] < 0 || st[k] != OPENIMIS_PUSH_NONE)
+			continue;
+		it = &u->u_batch[idx[k]];
+		rcodes[nr] = it->pi_code;
+		rseqs[nr] = u->u_seq + 1 + idx[k];
+		rids[nr] = it->pi_id;
+		rsrc[nr++] = it->pi_source;
+	}
+	if (openimis_store_push_reserve(u->u_conn, job, (size_t)nr, rcodes,
+	    rseqs, rids, rsrc, u->u_err, sizeof(u->u_err)) == -1)
+		goto out;
+	for (k = 0; k < n; k++)
+		if (idx[k] >= 0 && st[k] == OPENIMIS_PUSH_NONE)
+			u->u_batch[idx[k]].pi_reserved = 1;
+	for (i = 0; i < u->u_nbatch; i++) {
+		it = &u->u_batch[i];
+		if ((rc = push_claim(u, it->pi_line, it->pi_len, it->pi_source,
+		    it)) != 0)
+			goto out;
+	}
+	rc = 0;
+ out:
+	PQclear(res);
+	buf_free(&ids);
+	push_batch_free(u);
 	return rc;
 }
 
@@ -472,10 +685,12 @@ push_import(struct push *u, const char *id)
 				continue;
 			snprintf(src, sizeof(src), "input %d line %lld", n,
 			    (long long)lineno);
-			if ((rc = push_claim(u, line, len, src)) != 0)
+			if ((rc = push_queue(u, line, len, src)) != 0)
 				goto out;
-			rc = -1;
 		}
+		if ((rc = push_flush(u)) != 0)
+			goto out;
+		rc = -1;
 		if (ls != LINES_EOF) {
 			snprintf(u->u_err, sizeof(u->u_err), "reading input %d "
 			    "again: %s", n, fetch_error(f));
@@ -515,8 +730,10 @@ push_since(struct push *u, const char *since)
 			return -1;
 		n = PQntuples(res);
 		for (i = 0; i < n && rc == 0; i++)
-			rc = push_claim(u, PQgetvalue(res, i, 1),
+			rc = push_queue(u, PQgetvalue(res, i, 1),
 			    (size_t)PQgetlength(res, i, 1), NULL);
+		if (rc == 0)
+			rc = push_flush(u);
 		if (n > 0)
 			str_lcpy(after, PQgetvalue(res, n - 1, 0),
 			    sizeof(after));
@@ -678,6 +895,9 @@ job_openimis_push_run(struct job_ctx *ctx)
 	u->u_ctx = ctx;
 	u->u_cfg = job_ctx_cfg(ctx);
 	u->u_t0 = u->u_saved = clock_mono();
+	u->u_batch_max = u->u_cfg->openimis_rps < 8 ? 8 :
+	    u->u_cfg->openimis_rps > PUSH_BATCH_MAX ? PUSH_BATCH_MAX :
+	    u->u_cfg->openimis_rps;
 	buf_init(&u->u_body, PUSH_BODY_MAX);
 	if ((u->u_oi = job_openimis_client(ctx, u->u_err,
 	    sizeof(u->u_err))) == NULL) {
@@ -741,15 +961,18 @@ job_openimis_push_run(struct job_ctx *ctx)
 	el = clock_mono() - u->u_t0;
 	snprintf(res, sizeof(res), "{\"claims\":%lld,\"accepted\":%lld,"
 	    "\"refused\":%lld,\"recovered\":%lld,\"posted\":%lld,"
-	    "\"requests\":%lld,\"retries\":%lld,\"rate\":%.2f,\"rps\":%d}",
+	    "\"requests\":%lld,\"retries\":%lld,\"rate\":%.2f,\"rps\":%d,"
+	    "\"backoff\":%.2f,\"wait_s\":%.1f,\"latency_s\":%.1f}",
 	    (long long)u->u_seq, (long long)u->u_accepted,
 	    (long long)u->u_refused, (long long)u->u_recovered,
 	    (long long)u->u_sent, (long long)os.os_requests,
 	    (long long)os.os_retries, el > 0 ? (double)os.os_requests / el :
-	    0.0, u->u_cfg->openimis_rps);
+	    0.0, u->u_cfg->openimis_rps, os.os_factor, os.os_wait_s,
+	    os.os_latency_s);
 	job_ctx_result(ctx, res);
 	js = JOB_DONE;
  out:
+	push_batch_free(u);
 	openimis_client_free(u->u_oi);
 	buf_free(&u->u_body);
 	free(u);

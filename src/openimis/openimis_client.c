@@ -39,7 +39,7 @@ struct openimis_client {
 	char		 oc_token[OI_TOKEN_MAX];
 	int64_t		 oc_token_exp;		/* epoch; 0: none */
 	int64_t		 oc_token_renew;	/* epoch to renew at */
-	double		 oc_last;		/* clock_mono of last start */
+	double		 oc_next;		/* clock_mono the next may start */
 	double		 oc_fast;		/* fastest recent latency */
 	double		 oc_factor;		/* back-off multiplier */
 	struct openimis_stats oc_stats;
@@ -144,7 +144,6 @@ openimis_client_new(const struct openimis_opts *o, char *errbuf,
 	c->oc_sleep = o->oo_sleep;
 	c->oc_sleep_arg = o->oo_sleep_arg;
 	c->oc_factor = 1.0;
-	c->oc_last = -1e9;
 	return c;
 }
 
@@ -169,6 +168,14 @@ openimis_client_stats(const struct openimis_client *c,
 {
 	*s = c->oc_stats;
 	s->os_factor = c->oc_factor;
+}
+
+void
+openimis_client_set_sleep(struct openimis_client *c, openimis_sleep_fn fn,
+    void *arg)
+{
+	c->oc_sleep = fn;
+	c->oc_sleep_arg = arg;
 }
 
 /* Waits until s seconds from now, through the caller's sleep. */
@@ -216,11 +223,18 @@ oi_perform(struct openimis_client *c, const char *url, const char *post,
 {
 	struct curl_slist	*h = NULL;
 	char			 hdr[OI_TOKEN_MAX + 32];
-	double			 gap, t0, lat;
+	double			 gap, t0, lat, iv;
 	CURLcode		 cc;
 	int			 rc;
 
-	gap = c->oc_factor / c->oc_rps - (clock_mono() - c->oc_last);
+	/* Starts follow a schedule iv apart: a start that comes late
+	 * (the sleep rounds up to whole milliseconds and wakes late on a
+	 * busy machine) takes the time back from the next gap, so the rate
+	 * is openimis_rps and not less; never more than one gap is taken
+	 * back, so after a pause at most one request comes early: no
+	 * second holds more than rps + 1. */
+	iv = c->oc_factor / c->oc_rps;
+	gap = c->oc_next - clock_mono();
 	if (gap > 0 && (rc = oi_wait(c, gap, errbuf, errlen)) != 0)
 		return rc;
 	buf_reset(body);
@@ -260,7 +274,10 @@ oi_perform(struct openimis_client *c, const char *url, const char *post,
 		(void)curl_easy_setopt(c->oc_curl, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)postlen);
 	}
-	t0 = c->oc_last = clock_mono();
+	t0 = clock_mono();
+	if (c->oc_next < t0 - iv)
+		c->oc_next = t0 - iv;
+	c->oc_next += iv;
 	cc = curl_easy_perform(c->oc_curl);
 	lat = clock_mono() - t0;
 	curl_slist_free_all(h);

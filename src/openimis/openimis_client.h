@@ -9,7 +9,11 @@
  * lives less than two), and once more on a 401.  "basic" sends HTTP
  * Basic with every request (DRF's BasicAuthentication).
  *
- * Pace: one request at a time (concurrency 1), at most rps per second.
+ * Pace: one request at a time (concurrency 1), at most rps per second:
+ * starts are scheduled 1/rps apart, and a start that came late (a
+ * sleep's rounding, a busy machine) shortens the next gap, by at most
+ * one gap, so that the rate is rps, not rps less the oversleep (no
+ * second holds more than rps + 1).
  * The gap between requests widens (doubles, up to 64x) on 429 and 503
  * (a Retry-After is honoured) and when a request takes more than three
  * times the fastest recent one; it narrows again by a tenth per answer
@@ -86,5 +90,9 @@ int	openimis_client_login(struct openimis_client *, char *errbuf,
 	    size_t errlen);
 void	openimis_client_stats(const struct openimis_client *,
 	    struct openimis_stats *);
+/* Replaces the sleep function (for a client handed to another thread:
+ * the sleep runs on the thread that makes the requests). */
+void	openimis_client_set_sleep(struct openimis_client *,
+	    openimis_sleep_fn, void *arg);
 
 #endif

@@ -18,6 +18,7 @@ static const char *const os_states[] = {
 };
 
 static enum openimis_push_state	os_state(const char *);
+static int	os_array_add(struct buf *, const char *);
 
 static enum openimis_push_state
 os_state(const char *s)
@@ -165,13 +166,141 @@ openimis_store_push_get(PGconn *conn, const char *job, const char *code,
 	return 0;
 }
 
+/* Appends s (NULL: NULL) as an element of a text[] literal that a
+ * holds from its '{' on. */
+static int
+os_array_add(struct buf *a, const char *s)
+{
+	int	rc = 0;
+
+	if (a->b_len > 1)
+		rc |= buf_putc(a, ',');
+	if (s == NULL)
+		return rc | buf_puts(a, "NULL");
+	rc |= buf_putc(a, '"');
+	for (; *s != '\0' && rc == 0; s++) {
+		if (*s == '"' || *s == '\\')
+			rc |= buf_putc(a, '\\');
+		rc |= buf_putc(a, *s);
+	}
+	return rc | buf_putc(a, '"');
+}
+
+int
+openimis_store_push_reserve(PGconn *conn, const char *job, size_t n,
+    const char *const *codes, const int64_t *seqs, const char *const *ids,
+    const char *const *sources, char *errbuf, size_t errlen)
+{
+	struct buf	 a[4];
+	const char	*p[5];
+	char		 sq[32], rb[128];
+	size_t		 i;
+	int		 k, rc = -1, txn = 0;
+
+	if (n == 0)
+		return 0;
+	for (k = 0; k < 4; k++) {
+		buf_init(&a[k], (size_t)1 << 26);
+		(void)buf_putc(&a[k], '{');
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(sq, sizeof(sq), "%lld", (long long)seqs[i]);
+		if (os_array_add(&a[0], codes[i]) == -1 ||
+		    os_array_add(&a[1], sq) == -1 ||
+		    os_array_add(&a[2], ids[i]) == -1 ||
+		    os_array_add(&a[3], sources[i]) == -1) {
+			snprintf(errbuf, errlen, "push batch too large");
+			goto out;
+		}
+	}
+	for (k = 0; k < 4; k++)
+		if (buf_putc(&a[k], '}') == -1) {
+			snprintf(errbuf, errlen, "push batch too large");
+			goto out;
+		}
+	p[0] = job;
+	for (k = 0; k < 4; k++)
+		p[k + 1] = a[k].b_data;
+	/* Durable whatever the server's default: these rows are what
+	 * keeps a POST from happening twice. */
+	if (db_exec(conn, "BEGIN", 0, NULL, errbuf, errlen) == -1)
+		goto out;
+	txn = 1;
+	if (db_exec(conn, "SET LOCAL synchronous_commit TO on", 0, NULL,
+	    errbuf, errlen) == -1 ||
+	    db_exec(conn, "INSERT INTO openimis_push (job, code, seq, "
+	    "claim_id, source, state) SELECT $1, c, s::bigint, i, src, "
+	    "'sending' FROM unnest($2::text[], $3::text[], $4::text[], "
+	    "$5::text[]) AS u(c, s, i, src) ON CONFLICT (job, code) DO UPDATE "
+	    "SET state = excluded.state, http_status = NULL, response = NULL, "
+	    "updated = now()", 5, p, errbuf, errlen) == -1 ||
+	    db_exec(conn, "COMMIT", 0, NULL, errbuf, errlen) == -1)
+		goto out;
+	txn = 0;
+	rc = 0;
+ out:
+	if (txn)
+		(void)db_exec(conn, "ROLLBACK", 0, NULL, rb, sizeof(rb));
+	for (k = 0; k < 4; k++)
+		buf_free(&a[k]);
+	return rc;
+}
+
+int
+openimis_store_push_states(PGconn *conn, const char *job,
+    const char *const *codes, size_t n, enum openimis_push_state *st,
+    char *errbuf, size_t errlen)
+{
+	struct buf	 arr;
+	const char	*p[2];
+	PGresult	*res = NULL;
+	size_t		 i, len;
+	int		 j, rc = -1;
+
+	for (i = 0; i < n; i++)
+		st[i] = OPENIMIS_PUSH_NONE;
+	if (n == 0)
+		return 0;
+	buf_init(&arr, (size_t)1 << 26);
+	(void)buf_putc(&arr, '{');
+	for (i = 0; i < n; i++) {
+		/* Claim codes need no quoting in an array literal. */
+		len = strlen(codes[i]);
+		if (len == 0 || strspn(codes[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-._") != len) {
+			snprintf(errbuf, errlen, "bad claim code");
+			goto out;
+		}
+		if ((i > 0 && buf_putc(&arr, ',') == -1) ||
+		    buf_puts(&arr, codes[i]) == -1)
+			goto out;
+	}
+	if (buf_putc(&arr, '}') == -1)
+		goto out;
+	p[0] = job;
+	p[1] = arr.b_data;
+	if ((res = db_query(conn, "SELECT code, state FROM openimis_push "
+	    "WHERE job = $1 AND code = ANY($2::text[])", 2, p, errbuf,
+	    errlen)) == NULL)
+		goto out;
+	for (j = 0; j < PQntuples(res); j++)
+		for (i = 0; i < n; i++)
+			if (strcmp(codes[i], PQgetvalue(res, j, 0)) == 0)
+				st[i] = os_state(PQgetvalue(res, j, 1));
+	rc = 0;
+ out:
+	PQclear(res);
+	buf_free(&arr);
+	return rc;
+}
+
 int
 openimis_store_push_set(PGconn *conn, const char *job, const char *code,
     int64_t seq, const char *claim_id, const char *source,
     enum openimis_push_state st, int http_status, const char *response,
     char *errbuf, size_t errlen)
 {
-	char		 sq[32], hs[16], rb[128];
+	char		 sq[32], hs[16];
 	const char	*p[8];
 
 	snprintf(sq, sizeof(sq), "%lld", (long long)seq);
@@ -186,27 +315,23 @@ openimis_store_push_set(PGconn *conn, const char *job, const char *code,
 	p[7] = response;
 	/* 'sending' must be durable before the POST; the outcome need not:
 	 * if a crash loses it, the row still says 'sending' and the claim is
-	 * looked up in openIMIS again.  So one WAL flush per claim, not two
-	 * (the next 'sending' flushes this one too). */
-	if (st != OPENIMIS_PUSH_SENDING && (db_exec(conn, "BEGIN", 0, NULL,
-	    errbuf, errlen) == -1 || db_exec(conn, "SET LOCAL "
-	    "synchronous_commit TO off", 0, NULL, errbuf, errlen) == -1))
-		goto fail;
-	if (db_exec(conn, "INSERT INTO openimis_push (job, code, seq, "
-	    "claim_id, source, state, http_status, response) VALUES ($1, $2, "
-	    "$3, $4, $5, $6, $7, $8) ON CONFLICT (job, code) DO UPDATE SET "
-	    "state = excluded.state, http_status = excluded.http_status, "
-	    "response = excluded.response, updated = now()", 8, p, errbuf,
-	    errlen) == -1)
-		goto fail;
-	if (st != OPENIMIS_PUSH_SENDING && db_exec(conn, "COMMIT", 0, NULL,
-	    errbuf, errlen) == -1)
-		goto fail;
-	return 0;
- fail:
-	if (st != OPENIMIS_PUSH_SENDING)
-		(void)db_exec(conn, "ROLLBACK", 0, NULL, rb, sizeof(rb));
-	return -1;
+	 * looked up in openIMIS again.  So the outcome's transaction (the
+	 * statement alone) commits without waiting for the WAL flush. */
+	if (st == OPENIMIS_PUSH_SENDING)
+		return db_exec(conn, "INSERT INTO openimis_push (job, code, "
+		    "seq, claim_id, source, state, http_status, response) "
+		    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job, "
+		    "code) DO UPDATE SET state = excluded.state, http_status = "
+		    "excluded.http_status, response = excluded.response, "
+		    "updated = now()", 8, p, errbuf, errlen);
+	return db_exec(conn, "WITH a AS (SELECT set_config("
+	    "'synchronous_commit', 'off', true)) INSERT INTO openimis_push "
+	    "(job, code, seq, claim_id, source, state, http_status, response) "
+	    "SELECT $1, $2, $3::bigint, $4, $5, $6, $7::integer, $8 FROM a ON "
+	    "CONFLICT (job, "
+	    "code) DO UPDATE SET state = excluded.state, http_status = "
+	    "excluded.http_status, response = excluded.response, updated = "
+	    "now()", 8, p, errbuf, errlen);
 }
 
 int

@@ -49,7 +49,21 @@ enum openimis_push_state {
 /* The state of code in job (NONE if no row). */
 int	openimis_store_push_get(PGconn *, const char *job, const char *code,
 	    enum openimis_push_state *, char *errbuf, size_t errlen);
-/* Inserts or updates the row of code in job. */
+/* The states of n codes in job at once: st[i] for codes[i] (NONE if no
+ * row).  Codes must be claim codes ([A-Za-z0-9._-]); -1 otherwise. */
+int	openimis_store_push_states(PGconn *, const char *job,
+	    const char *const *codes, size_t n, enum openimis_push_state *st,
+	    char *errbuf, size_t errlen);
+/* Writes n 'sending' rows (codes[i], seqs[i], ids[i], sources[i] may be
+ * NULL) in one statement and one transaction, committed durably (the
+ * rows must survive a crash before their POSTs).  0 or -1. */
+int	openimis_store_push_reserve(PGconn *, const char *job, size_t n,
+	    const char *const *codes, const int64_t *seqs,
+	    const char *const *ids, const char *const *sources, char *errbuf,
+	    size_t errlen);
+/* Inserts or updates the row of code in job.  A 'sending' row is one
+ * statement (it joins the caller's transaction, if any); any other state
+ * commits in a transaction of its own without waiting for the WAL flush. */
 int	openimis_store_push_set(PGconn *, const char *job, const char *code,
 	    int64_t seq, const char *claim_id, const char *source,
 	    enum openimis_push_state, int http_status, const char *response,

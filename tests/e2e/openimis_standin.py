@@ -44,12 +44,23 @@ Versioning follows A1.1 [gotcha]: an update copies the row to history (the
 current row keeps its id and uuid and gets a new validity_from), a delete
 is soft (validity_to set), so a deleted resource simply stops being listed.
 
+Speed (so that the bench measures Bulkhead and the pace, not this
+process; tests/bench/openimis.py): every row's JSON is rendered once
+(Row.text, on first listing or by warm()), each type's current rows are
+kept sorted by validity_from until the type changes (a version counter),
+_lastUpdated selects by bisection on that order, and a page is the join
+of its rows' pre-rendered texts.  What a page says is unchanged.  The
+server is threaded (a thread per connection, ThreadingMixIn), as Django
+under gunicorn serves one request per worker at a time.
+
 Test controls (not openIMIS; Python calls on the object, the server runs
 in a thread): rps_limit (429 beyond N requests per wall-clock second),
 token_ttl (seconds a login token lives), delay (seconds added to each
 answer), go_down()/come_up() (the listening socket closed and reopened on
 the same port), counters of POSTs per claim code (also as JSON at
-GET /_standin/stats, for the bench's stand-in in its own process).
+GET /_standin/stats, for the bench's stand-in in its own process, with
+peak_rps: the most requests seen in one wall-clock second; POST
+/_standin/reset_peak starts that count again).
 
     with StandIn() as oi:
         oi.add_families(100)
@@ -58,6 +69,7 @@ GET /_standin/stats, for the bench's stand-in in its own process).
 or standalone, for the bench: python3 openimis_standin.py FAMILIES [PORT]
 """
 import base64
+import bisect
 import collections
 import datetime
 import http.server
@@ -85,13 +97,37 @@ def now():
 
 
 class Row:
-    __slots__ = ("key", "res", "vf", "vt")
+    __slots__ = ("key", "res", "vf", "vt", "_text", "_entry")
 
     def __init__(self, key, res, vf):
         self.key = key
         self.res = res
         self.vf = vf
         self.vt = None
+        self._text = None
+        self._entry = None
+
+    @property
+    def text(self):
+        """The resource as compact JSON bytes, rendered once (a put makes
+        a new Row, so res never changes under it)."""
+        if self._text is None:
+            self._text = json.dumps(self.res,
+                                    separators=(",", ":")).encode()
+        return self._text
+
+    def entry(self, full):
+        """The Bundle entry with fullUrl under full (a JSON string's
+        opening, bytes), kept for the last full asked for."""
+        e = self._entry
+        if e is None or e[0] != full:
+            if "id" in self.res:
+                b = b'{"resource":%s,"fullUrl":%s%s"}' % (
+                    self.text, full, self.res["id"].encode())
+            else:
+                b = b'{"resource":%s}' % self.text
+            e = self._entry = (full, b)
+        return e[1]
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -118,7 +154,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             conns.discard(self.connection)
 
     def _send(self, code, obj, extra=None):
-        body = json.dumps(obj).encode()
+        self._send_raw(code, json.dumps(obj).encode(), extra)
+
+    def _send_raw(self, code, body, extra=None):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -151,6 +189,8 @@ class StandIn:
         self.delay = 0.0
         self.lock = threading.Lock()
         self.rows = collections.defaultdict(dict)   # type -> key -> Row
+        self.version = collections.Counter()        # type -> changes
+        self.order = {}     # type -> (version, rows by vf, their vfs)
         self.history = collections.defaultdict(list)
         self.tokens = {}
         self.conns = set()
@@ -163,6 +203,7 @@ class StandIn:
         self.status = collections.Counter()         # HTTP status counts
         self.requests = 0
         self.sec, self.in_sec = 0, 0
+        self.psec, self.pin_sec, self.peak_rps = 0, 0, 0
         self.port = port
         self.srv = None
         self.thread = None
@@ -212,15 +253,43 @@ class StandIn:
             if old is not None:
                 self.history[rtype].append(old)
             self.rows[rtype][key] = Row(key, res, vf or now())
+            self.version[rtype] += 1
 
     def delete(self, rtype, key):
         """Soft delete: validity_to set, the row stops being listed."""
         with self.lock:
             self.rows[rtype][key].vt = now()
+            self.version[rtype] += 1
 
     def current(self, rtype):
         with self.lock:
             return [r for r in self.rows[rtype].values() if r.vt is None]
+
+    def _ordered(self, rtype):
+        """(rows, vfs): the current rows of rtype by validity_from (stable
+        over insertion order, as the module's ORDER BY validity_from
+        leaves ties to the heap), kept until the type changes."""
+        with self.lock:
+            ver = self.version[rtype]
+            o = self.order.get(rtype)
+            if o is not None and o[0] == ver:
+                return o[1], o[2]
+            rows = [r for r in self.rows[rtype].values() if r.vt is None]
+        rows.sort(key=lambda r: r.vf)
+        vfs = [r.vf for r in rows]
+        with self.lock:
+            self.order[rtype] = (ver, rows, vfs)
+        return rows, vfs
+
+    def warm(self):
+        """Sorts every type and renders every row's entry now (for
+        requests on <base>/<Type>/), so that the first pages are served as
+        fast as the rest."""
+        for rtype in list(self.rows):
+            full = json.dumps("http://127.0.0.1:%d/api/api_fhir_r4/%s/" % (
+                self.port, rtype))[:-1].encode()
+            for r in self._ordered(rtype)[0]:
+                r.entry(full)
 
     def add_families(self, n, members=3, vf=None):
         """n families: a Group, its Patients (first is head), a Contract
@@ -295,6 +364,11 @@ class StandIn:
     def handle(self, h, method):
         with self.lock:
             self.requests += 1
+            s = int(time.time())
+            if s != self.psec:
+                self.psec, self.pin_sec = s, 0
+            self.pin_sec += 1
+            self.peak_rps = max(self.peak_rps, self.pin_sec)
         if self.delay:
             time.sleep(self.delay)
         u = urllib.parse.urlsplit(h.path)
@@ -318,7 +392,13 @@ class StandIn:
                               "refused": self.refused,
                               "max_posts": max(self.posts.values() or [0]),
                               "logins": self.logins,
+                              "peak_rps": self.peak_rps,
                               "status": dict(self.status)})
+            return 200
+        if path == "/_standin/reset_peak":  # test control, not openIMIS
+            with self.lock:
+                self.peak_rps, self.pin_sec = 0, 0
+            h._send(200, {})
             return 200
         if not path.startswith(pre):
             h._outcome(404, "not found")
@@ -376,13 +456,10 @@ class StandIn:
                 return 404
             h._send(200, row.res)
             return 200
-        rows = sorted(self.current(rtype), key=lambda r: r.vf)
+        rows, vfs = self._ordered(rtype)
         lu = q.get("_lastUpdated")
         if lu:
-            ops = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
-                   "gt": lambda a, b: a > b, "lt": lambda a, b: a < b,
-                   "ge": lambda a, b: a >= b, "le": lambda a, b: a <= b,
-                   "sa": lambda a, b: a >= b, "eb": lambda a, b: a <= b}
+            ops = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
             op = lu[:2] if lu[:2] in ops else "eq"
             try:
                 v = datetime.datetime.strptime(
@@ -390,7 +467,20 @@ class StandIn:
             except ValueError:
                 h._outcome(400, "_lastUpdated value is not a valid datetime")
                 return 400
-            rows = [r for r in rows if ops[op](r.vf, v)]
+            lo = bisect.bisect_left(vfs, v)
+            hi = bisect.bisect_right(vfs, v)
+            if op == "eq":
+                rows = rows[lo:hi]
+            elif op == "ne":
+                rows = rows[:lo] + rows[hi:]
+            elif op == "gt":
+                rows = rows[hi:]
+            elif op in ("ge", "sa"):
+                rows = rows[lo:]
+            elif op == "lt":
+                rows = rows[:lo]
+            else:                                   # le, eb
+                rows = rows[:hi]
         try:
             size = int(q.get("_count", 10))
             page = int(q.get("page-offset", 1))
@@ -418,16 +508,16 @@ class StandIn:
             links.append(link("next", page + 1))
         if page > 1:
             links.append(link("previous", page - 1))
-        full = "http://127.0.0.1:%d%s" % (
-            self.port, urllib.parse.urlsplit(h.path).path)
-        ent = []
-        for r in rows[(page - 1) * size:page * size]:
-            e = {"resource": r.res}
-            if "id" in r.res:
-                e["fullUrl"] = full + r.res["id"]
-            ent.append(e)
-        h._send(200, {"resourceType": "Bundle", "type": "searchset",
-                      "total": len(rows), "link": links, "entry": ent})
+        full = json.dumps("http://127.0.0.1:%d%s" % (
+            self.port, urllib.parse.urlsplit(h.path).path))[:-1].encode()
+        head = json.dumps({"resourceType": "Bundle", "type": "searchset",
+                           "total": len(rows), "link": links},
+                          separators=(",", ":")).encode()
+        h._send_raw(200, b"".join((
+            head[:-1], b',"entry":[',
+            b",".join(r.entry(full)
+                      for r in rows[(page - 1) * size:page * size]),
+            b"]}")))
         return 200
 
     def _post_claim(self, h, body):
@@ -496,6 +586,7 @@ if __name__ == "__main__":
                  rps_limit=int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     oi.add_families(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
     oi.start()
+    oi.warm()       # after start: the entries' fullUrl names the port
     print(oi.base, flush=True)
     try:
         while True:
