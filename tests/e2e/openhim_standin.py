@@ -501,7 +501,8 @@ class Loop:
     test_openhim_ops.py): once Bulkhead has registered, (optionally) push
     the delivery target "receiver" as mediator config; once Bulkhead has
     installed its default channels (openhim_install_channels = 1), give
-    the polling channel's route the operator's Bearer token and tick it
+    the polling channel's route an operator's name and token (Basic auth,
+    as core's routes send) and tick it
     (first at once, then every poll_every seconds), as OpenHIM's polling
     app does; for each notification routed to the "Receiver" channel
     (POST /notify), fetch every output URL it carries, as a receiver
@@ -549,8 +550,11 @@ class Loop:
             self.say("channels installed by Bulkhead: %s" % ", ".join(
                 c["name"] for c in him.channels if c["name"] != "Receiver"))
             if self.token:
+                # As an operator sets a real route up: username and
+                # password, sent as Basic auth (the admin principal
+                # "config" holds the legacy admin_token).
                 for r in poll["routes"]:
-                    r["headers"] = {"Authorization": "Bearer " + self.token}
+                    r["username"], r["password"] = "config", self.token
             self.next_tick = time.time()
         if self.next_tick is not None and time.time() >= self.next_tick:
             self.next_tick = (time.time() + self.poll_every

@@ -426,9 +426,10 @@ def test_install_channels(db, start_server, bulkhead_bin):
 
 def test_the_whole_loop(db, start_server, bulkhead_bin, tmp_path):
     """scripts/openhim-standin.sh's loop, driven step by step: its
-    configuration, the stand-in and Loop.  auth = none here: with auth =
-    smart the receiver needs signed URLs (openhim_url_ttl) for the
-    files."""
+    configuration, the stand-in and Loop, with auth = smart (the
+    default): the polling route authenticates with Basic auth as core's
+    routes do, and the receiver fetches the file with the signed URL the
+    notification carried, no token."""
     him = OpenHIM()
     events = []
     try:
@@ -443,7 +444,7 @@ def test_the_whole_loop(db, start_server, bulkhead_bin, tmp_path):
             "schedule.nightly.params = {\"level\":\"system\",\"types\":"
             "[\"Patient\"],\"deliver\":[{\"target\":\"receiver\"}]}\n")
         srv = start_server(db, extra_env=dict(
-            env_for(him), BULKHEAD_CONFIG=conf, BULKHEAD_AUTH="none",
+            env_for(him), BULKHEAD_CONFIG=conf, BULKHEAD_AUTH="smart",
             BULKHEAD_OPENHIM_INSTALL_CHANNELS="1"))
         npat = load_demo(bulkhead_bin, db, tmp_path)
         wait_for(lambda: db.scalar("SELECT count(*) FROM schedules WHERE "
@@ -467,6 +468,7 @@ def test_the_whole_loop(db, start_server, bulkhead_bin, tmp_path):
                    for e in events), text
         url, status, lines = got[0]
         assert url.startswith(srv.fhir + "/_jobs/" + jid)
+        assert "sig=" in url and "exp=" in url
         assert len(lines) == npat
         assert all(json.loads(x)["resourceType"] == "Patient"
                    for x in lines)
