@@ -18,6 +18,12 @@
  * weights (packaging/systemd, core/cgroup.h) decide instead and this is
  * a no-op.
  *
+ * autogroup_enabled: 1 when sessions weigh here: the sysctl is on and
+ *   the process is in the cpu controller's root group; 0 with the reason
+ *   otherwise.  A process whose session started before any setsid (PID
+ *   1's, as in a container) is in the root autogroup, which
+ *   /proc/PID/autogroup prints as nothing; its children's own sessions
+ *   still weigh against it.
  * autogroup_own: setsid() (in a child forked for it: a process group
  *   leader cannot).  -1 with the reason.
  * autogroup_set_nice: sets this process's group's nice (-20..19; below
@@ -32,7 +38,7 @@
 #define AUTOGROUP_PROC		"/proc/self/autogroup"
 #define AUTOGROUP_SYSCTL	"/proc/sys/kernel/sched_autogroup_enabled"
 
-int	autogroup_enabled(void);
+int	autogroup_enabled(char *errbuf, size_t errlen);
 int	autogroup_own(char *errbuf, size_t errlen);
 int	autogroup_set_nice(int nice, char *errbuf, size_t errlen);
 

@@ -279,13 +279,17 @@ supervisor_main(struct cfg *cfg, int argc, char **argv)
 		    .c_index = w, .c_backoff = SUP_BACKOFF_MIN };
 	if (sup_signals() == -1)
 		return 1;
-	if (cgroup_setup(CGROUP_ROOT, &s.s_cg, err, sizeof(err)) == -1)
-		log_info("cgroup isolation off: %s; %s", err,
-		    autogroup_enabled() ? "workers in sessions of their own "
-		    "(kernel autogroups, weighted by worker_nice)" : "kernel "
-		    "autogroups off too: workers keep nice, SCHED_IDLE and "
-		    "the throttle");
-	else
+	if (cgroup_setup(CGROUP_ROOT, &s.s_cg, err, sizeof(err)) == -1) {
+		char	agerr[160];
+
+		if (autogroup_enabled(agerr, sizeof(agerr)))
+			log_info("cgroup isolation off: %s; workers in sessions "
+			    "of their own (kernel autogroups, weighted by "
+			    "worker_nice)", err);
+		else
+			log_info("cgroup isolation off: %s; %s: workers keep "
+			    "nice, SCHED_IDLE and the throttle", err, agerr);
+	} else
 		log_info("cgroup isolation: workers in %s/workers (cpu.weight "
 		    "%d%s)", s.s_cg.ci_base, CGROUP_WORKER_CPU_WEIGHT,
 		    s.s_cg.ci_io ? ", io.weight set" : "; io.weight not "
