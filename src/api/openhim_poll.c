@@ -21,8 +21,9 @@
  * schedule's completed jobs (files not yet expired) that finished after
  * the `since` query parameter, else X-OpenHIM-LastRunAt (openhim/
  * openhim_time.h: RFC 3339 or the JavaScript date core sends), else any
- * time; oldest first, at most OPENHIM_POLL_MAX_JOBS (then "truncated"
- * and "nextSince" say where to go on).  Each file has a signed download
+ * time, compared in milliseconds; oldest first, at most
+ * OPENHIM_POLL_MAX_JOBS, cut on a millisecond boundary (then "truncated"
+ * and "nextSince" say where to go on: following it lists every job once).  Each file has a signed download
  * URL (auth/urlsign.h) that needs no token, its type and count.
  *
  * Errors: infrastructure failures (database down) answer HTTP 500 with
@@ -554,6 +555,18 @@ openhim_poll_outputs_get(struct http_req *req)
 	}
 	truncated = total > OPENHIM_POLL_MAX_JOBS;
 	n = truncated ? OPENHIM_POLL_MAX_JOBS : total;
+	/* nextSince is a millisecond: the page ends where one ends, so the
+	 * next poll starts with the first job this one leaves out.  (More
+	 * jobs than a page in one millisecond cannot be cut cleanly; the
+	 * page then stays whole.) */
+	while (truncated && n > 1 && jobs[n - 1]->j_finished != NULL &&
+	    jobs[n]->j_finished != NULL &&
+	    strcmp(jobs[n - 1]->j_finished, jobs[n]->j_finished) == 0)
+		n--;
+	if (truncated && n == 1 && jobs[0]->j_finished != NULL &&
+	    jobs[1]->j_finished != NULL &&
+	    strcmp(jobs[0]->j_finished, jobs[1]->j_finished) == 0)
+		n = OPENHIM_POLL_MAX_JOBS;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "schedule", name);
 	if (since != NULL)

@@ -829,11 +829,16 @@ jobq_completed_since(PGconn *conn, const char *client, const char *since,
 	params[1] = since;
 	params[2] = lim;
 	/* Oldest first, so that a caller that gets limit jobs asks again
-	 * from the last one's finish. */
+	 * from the last one's finish.  Compared in milliseconds, the
+	 * resolution j_finished is written in: a cursor taken from it then
+	 * neither repeats the last job nor skips one finished later in the
+	 * same millisecond (the caller cuts on a millisecond boundary). */
 	res = db_query(conn, "SELECT " JOBQ_COLS " FROM jobs j "
 	    "WHERE j.client = $1 AND j.state = 'completed' "
 	    "AND j.files_removed IS NULL "
-	    "AND ($2::timestamptz IS NULL OR j.finished > $2::timestamptz) "
+	    "AND ($2::timestamptz IS NULL OR "
+	    "date_trunc('milliseconds', j.finished) > "
+	    "date_trunc('milliseconds', $2::timestamptz)) "
 	    "ORDER BY j.finished, j.id LIMIT $3::int", 3, params, errbuf,
 	    errlen);
 	if (res == NULL)

@@ -220,6 +220,51 @@ def test_outputs_since_and_basic_auth(bulkhead_bin, db, start_server,
         him.down()
 
 
+def test_pages_end_on_a_millisecond(bulkhead_bin, db, start_server,
+                                    tmp_path):
+    """More jobs than a page: nextSince is the last listed job's finish,
+    in milliseconds, and the page ends where a millisecond ends, so
+    following nextSince lists every job exactly once even when several
+    finished within one millisecond (here three per millisecond, the
+    cut falling inside a group)."""
+    srv = start_server(db)
+    load_store(bulkhead_bin, db, tmp_path)
+    put_schedule(srv)
+    a = run_now(srv, db)
+    # 150 more completed jobs of the schedule, copies of a's row, three
+    # to a millisecond, 100 µs apart, none on a whole millisecond.
+    db.query(
+        "INSERT INTO jobs SELECT (jsonb_populate_record(NULL::jobs, "
+        "to_jsonb(j) || jsonb_build_object('id', j.id || lpad(g::text, 4, "
+        "'0'), 'finished', '2026-01-01T00:00:00Z'::timestamptz + "
+        "make_interval(secs => (g / 3) * 0.001 + mod(g, 3) * 0.0001 "
+        "+ 0.00005)))).* "
+        "FROM jobs j, generate_series(0, 149) g WHERE j.id = %s", (a,))
+    auth = basic("config", "test-admin-token")
+    seen, since, pages = [], None, 0
+    while True:
+        path = "/openhim/poll/nightly/outputs"
+        if since is not None:
+            path += "?since=" + since
+        r = get(srv, path, auth)
+        assert r.status_code == 200, r.text
+        body, jobs = outputs_of(r.json())
+        seen += jobs
+        pages += 1
+        if not body["truncated"]:
+            break
+        since = body["nextSince"]
+        assert since.endswith("Z") and len(since.split(".")[1]) == 4
+        assert pages < 5
+    assert pages == 2
+    assert len(seen) == len(set(seen)) == 151
+    assert seen[-1] == a
+    # the first page stopped before the millisecond the cut fell in
+    first = db.query("SELECT id FROM jobs WHERE id LIKE %s ORDER BY "
+                     "finished, id LIMIT 99", (a + "%",))
+    assert seen[:99] == [x[0] for x in first if x[0] != a]
+
+
 def test_database_down_answers_error(bulkhead_bin, start_server):
     """Infrastructure failures answer application/json+openhim with
     "error" set (OpenHIM then auto-retries), on both endpoints, whether
