@@ -83,7 +83,8 @@ delivery_on_body(char *p, size_t sz, size_t n, void *arg)
 
 char *
 delivery_notification(PGconn *conn, const struct cfg *c, const char *job,
-    int n, int attempt, const char *target, char *errbuf, size_t errlen)
+    int n, int attempt, const char *target, int *gone, char *errbuf,
+    size_t errlen)
 {
 	PGresult	*res = NULL;
 	cJSON		*o = NULL, *d, *arr;
@@ -94,6 +95,7 @@ delivery_notification(PGconn *conn, const struct cfg *c, const char *job,
 	int		 i;
 
 	memset(&us, 0, sizeof(us));
+	*gone = 0;
 	res = db_query(conn, "SELECT kind, state, to_char(transaction_time "
 	    "AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 	    "files_removed IS NOT NULL, coalesce(floor(extract(epoch FROM "
@@ -104,11 +106,13 @@ delivery_notification(PGconn *conn, const struct cfg *c, const char *job,
 	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1),
 	    "completed") != 0) {
 		snprintf(errbuf, errlen, "job %s is no longer completed", job);
+		*gone = 1;
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
 		snprintf(errbuf, errlen, "the files of job %s were removed",
 		    job);
+		*gone = 1;
 		goto out;
 	}
 	o = cJSON_CreateObject();
@@ -396,12 +400,12 @@ delivery_send(PGconn *conn, const struct cfg *c, const struct delivery *d)
 		permanent = 1;
 		goto record;
 	}
+	/* A job or files gone is final; a database error or a signing key
+	 * that would not load is retried like a failed POST. */
 	body = delivery_notification(conn, c, d->d_job, d->d_n, d->d_attempts,
-	    d->d_target, err, sizeof(err));
-	if (body == NULL) {
-		permanent = 1;
+	    d->d_target, &permanent, err, sizeof(err));
+	if (body == NULL)
 		goto record;
-	}
 	body = delivery_inline(conn, c, d->d_job, t.dt_max_inline, body);
 	if ((h = curl_easy_init()) == NULL) {
 		snprintf(err, sizeof(err), "curl_easy_init failed");

@@ -31,9 +31,11 @@ struct cfg;
  * on a database error (logged). */
 int	delivery_run_due(PGconn *, const struct cfg *);
 /* Builds the notification of job (JSON text; caller frees with free()),
- * NULL with errbuf set when the job or its files are gone. */
+ * NULL with errbuf set when it cannot: *gone is 1 when the job or its
+ * files are gone (no retry helps), 0 on a database error or a signing
+ * key that would not load (a later attempt may do). */
 char	*delivery_notification(PGconn *, const struct cfg *, const char *job,
-	    int n, int attempt, const char *target, char *errbuf,
+	    int n, int attempt, const char *target, int *gone, char *errbuf,
 	    size_t errlen);
 
 #endif

@@ -264,6 +264,41 @@ def test_delivery_target_removed(db, start_server, bulkhead_bin):
         him.down()
 
 
+def test_delivery_signing_key_unavailable_is_retried(db, start_server,
+                                                     bulkhead_bin):
+    """A notification whose download URLs cannot be signed (the key
+    table unreadable: a database fault) is not a lost delivery: it stays
+    pending, is tried again, and goes out once the key loads; only a job
+    or files gone fail it for good."""
+    from jobhelp import submit, wait_final
+    him = OpenHIM()
+    try:
+        sms_channel(him)
+        srv = start_server(db, extra_env=env_for(him))
+        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+        push_target(him, srv)
+        db.query("ALTER TABLE auth_keys RENAME TO auth_keys_away")
+        try:
+            jid = submit(bulkhead_bin, db, "noop",
+                         {"steps": 1, "step_ms": 0, "outputs": 1,
+                          "deliver": [{"target": "sms-gateway"}]})
+            wait_final(db, jid)
+            wait_for(lambda: deliveries(db, jid) and
+                     deliveries(db, jid)[0][3] >= 2, 30, "two attempts")
+            _, _, state, _, last, resp = deliveries(db, jid)[0]
+            assert state == "pending" and last is None, (state, resp)
+            assert "auth_keys" in resp
+            assert router_posts(him) == []
+        finally:
+            db.query("ALTER TABLE auth_keys_away RENAME TO auth_keys")
+        wait_for(lambda: deliveries(db, jid)[0][2] == "delivered", 30,
+                 "delivered once the key loads")
+        note = json.loads(router_posts(him)[-1]["request"]["body"])
+        assert all("sig=" in o["url"] for o in note["output"])
+    finally:
+        him.down()
+
+
 def children(pid, word):
     import os
     out = []
