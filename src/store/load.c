@@ -96,6 +96,7 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 	PGresult		*res;
 	const char		*copy, *errstr;
 	char			 stage[256];
+	int			 staged;
 
 	s = xcalloc(1, sizeof(*s));
 	s->ls_conn = conn;
@@ -105,9 +106,11 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 	/* Large enough for any accepted line plus its row prefix. */
 	buf_init(&s->ls_out, (size_t)1 << 31);
 
-	/* now() as the binary timestamptz: microseconds since 2000. */
+	/* now() as the binary timestamptz: microseconds since 2000; and
+	 * whether this connection has its merge stage already. */
 	res = db_query(conn, "SELECT ((extract(epoch FROM now()) - 946684800) "
-	    "* 1000000)::int8", 0, NULL, errbuf, errlen);
+	    "* 1000000)::int8, to_regclass('pg_temp.load_stage') IS NOT NULL",
+	    0, NULL, errbuf, errlen);
 	if (res == NULL)
 		goto fail;
 	if (str_to_i64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX,
@@ -116,15 +119,22 @@ load_session_begin(PGconn *conn, enum load_mode mode,
 		PQclear(res);
 		goto fail;
 	}
+	staged = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	PQclear(res);
 
 	if (mode == LOAD_MERGE) {
-		if (db_exec(conn, "CREATE TEMP TABLE IF NOT EXISTS load_stage ("
+		/*
+		 * Made once per connection and emptied at each commit in
+		 * place: ON COMMIT DROP made and dropped it per transaction,
+		 * and TRUNCATE gave it a new file each time, ~22% of a pull
+		 * backend's CPU (tests/bench/RESULTS.md, issue 17).  Empty
+		 * here: a commit or the previous session's end emptied it,
+		 * and a failed session leaves the transaction to roll back.
+		 */
+		if (!staged && db_exec(conn, "CREATE TEMP TABLE load_stage ("
 		    "seq bigint, type text, id text, last_updated timestamptz, "
-		    "patient text, content text) ON COMMIT DROP", 0, NULL,
-		    errbuf, errlen) == -1 ||
-		    db_exec(conn, "TRUNCATE load_stage", 0, NULL, errbuf,
-		    errlen) == -1)
+		    "patient text, content text) ON COMMIT DELETE ROWS", 0,
+		    NULL, errbuf, errlen) == -1)
 			goto fail;
 		copy = "COPY load_stage (seq, type, id, last_updated, patient, "
 		    "content) FROM STDIN WITH (FORMAT binary)";
@@ -319,8 +329,9 @@ load_session_finish(struct load_session *s, struct load_stats *stats,
 		    &errstr) == 0)
 			s->ls_stats.ls_changed = n;
 		PQclear(res);
-		if (db_exec(s->ls_conn, "TRUNCATE load_stage", 0, NULL, errbuf,
-		    errlen) == -1)
+		/* For a next session in this transaction (rows, no file). */
+		if (db_exec(s->ls_conn, "DELETE FROM load_stage", 0, NULL,
+		    errbuf, errlen) == -1)
 			return LOAD_ERROR;
 	}
 	if (stats != NULL)
