@@ -300,7 +300,7 @@ class Server:
     and gets a SmartClient (see the header comment)."""
 
     def __init__(self, binary, db, tmp_path, role="run", extra_env=None,
-                 args=()):
+                 args=(), hostname=None):
         self.port = free_port()
         self.base = "http://127.0.0.1:%d" % self.port
         self.fhir = self.base + "/fhir"
@@ -327,8 +327,13 @@ class Server:
                 _smart_servers[self.fhir] = self.smart
         self.log_path = tmp_path / ("server-%d.log" % self.port)
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary, role] + list(args),
-                                     env=self.env, stdout=self.log,
+        argv = [binary, role] + list(args)
+        if hostname is not None:
+            # Another node on this machine: a UTS namespace of its own
+            # (root only), the same pid once unshare and sh have exec'd.
+            argv = ["unshare", "--uts", "--", "sh", "-c",
+                    'hostname "$0" && exec "$@"', hostname] + argv
+        self.proc = subprocess.Popen(argv, env=self.env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout=30):
@@ -379,11 +384,14 @@ class Server:
 
 @pytest.fixture
 def start_server(bulkhead_bin, tmp_path):
-    """Factory: start_server(db, role="run", extra_env=None) -> Server."""
+    """Factory: start_server(db, role="run", extra_env=None,
+    hostname=None) -> Server; hostname runs it as another node."""
     servers = []
 
-    def start(db, role="run", extra_env=None, args=(), wait=True):
-        s = Server(bulkhead_bin, db, tmp_path, role, extra_env, args)
+    def start(db, role="run", extra_env=None, args=(), wait=True,
+              hostname=None):
+        s = Server(bulkhead_bin, db, tmp_path, role, extra_env, args,
+                   hostname)
         servers.append(s)
         return s.wait_ready() if wait else s
 

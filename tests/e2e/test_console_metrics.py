@@ -9,6 +9,7 @@ import os
 import signal
 import time
 
+import pytest
 import requests
 
 from importhelp import Importer, params_body, patient
@@ -67,6 +68,32 @@ def test_workers_busy_idle_and_the_leader(db, start_server):
     ms = scrape(api)
     assert metric(ms, "bulkhead_scheduler_leader") == 0
     assert workers(ms) == (0, 0)
+
+
+def test_leader_is_one_on_its_node_and_zero_on_another(db, start_server):
+    """Two nodes on one database (the second in a UTS namespace of its
+    own, so its hostname differs): the leader gauge is 1 on the node
+    whose scheduler holds the lock and 0 on the other, and moves when
+    that node stops."""
+    import subprocess
+    if os.geteuid() != 0 or subprocess.run(
+            ["unshare", "--uts", "true"], capture_output=True).returncode:
+        pytest.skip("needs root and UTS namespaces (unshare --uts)")
+    a = start_server(db, extra_env=FAST)
+    wait_for(lambda: metric(scrape(a), "bulkhead_scheduler_leader") == 1,
+             30, 0.5, "the leader on node a")
+    b = start_server(db, extra_env=FAST, hostname="bulkhead-node-b")
+    wait_for(lambda: db.scalar("SELECT count(*) FROM processes WHERE "
+                               "role = 'scheduler' AND node = "
+                               "'bulkhead-node-b'") == 1,
+             30, what="node b's scheduler")
+    assert metric(scrape(b), "bulkhead_scheduler_leader") == 0
+    assert metric(scrape(a), "bulkhead_scheduler_leader") == 1
+    assert a.stop() == 0
+    wait_for(lambda: metric(scrape(b), "bulkhead_scheduler_leader") == 1,
+             60, 0.5, "node b taking over")
+    assert db.scalar("SELECT node FROM processes WHERE role = 'scheduler' "
+                     "AND leader") == "bulkhead-node-b"
 
 
 def test_lease_rescue_counted_once(db, start_server):
