@@ -202,15 +202,22 @@ def router_posts(him):
     return [t for t in him.transactions if t["request"]["path"] == "/sms"]
 
 
+def delivering_server(him, db, start_server):
+    """A Bulkhead registered with him, its SMS gateway channel and the
+    sms-gateway delivery target pushed as mediator config."""
+    sms_channel(him)
+    srv = start_server(db, extra_env=env_for(him))
+    wait_for(lambda: heartbeats(him), 15, "first heartbeat")
+    push_target(him, srv)
+    return srv
+
+
 def test_delivery_retries_then_succeeds(db, start_server, bulkhead_bin):
     from jobhelp import submit, wait_final
     him = OpenHIM()
     try:
-        sms_channel(him)
+        srv = delivering_server(him, db, start_server)
         him.scripts["SMS gateway"] = [401, 500, "timeout"]
-        srv = start_server(db, extra_env=env_for(him))
-        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
-        push_target(him, srv)
         jid = submit(bulkhead_bin, db, "noop",
                      {"steps": 1, "step_ms": 0, "outputs": 1,
                       "deliver": [{"target": "sms-gateway"}]})
@@ -242,11 +249,8 @@ def test_delivery_target_removed(db, start_server, bulkhead_bin):
     from jobhelp import submit, wait_final
     him = OpenHIM()
     try:
-        sms_channel(him)
+        srv = delivering_server(him, db, start_server)
         him.scripts["SMS gateway"] = [500] * 20
-        srv = start_server(db, extra_env=env_for(him))
-        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
-        push_target(him, srv)
         jid = submit(bulkhead_bin, db, "noop",
                      {"steps": 1, "step_ms": 0,
                       "deliver": [{"target": "sms-gateway"}]})
@@ -273,10 +277,7 @@ def test_delivery_signing_key_unavailable_is_retried(db, start_server,
     from jobhelp import submit, wait_final
     him = OpenHIM()
     try:
-        sms_channel(him)
-        srv = start_server(db, extra_env=env_for(him))
-        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
-        push_target(him, srv)
+        srv = delivering_server(him, db, start_server)
         db.query("ALTER TABLE auth_keys RENAME TO auth_keys_away")
         try:
             jid = submit(bulkhead_bin, db, "noop",
@@ -321,10 +322,7 @@ def test_admin_cli_metrics_and_redeliver(db, start_server, bulkhead_bin):
     from jobhelp import cli, submit, wait_final
     him = OpenHIM()
     try:
-        sms_channel(him)
-        srv = start_server(db, extra_env=env_for(him))
-        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
-        push_target(him, srv)
+        srv = delivering_server(him, db, start_server)
         jid = submit(bulkhead_bin, db, "noop",
                      {"steps": 1, "step_ms": 0,
                       "deliver": [{"target": "sms-gateway"},
@@ -376,11 +374,8 @@ def test_worker_killed_mid_delivery(db, start_server, bulkhead_bin):
     from jobhelp import submit, wait_final
     him = OpenHIM()
     try:
-        sms_channel(him)
+        srv = delivering_server(him, db, start_server)
         him.scripts["SMS gateway"] = ["timeout"]
-        srv = start_server(db, extra_env=env_for(him))
-        wait_for(lambda: heartbeats(him), 15, "first heartbeat")
-        push_target(him, srv)
         jid = submit(bulkhead_bin, db, "noop",
                      {"steps": 1, "step_ms": 0,
                       "deliver": [{"target": "sms-gateway"}]})
