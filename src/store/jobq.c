@@ -194,6 +194,19 @@ jobq_row(const PGresult *res, int row)
 	return j;
 }
 
+/* Every row of res as a NULL-terminated array of jobs; clears res. */
+static void
+jobq_rows(PGresult *res, struct jobq_job ***jobs, size_t *n)
+{
+	int	i;
+
+	*jobs = xcalloc((size_t)PQntuples(res) + 1, sizeof(**jobs));
+	for (i = 0; i < PQntuples(res); i++)
+		(*jobs)[i] = jobq_row(res, i);
+	*n = (size_t)PQntuples(res);
+	PQclear(res);
+}
+
 void
 jobq_job_free(struct jobq_job *j)
 {
@@ -769,7 +782,7 @@ jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
 	const char	*params[7];
 	char		 limit[16], sched[4];
 	PGresult	*res;
-	int		 i, lim;
+	int		 lim;
 
 	*jobs = NULL;
 	*n = 0;
@@ -803,11 +816,7 @@ jobq_list(PGconn *conn, const struct jobq_filter *f, struct jobq_job ***jobs,
 	    errbuf, errlen);
 	if (res == NULL)
 		return -1;
-	*jobs = xcalloc((size_t)PQntuples(res) + 1, sizeof(**jobs));
-	for (i = 0; i < PQntuples(res); i++)
-		(*jobs)[i] = jobq_row(res, i);
-	*n = (size_t)PQntuples(res);
-	PQclear(res);
+	jobq_rows(res, jobs, n);
 	return 0;
 }
 
@@ -819,7 +828,6 @@ jobq_completed_since(PGconn *conn, const char *client, const char *since,
 	const char	*params[3];
 	char		 lim[16];
 	PGresult	*res;
-	int		 i;
 
 	*jobs = NULL;
 	*n = 0;
@@ -843,11 +851,7 @@ jobq_completed_since(PGconn *conn, const char *client, const char *since,
 	    errlen);
 	if (res == NULL)
 		return -1;
-	*jobs = xcalloc((size_t)PQntuples(res) + 1, sizeof(**jobs));
-	for (i = 0; i < PQntuples(res); i++)
-		(*jobs)[i] = jobq_row(res, i);
-	*n = (size_t)PQntuples(res);
-	PQclear(res);
+	jobq_rows(res, jobs, n);
 	return 0;
 }
 
