@@ -65,7 +65,10 @@ scratch database's name), BENCH_CLAIMS, BENCH_CLIENTS, BENCH_THINK_MS, BENCH_IDL
 which one import reads BULKHEAD_IMPORT_CONCURRENCY at a time), BENCH_JOBS
 (default 1: that many import jobs share the files), BENCH_LIMITS (a JSON object of limits to set instead of
 the defaults, e.g. '{"worker_nice": 19}'), BENCH_KEEP_DATA=0 (remove the
-generated Claims after the run), BULKHEAD_DATABASE_URL (the cluster;
+generated Claims after the run), BENCH_CGROUP (a cgroup v2 directory with
+cpu and io delegated to its children: each server starts in a child group
+of its own, which 'bulkhead run' splits; its log's "cgroup isolation"
+line says what it did), BULKHEAD_DATABASE_URL (the cluster;
 scripts/bench.sh sets it), BULKHEAD_BIN (default build/bulkhead).
 """
 import http.client
@@ -316,6 +319,24 @@ class Clients:
 
 # ---- the service --------------------------------------------------------------
 
+def cgroup_enter(name):
+    """BENCH_CGROUP (a cgroup v2 directory whose children get the cpu and
+    io controllers): the server starts in a fresh child of it, a group
+    of its own, so that 'bulkhead run' splits it (core/cgroup.h: workers
+    at cpu.weight 10).  None (no preexec) without it."""
+    base = os.environ.get("BENCH_CGROUP")
+    if not base:
+        return None
+    group = os.path.join(base, "bh-bench-%s-%d" % (name, os.getpid()))
+    if not os.path.isdir(group):
+        os.mkdir(group)
+
+    def enter():
+        with open(os.path.join(group, "cgroup.procs"), "w") as f:
+            f.write("0")
+    return enter
+
+
 def start_run(url, data_dir, import_dir, port, extra=None, name="server"):
     env = dict(os.environ)
     env.update({"BULKHEAD_DATABASE_URL": url,
@@ -330,13 +351,20 @@ def start_run(url, data_dir, import_dir, port, extra=None, name="server"):
     env.update(extra or {})
     log = open(os.path.join(WORK, name + ".log"), "wb")
     p = subprocess.Popen([BIN, "run"], env=env, stdout=log,
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT,
+                         preexec_fn=cgroup_enter(name))
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             c.request("GET", "/healthz")
             if c.getresponse().status == 200:
+                with open(os.path.join(WORK, name + ".log"),
+                          errors="replace") as f:
+                    for line in f:
+                        if "isolation" in line:
+                            print("  %s: %s" % (name, line.split(
+                                " info: ", 1)[-1].strip()))
                 return p
         except OSError:
             pass
