@@ -23,8 +23,9 @@
  * openhim_time.h: RFC 3339 or the JavaScript date core sends), else any
  * time, compared in milliseconds; oldest first, at most
  * OPENHIM_POLL_MAX_JOBS, cut on a millisecond boundary (then "truncated"
- * and "nextSince" say where to go on: following it lists every job once).  Each file has a signed download
- * URL (auth/urlsign.h) that needs no token, its type and count.
+ * and "nextSince" say where to go on: following it lists every job
+ * once).  Each file has a signed download URL (auth/urlsign.h) that
+ * needs no token, its type and count.
  *
  * Errors: infrastructure failures (database down) answer HTTP 500 with
  * "error" set, which makes OpenHIM queue the transaction for auto-retry
@@ -86,6 +87,8 @@ static int	 openhim_poll_basic(const char *, char *, size_t, size_t *);
 static int	 openhim_poll_auth(struct http_req *, struct admin_ctx *);
 static int	 openhim_poll_schedule(struct http_req *, PGconn *,
 		    const char *);
+static int	 openhim_poll_same_ms(const struct jobq_job *,
+		    const struct jobq_job *);
 static int	 openhim_poll_job(PGconn *, struct urlsign_signer *,
 		    const struct jobq_job *, cJSON *, int *, char *, size_t);
 
@@ -501,6 +504,15 @@ openhim_poll_job(PGconn *conn, struct urlsign_signer *us,
 	return 0;
 }
 
+/* Whether a and b finished in the same millisecond (j_finished is
+ * written in milliseconds). */
+static int
+openhim_poll_same_ms(const struct jobq_job *a, const struct jobq_job *b)
+{
+	return a->j_finished != NULL && b->j_finished != NULL &&
+	    strcmp(a->j_finished, b->j_finished) == 0;
+}
+
 void
 openhim_poll_outputs_get(struct http_req *req)
 {
@@ -559,14 +571,15 @@ openhim_poll_outputs_get(struct http_req *req)
 	 * next poll starts with the first job this one leaves out.  (More
 	 * jobs than a page in one millisecond cannot be cut cleanly; the
 	 * page then stays whole.) */
-	while (truncated && n > 1 && jobs[n - 1]->j_finished != NULL &&
-	    jobs[n]->j_finished != NULL &&
-	    strcmp(jobs[n - 1]->j_finished, jobs[n]->j_finished) == 0)
-		n--;
-	if (truncated && n == 1 && jobs[0]->j_finished != NULL &&
-	    jobs[1]->j_finished != NULL &&
-	    strcmp(jobs[0]->j_finished, jobs[1]->j_finished) == 0)
-		n = OPENHIM_POLL_MAX_JOBS;
+	if (truncated) {
+		size_t	cut = n;
+
+		while (cut > 0 && openhim_poll_same_ms(jobs[cut - 1],
+		    jobs[cut]))
+			cut--;
+		if (cut > 0)
+			n = cut;
+	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "schedule", name);
 	if (since != NULL)

@@ -8,76 +8,12 @@
 #include <unistd.h>
 
 #include "core/autogroup.h"
-
-/* 1 when word is one of list's items, separated by any of seps. */
-static int
-autogroup_has_word(const char *list, const char *word, const char *seps)
-{
-	size_t	n, wl = strlen(word);
-
-	while (*list != '\0') {
-		n = strcspn(list, seps);
-		if (n == wl && strncmp(list, word, wl) == 0)
-			return 1;
-		list += n;
-		list += strspn(list, seps);
-	}
-	return 0;
-}
-
-/*
- * The kernel weighs sessions only for tasks whose cpu-controller group
- * is the root one (task_wants_autogroup).  1, with the group's path in
- * buf, when this process is in another: a container or a CI runner with
- * a cpu cgroup of its own.  Lines of /proc/self/cgroup are
- * "N:cpu,cpuacct:/path" (v1) or "0::/path" (v2).
- */
-static int
-autogroup_cpu_cgroup(char *buf, size_t len)
-{
-	char	 line[512], v2[512] = "", ctl[256] = "", cpath[600];
-	char	*ctrl, *path;
-	FILE	*f;
-	int	 in = 0;
-
-	if ((f = fopen("/proc/self/cgroup", "re")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		if ((ctrl = strchr(line, ':')) == NULL ||
-		    (path = strchr(++ctrl, ':')) == NULL)
-			continue;
-		*path++ = '\0';
-		if (*ctrl == '\0')
-			snprintf(v2, sizeof(v2), "%s", path);
-		else if (autogroup_has_word(ctrl, "cpu", ",")) {
-			snprintf(buf, len, "%s", path);
-			in = strcmp(path, "/") != 0;
-			goto out;
-		}
-	}
-	/* v2 only: the group counts when cpu is enabled for it */
-	if (v2[0] == '\0' || strcmp(v2, "/") == 0)
-		goto out;
-	snprintf(cpath, sizeof(cpath), "/sys/fs/cgroup%s/cgroup.controllers",
-	    v2);
-	fclose(f);
-	if ((f = fopen(cpath, "re")) == NULL)
-		return 0;
-	if (fgets(ctl, sizeof(ctl), f) != NULL &&
-	    autogroup_has_word(ctl, "cpu", " \n")) {
-		snprintf(buf, len, "%s", v2);
-		in = 1;
-	}
-out:
-	fclose(f);
-	return in;
-}
+#include "core/cgroup.h"
 
 int
 autogroup_enabled(char *errbuf, size_t errlen)
 {
-	char	buf[256];
+	char	buf[CGROUP_PATH_MAX];
 	ssize_t	n = 0;
 	int	fd;
 
@@ -90,7 +26,7 @@ autogroup_enabled(char *errbuf, size_t errlen)
 		    AUTOGROUP_SYSCTL);
 		return 0;
 	}
-	if (autogroup_cpu_cgroup(buf, sizeof(buf))) {
+	if (cgroup_cpu_group(CGROUP_ROOT, buf, sizeof(buf))) {
 		snprintf(errbuf, errlen, "kernel autogroups not in effect: "
 		    "this process is in cpu cgroup %s, whose weight decides",
 		    buf);

@@ -15,37 +15,107 @@
 
 #include "core/cgroup.h"
 
+static int	cgroup_has_word(const char *, const char *, const char *);
+static int	cgroup_line_path(const char *, char *, size_t);
 static int	cgroup_own_path(char *, size_t, char *, size_t);
+static int	cgroup_controllers(const char *, char *, size_t);
 static int	cgroup_write(const char *, const char *, const char *, char *,
 		    size_t);
 static int	cgroup_alone(const char *, char *, size_t);
+
+/* 1 when word is one of list's items, separated by any of seps
+ * ("cpuset" is not "cpu"). */
+static int
+cgroup_has_word(const char *list, const char *word, const char *seps)
+{
+	size_t	n, wl = strlen(word);
+
+	while (*list != '\0') {
+		n = strcspn(list, seps);
+		if (n == wl && strncmp(list, word, wl) == 0)
+			return 1;
+		list += n;
+		list += strspn(list, seps);
+	}
+	return 0;
+}
+
+/*
+ * The path of this process's group in a hierarchy, from /proc/self/cgroup
+ * ("N:cpu,cpuacct:/path" for v1, "0::/path" for v2): the v1 hierarchy of
+ * controller, or v2's when controller is NULL.  0, or -1 when there is
+ * no such line.
+ */
+static int
+cgroup_line_path(const char *controller, char *out, size_t outlen)
+{
+	FILE	*fp;
+	char	 line[CGROUP_PATH_MAX + 64], *ctl, *path;
+	int	 rc = -1;
+
+	if ((fp = fopen("/proc/self/cgroup", "re")) == NULL)
+		return -1;
+	while (rc == -1 && fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if ((ctl = strchr(line, ':')) == NULL ||
+		    (path = strchr(++ctl, ':')) == NULL)
+			continue;
+		*path++ = '\0';
+		if (controller == NULL ? *ctl == '\0' :
+		    cgroup_has_word(ctl, controller, ","))
+			rc = (size_t)snprintf(out, outlen, "%s", path) <
+			    outlen ? 0 : -1;
+	}
+	fclose(fp);
+	return rc;
+}
 
 /* Our group's path relative to the v2 mount ("/" for the root). */
 static int
 cgroup_own_path(char *out, size_t outlen, char *errbuf, size_t errlen)
 {
-	FILE	*fp;
-	char	 line[CGROUP_PATH_MAX + 8];
-	int	 rc = -1;
+	if (cgroup_line_path(NULL, out, outlen) == 0)
+		return 0;
+	snprintf(errbuf, errlen, "this process is in no cgroup v2 group "
+	    "(/proc/self/cgroup has no 0:: line)");
+	return -1;
+}
 
-	if ((fp = fopen("/proc/self/cgroup", "r")) == NULL) {
-		snprintf(errbuf, errlen, "/proc/self/cgroup: %s",
-		    strerror(errno));
+/* dir's cgroup.controllers into ctl ("" when unreadable). */
+static int
+cgroup_controllers(const char *dir, char *ctl, size_t len)
+{
+	char	 path[CGROUP_PATH_MAX + 32];
+	FILE	*fp;
+
+	ctl[0] = '\0';
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+	if ((fp = fopen(path, "re")) == NULL)
 		return -1;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if ((size_t)snprintf(out, outlen, "%s", line + 3) < outlen)
-			rc = 0;
-		break;
-	}
+	if (fgets(ctl, (int)len, fp) == NULL)
+		ctl[0] = '\0';
 	fclose(fp);
-	if (rc == -1)
-		snprintf(errbuf, errlen, "this process is in no cgroup v2 "
-		    "group (/proc/self/cgroup has no 0:: line)");
-	return rc;
+	return 0;
+}
+
+int
+cgroup_cpu_group(const char *root, char *out, size_t outlen)
+{
+	char	own[CGROUP_PATH_MAX], dir[CGROUP_PATH_MAX + 32], ctl[256];
+
+	/* v1: the cpu hierarchy's line, when there is one, decides. */
+	if (cgroup_line_path("cpu", out, outlen) == 0)
+		return strcmp(out, "/") != 0;
+	if (cgroup_line_path(NULL, own, sizeof(own)) == -1 ||
+	    strcmp(own, "/") == 0)
+		return 0;
+	/* v2: a group counts when its parent enabled cpu for it. */
+	snprintf(dir, sizeof(dir), "%s%s", root, own);
+	if (cgroup_controllers(dir, ctl, sizeof(ctl)) == -1 ||
+	    !cgroup_has_word(ctl, "cpu", " \n"))
+		return 0;
+	snprintf(out, outlen, "%s", own);
+	return 1;
 }
 
 /* Writes value to dir/file.  -1 with the reason. */
@@ -105,7 +175,6 @@ cgroup_setup(const char *root, struct cgroup_iso *ci, char *errbuf,
 	struct stat	st;
 	char		 own[CGROUP_PATH_MAX], path[CGROUP_PATH_MAX + 32];
 	char		 ctl[256], w[16];
-	FILE		*fp;
 	int		 io;
 
 	memset(ci, 0, sizeof(*ci));
@@ -135,20 +204,14 @@ cgroup_setup(const char *root, struct cgroup_iso *ci, char *errbuf,
 	}
 	if (cgroup_alone(ci->ci_base, errbuf, errlen) == -1)
 		return -1;
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", ci->ci_base);
-	ctl[0] = '\0';
-	if ((fp = fopen(path, "r")) != NULL) {
-		if (fgets(ctl, sizeof(ctl), fp) == NULL)
-			ctl[0] = '\0';
-		fclose(fp);
-	}
-	if (strstr(ctl, "cpu") == NULL) {
+	(void)cgroup_controllers(ci->ci_base, ctl, sizeof(ctl));
+	if (!cgroup_has_word(ctl, "cpu", " \n")) {
 		snprintf(errbuf, errlen, "the cpu controller is not delegated "
 		    "to %s (cgroup.controllers: \"%.*s\")", ci->ci_base,
 		    (int)strcspn(ctl, "\n"), ctl);
 		return -1;
 	}
-	io = strstr(ctl, "io") != NULL;
+	io = cgroup_has_word(ctl, "io", " \n");
 	snprintf(path, sizeof(path), "%s/interactive", ci->ci_base);
 	if (mkdir(path, 0755) == -1 && errno != EEXIST) {
 		snprintf(errbuf, errlen, "mkdir %s: %s", path, strerror(errno));

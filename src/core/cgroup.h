@@ -42,6 +42,11 @@ struct cgroup_iso {
  * ready, or -1 (errbuf) and ci->ci_workers_fd == -1. */
 int	cgroup_setup(const char *root, struct cgroup_iso *ci, char *errbuf,
 	    size_t errlen);
+/* 1, with its path in out, when this process's CPU share is a cgroup's
+ * other than the root (v1's cpu hierarchy, else v2 under root with cpu
+ * enabled for the group): there the kernel's autogroups do not apply.
+ * 0 otherwise, or when it cannot tell. */
+int	cgroup_cpu_group(const char *root, char *out, size_t outlen);
 /* In a child between fork and exec: moves the calling process into the
  * workers group.  Async-signal-safe.  0, or -1 (errno). */
 int	cgroup_enter_workers(const struct cgroup_iso *ci);
