@@ -19,7 +19,8 @@
 #include "jobs/throttle.h"
 #include "lib/log.h"
 
-static void	backoff_boost(struct backoff *, double);
+static void	backoff_boost(struct backoff *, double, double);
+static double	backoff_window_rate(struct backoff *, int64_t, double);
 
 void
 backoff_init(struct backoff *b, const struct cfg *cfg, const char *kind,
@@ -43,19 +44,45 @@ backoff_init(struct backoff *b, const struct cfg *cfg, const char *kind,
 	b->b_base_nice = b->b_nice = worker_nice < 0 ? 0 : worker_nice;
 }
 
-/* The floor as a guarantee (backoff.h): one step of the group's nice. */
+/*
+ * Records rows at time now and returns the rows/s over the last
+ * BACKOFF_STARVED_STEPS steps, or -1 until that many are recorded.
+ */
+static double
+backoff_window_rate(struct backoff *b, int64_t rows, double now)
+{
+	const int	size = BACKOFF_STARVED_STEPS + 1;
+	int		old;
+
+	b->b_hist_rows[b->b_hist_i] = rows;
+	b->b_hist_t[b->b_hist_i] = now;
+	b->b_hist_i = (b->b_hist_i + 1) % size;
+	if (b->b_hist_n < size)
+		b->b_hist_n++;
+	if (b->b_hist_n < size)
+		return -1;
+	old = b->b_hist_i;	/* the oldest, next to be overwritten */
+	if (now <= b->b_hist_t[old])
+		return -1;
+	return (double)(rows - b->b_hist_rows[old]) / (now - b->b_hist_t[old]);
+}
+
+/* The floor as a guarantee (backoff.h): one step of the group's nice,
+ * judged on the rate over the window (rate < 0: not known yet). */
 static void
-backoff_boost(struct backoff *b, double floor_rate)
+backoff_boost(struct backoff *b, double floor_rate, double rate)
 {
 	char	err[256];
 	int	nice = b->b_nice;
 
-	if (b->b_rate < floor_rate * BACKOFF_STARVED && nice > 0)
+	if (rate < 0)
+		return;
+	if (rate < floor_rate * BACKOFF_STARVED && nice > 0)
 		nice = nice > BACKOFF_BOOST_STEP ? nice - BACKOFF_BOOST_STEP :
 		    0;
-	else if (b->b_rate > floor_rate * BACKOFF_SATED &&
-	    nice < b->b_base_nice)
-		nice++;
+	else if (rate > floor_rate * BACKOFF_SATED && nice < b->b_base_nice)
+		nice = nice + BACKOFF_BOOST_STEP < b->b_base_nice ? nice +
+		    BACKOFF_BOOST_STEP : b->b_base_nice;
 	if (nice == b->b_nice)
 		return;
 	if (autogroup_set_nice(nice, err, sizeof(err)) == -1) {
@@ -66,9 +93,10 @@ backoff_boost(struct backoff *b, double floor_rate)
 		log_info("%s: %s (%.0f rows/s, floor %.0f rows/s)", b->b_proc,
 		    nice < b->b_base_nice ? "starved below its floor: "
 		    "raising its group's CPU weight" : "above its floor: "
-		    "CPU weight back", b->b_rate, floor_rate);
+		    "CPU weight back", rate, floor_rate);
 	b->b_boosted = nice < b->b_base_nice;
 	b->b_nice = nice;
+	b->b_hist_n = 0;	/* judge the next change on this one's */
 }
 
 void
@@ -76,7 +104,7 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 {
 	char	err[512];
 	int64_t	rows, cap;
-	double	f, dt, p99;
+	double	f, dt, p99, wrate;
 
 	if (!b->b_on || now < b->b_next)
 		return;
@@ -87,6 +115,7 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 		b->b_rate = (double)(rows - b->b_last_rows) / dt;
 	b->b_last_t = now;
 	b->b_last_rows = rows;
+	wrate = backoff_window_rate(b, rows, now);
 	b->b_ref = aimd_reference(b->b_ref, b->b_rate, (double)b->b_cap);
 	if (interactive_publish_job(ctl, b->b_proc, b->b_aimd.a_factor,
 	    b->b_rate, &b->b_api, err, sizeof(err)) == -1) {
@@ -103,7 +132,7 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 	/* The first seconds are the job's to start up uncapped: a rate
 	 * measured while it ramps up is no reference. */
 	if (b->b_ref > 0 && now - b->b_started >= BACKOFF_WARMUP_S)
-		backoff_boost(b, b->b_aimd.a_floor * b->b_ref);
+		backoff_boost(b, b->b_aimd.a_floor * b->b_ref, wrate);
 	if (f >= 1 || b->b_ref <= 0 || now - b->b_started < BACKOFF_WARMUP_S)
 		cap = 0;
 	else {

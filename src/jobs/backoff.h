@@ -14,13 +14,20 @@
  * interactive_control = off or a target of 0, nothing here runs.
  *
  * The floor is also a guarantee against starvation: a job whose rate
- * stays under BACKOFF_STARVED x floor x reference although no cap holds
- * it there (the CPU it needs goes to others) raises its scheduling
- * group's weight, BACKOFF_BOOST_STEP of nice a second, never above the
- * API's own (nice 0), and gives it back one a second once its rate is
- * over BACKOFF_SATED x floor x reference.  The group is the worker's
- * kernel autogroup (core/autogroup.h); where the worker has none (a
- * cgroup or systemd decides its share), nothing changes.
+ * over the last BACKOFF_STARVED_STEPS steps stays under BACKOFF_STARVED
+ * x floor x reference although no cap holds it there (the CPU it needs
+ * goes to others) raises its scheduling group's weight by
+ * BACKOFF_BOOST_STEP of nice, never above the API's own (nice 0), and
+ * gives it back by as much once that rate is over BACKOFF_SATED x floor
+ * x reference.  After a change the window starts again, so the next
+ * one is judged on what this one did.  Why so slow: under a saturating
+ * closed loop one second's rate can be a fraction of the next one's,
+ * and a boost of 5 a second on single samples took the group from nice
+ * 10 to the API's weight within seconds while the job ran at twice its
+ * floor over the run; the interactive p99 paid for it (37 ms against
+ * 8).  The group is the worker's kernel autogroup (core/autogroup.h);
+ * where the worker has none (a cgroup or systemd decides its share),
+ * nothing changes.
  *
  * Failure to reach the table counts as "no signal" (the factor climbs
  * back to 1), logged once per job.
@@ -43,7 +50,8 @@
 #define BACKOFF_WARMUP_S	3.0	/* uncapped after the job starts */
 #define BACKOFF_STARVED		0.8	/* of the floor rate: boost */
 #define BACKOFF_SATED		1.5	/* of the floor rate: give back */
-#define BACKOFF_BOOST_STEP	5	/* nice per step when starved */
+#define BACKOFF_BOOST_STEP	2	/* nice per change */
+#define BACKOFF_STARVED_STEPS	5	/* steps the starvation rate spans */
 
 struct cfg;
 struct throttle;
@@ -58,6 +66,11 @@ struct backoff {
 	int64_t			b_last_rows;
 	double			b_ref;		/* reference rows/s, 0 unknown */
 	double			b_rate;		/* rows/s, last step */
+	/* Rows and time at the last steps, a ring, for the starvation
+	 * rate; b_hist_n counts the samples, capped at its size. */
+	int64_t			b_hist_rows[BACKOFF_STARVED_STEPS + 1];
+	double			b_hist_t[BACKOFF_STARVED_STEPS + 1];
+	int			b_hist_i, b_hist_n;
 	int64_t			b_cap;		/* cap in force, 0 none */
 	struct interactive_api	b_api;		/* last read */
 	int			b_warned;	/* table error logged */

@@ -586,6 +586,21 @@ def unit_ms(v):
     return float("nan")
 
 
+def cache_counts(port):
+    """The API's status cache (hits, misses) from /metrics: a miss is a
+    poll that read the job store on a request thread."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    got = {}
+    for line in text.splitlines():
+        for k in ("hits", "misses"):
+            if line.startswith("bulkhead_status_cache_%s_total " % k):
+                got[k] = int(float(line.split()[1]))
+    return got.get("hits", 0), got.get("misses", 0)
+
+
 def wrk(port, path, seconds):
     """`wrk -t2 -c50 -dNs --latency` on path; {p50, p90, p99, max (ms),
     rps, n, non2xx, errors}."""
@@ -781,7 +796,10 @@ def saturate_one(admin, control, import_dir, claims_path):
                 pt = threading.Thread(target=lambda: box.append(
                     perf_profile(max(1, SAT_S - 2))))
                 pt.start()
+            c0 = cache_counts(port)
             res["loaded_" + name] = wrk(port, path, SAT_S)
+            c1 = cache_counts(port)
+            res["cache_" + name] = (c1[0] - c0[0], c1[1] - c0[1])
             if PERF and name == "metadata":
                 pt.join()
                 res["perf"] = box[0] if box else None
@@ -824,6 +842,9 @@ def print_saturate(res):
               "and < 20 ms)%s; req/s %.0f : %.0f" % (
                   name, lo["p99"], i["p99"], lo["p99"] / i["p99"],
                   "" if ok else "  MISSED", lo["rps"], i["rps"]))
+    h, m = res["cache_status"]
+    print("status cache during the loaded status run: %d hits, %d misses "
+          "(a miss reads the job store on a request thread)" % (h, m))
     u = res["rate_unloaded"]
     for name in ("metadata", "status"):
         r = res["rate_" + name]
