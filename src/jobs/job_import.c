@@ -11,7 +11,8 @@
  * transaction (the checkpoint names its last line).
  *
  * On the fast path the rows go, by id, to two COPY connections
- * (IMPORT_STREAMS), each sending from a thread of its own, in chunks:
+ * (IMPORT_STREAMS; one for a batch begun while the interactive-latency
+ * controller caps the job), each sending from a thread of its own, in chunks:
  * IMPORT_CHUNK once its stream is free, up to IMPORT_CHUNK_MAX while it
  * is busy.  The reader waits only on a stream a whole 1 MB behind: a
  * wait at every 256 KB starved the other stream's backend meanwhile,

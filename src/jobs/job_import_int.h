@@ -130,6 +130,8 @@ struct imp_run {
 	int			 open;		/* a batch is open */
 	struct imp_stream	 streams[IMPORT_STREAMS];
 	struct buf		 chunk[IMPORT_STREAMS]; /* rows being formatted */
+	int			 nstreams;	/* the open batch's: 1 while the
+						 * controller caps the job */
 	FILE			*spool;		/* fast batch lines (replay) */
 	FILE			*fast;		/* "id\tline\toffset" of rows
 						 * the fast path loaded */

@@ -205,6 +205,7 @@ job_import_stream_start(struct imp_run *r)
 	struct imp_stream	*st;
 	int			 i;
 
+	r->nstreams = IMPORT_STREAMS;
 	for (i = 0; i < IMPORT_STREAMS; i++) {
 		st = &r->streams[i];
 		st->st_run = r;

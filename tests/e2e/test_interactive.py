@@ -17,7 +17,7 @@ import time
 
 import requests
 
-from importhelp import Importer, params_body
+from importhelp import Importer, issues, outcomes, params_body
 from jobhelp import cli, job, tables_ready, wait_for, wait_job
 
 FAST = {"BULKHEAD_JOB_LEASE": "5", "BULKHEAD_JOB_HEARTBEAT": "1"}
@@ -159,6 +159,56 @@ def test_off_means_no_backoff(db, start_server, tmp_path):
     assert db.scalar("SELECT count(*) FROM interactive_stats "
                      "WHERE role = 'job'") == 0
     assert metric(s, "bulkhead_interactive_control") == 0
+
+
+def test_capped_import_is_exact_through_one_stream(db, start_server,
+                                                  tmp_path):
+    """While the controller caps an import, its batches go through one
+    COPY stream instead of two (jobs/job_import_batch.c): nothing may be
+    lost or doubled by the switch, and an id repeated inside a capped
+    batch still meets its twin in one transaction (IMP-d-01, IMP-S-03:
+    the last wins, one warning)."""
+    n = 6000
+    lines = patients(n).splitlines(keepends=True)
+    dup = json.loads(lines[4999])
+    dup["gender"] = "other"
+    lines[5099] = json.dumps(dup, separators=(",", ":")) + "\n"
+    imp = tmp_path / "import"
+    imp.mkdir()
+    (imp / "Patient.ndjson").write_text("".join(lines))
+    e = dict(FAST, BULKHEAD_INTERACTIVE_P99_TARGET_MS="500",
+             BULKHEAD_INTERACTIVE_FLOOR_PCT="50",
+             BULKHEAD_INTERACTIVE_WINDOW_MS="1000",
+             BULKHEAD_IMPORT_BATCH_LINES="500")
+    s = start_server(db, extra_env=e)
+    wait_for(lambda: tables_ready(db) and db.scalar(
+        "SELECT to_regclass('public.interactive_stats') IS NOT NULL"),
+        30, what="migrations")
+    db.query("UPDATE limits SET rows_per_second = %s", [RATE])
+    fake = FakeApi(db, 5000)
+    try:
+        url = Importer(s).start(params_body(
+            [("Patient", "file://%s/Patient.ndjson" % imp)]))
+        jid = url.rsplit("/", 1)[1]
+        # Capped well before line 5000 (3 s uncapped at 1000 rows/s).
+        j = wait_job(db, jid, lambda j: (j["progress"] or {}).get(
+            "interactive", {}).get("cap_rows_per_s", 0) > 0, 60,
+            what="the controller's cap")
+        assert j["state"] == "running", j["state"]
+        m = Importer(s).manifest(url, timeout=120)
+    finally:
+        fake.close()
+    out = m["output"][0]
+    assert out["count"] == n and out["extension"]["failed"] == 0, out
+    assert db.scalar("SELECT count(*) FROM resources WHERE type = "
+                     "'Patient' AND id LIKE 'ic%%'") == n - 1
+    assert db.scalar("SELECT content FROM resources WHERE type = "
+                     "'Patient' AND id = %s", [dup["id"]]) == \
+        lines[5099].rstrip("\n")
+    oos = outcomes(m, out["inputUrl"])
+    got = issues(oos)
+    assert [(sv, ln) for sv, _, ln, _, _ in got] == [("warning", 5000)], got
+    assert "line 5100 wins over line 5000" in got[0][4]
 
 
 def test_config_check_validates_the_keys(bulkhead_bin, db):
