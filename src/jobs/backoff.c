@@ -19,8 +19,7 @@
 #include "jobs/throttle.h"
 #include "lib/log.h"
 
-static void	backoff_boost(struct backoff *, double, double);
-static double	backoff_window_rate(struct backoff *, int64_t, double);
+static void	backoff_boost(struct backoff *, double, int64_t, double);
 
 void
 backoff_init(struct backoff *b, const struct cfg *cfg, const char *kind,
@@ -39,44 +38,26 @@ backoff_init(struct backoff *b, const struct cfg *cfg, const char *kind,
 	    (double)cfg->interactive_window_ms / 1000.0 + BACKOFF_STEP_S);
 	b->b_api.ia_p99_ms = -1;
 	b->b_next = now + BACKOFF_STEP_S;
-	b->b_last_t = b->b_started = now;
+	b->b_last_t = b->b_started = b->b_win_t = now;
 	snprintf(b->b_proc, sizeof(b->b_proc), "job %s", id);
 	b->b_base_nice = b->b_nice = worker_nice < 0 ? 0 : worker_nice;
 }
 
-/*
- * Records rows at time now and returns the rows/s over the last
- * BACKOFF_STARVED_STEPS steps, or -1 until that many are recorded.
- */
-static double
-backoff_window_rate(struct backoff *b, int64_t rows, double now)
-{
-	const int	size = BACKOFF_STARVED_STEPS + 1;
-	int		old;
-
-	b->b_hist_rows[b->b_hist_i] = rows;
-	b->b_hist_t[b->b_hist_i] = now;
-	b->b_hist_i = (b->b_hist_i + 1) % size;
-	if (b->b_hist_n < size)
-		b->b_hist_n++;
-	if (b->b_hist_n < size)
-		return -1;
-	old = b->b_hist_i;	/* the oldest, next to be overwritten */
-	if (now <= b->b_hist_t[old])
-		return -1;
-	return (double)(rows - b->b_hist_rows[old]) / (now - b->b_hist_t[old]);
-}
-
-/* The floor as a guarantee (backoff.h): one step of the group's nice,
- * judged on the rate over the window (rate < 0: not known yet). */
+/* The floor as a guarantee (backoff.h): once per window, one change
+ * of the group's nice, judged on the rows/s over that window. */
 static void
-backoff_boost(struct backoff *b, double floor_rate, double rate)
+backoff_boost(struct backoff *b, double floor_rate, int64_t rows,
+    double now)
 {
 	char	err[256];
+	double	rate;
 	int	nice = b->b_nice;
 
-	if (rate < 0)
+	if (now - b->b_win_t < BACKOFF_STARVED_S)
 		return;
+	rate = (double)(rows - b->b_win_rows) / (now - b->b_win_t);
+	b->b_win_t = now;
+	b->b_win_rows = rows;
 	if (rate < floor_rate * BACKOFF_STARVED && nice > 0)
 		nice = nice > BACKOFF_BOOST_STEP ? nice - BACKOFF_BOOST_STEP :
 		    0;
@@ -96,7 +77,6 @@ backoff_boost(struct backoff *b, double floor_rate, double rate)
 		    "CPU weight back", rate, floor_rate);
 	b->b_boosted = nice < b->b_base_nice;
 	b->b_nice = nice;
-	b->b_hist_n = 0;	/* judge the next change on this one's */
 }
 
 void
@@ -104,7 +84,7 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 {
 	char	err[512];
 	int64_t	rows, cap;
-	double	f, dt, p99, wrate;
+	double	f, dt, p99;
 
 	if (!b->b_on || now < b->b_next)
 		return;
@@ -115,7 +95,6 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 		b->b_rate = (double)(rows - b->b_last_rows) / dt;
 	b->b_last_t = now;
 	b->b_last_rows = rows;
-	wrate = backoff_window_rate(b, rows, now);
 	b->b_ref = aimd_reference(b->b_ref, b->b_rate, (double)b->b_cap);
 	if (interactive_publish_job(ctl, b->b_proc, b->b_aimd.a_factor,
 	    b->b_rate, &b->b_api, err, sizeof(err)) == -1) {
@@ -132,7 +111,7 @@ backoff_step(struct backoff *b, PGconn *ctl, struct throttle *t, double now)
 	/* The first seconds are the job's to start up uncapped: a rate
 	 * measured while it ramps up is no reference. */
 	if (b->b_ref > 0 && now - b->b_started >= BACKOFF_WARMUP_S)
-		backoff_boost(b, b->b_aimd.a_floor * b->b_ref, wrate);
+		backoff_boost(b, b->b_aimd.a_floor * b->b_ref, rows, now);
 	if (f >= 1 || b->b_ref <= 0 || now - b->b_started < BACKOFF_WARMUP_S)
 		cap = 0;
 	else {

@@ -13,21 +13,20 @@
  * interactive_floor_pct, so a job never stalls.  With
  * interactive_control = off or a target of 0, nothing here runs.
  *
- * The floor is also a guarantee against starvation: a job whose rate
- * over the last BACKOFF_STARVED_STEPS steps stays under BACKOFF_STARVED
- * x floor x reference although no cap holds it there (the CPU it needs
- * goes to others) raises its scheduling group's weight by
- * BACKOFF_BOOST_STEP of nice, never above the API's own (nice 0), and
- * gives it back by as much once that rate is over BACKOFF_SATED x floor
- * x reference.  After a change the window starts again, so the next
- * one is judged on what this one did.  Why so slow: under a saturating
- * closed loop one second's rate can be a fraction of the next one's,
- * and a boost of 5 a second on single samples took the group from nice
- * 10 to the API's weight within seconds while the job ran at twice its
- * floor over the run; the interactive p99 paid for it (37 ms against
- * 8).  The group is the worker's kernel autogroup (core/autogroup.h);
- * where the worker has none (a cgroup or systemd decides its share),
- * nothing changes.
+ * The floor is also a guarantee against starvation.  Once every
+ * BACKOFF_STARVED_S, a job whose rate over those seconds stayed under
+ * BACKOFF_STARVED x floor x reference although no cap held it there
+ * (the CPU it needs goes to others) raises its scheduling group's
+ * weight by BACKOFF_BOOST_STEP of nice, never above the API's own (nice
+ * 0); over BACKOFF_SATED x floor x reference it gives back as much.  So
+ * each change is judged on a window that follows the last one.  Why so
+ * slow: under a saturating closed loop one second's rate can be a
+ * fraction of the next one's, and a boost of 5 a second on single
+ * samples took the group from nice 10 to the API's weight within
+ * seconds while the job ran at twice its floor over the run; the
+ * interactive p99 paid for it (37 ms against 8).  The group is the
+ * worker's kernel autogroup (core/autogroup.h); where the worker has
+ * none (a cgroup or systemd decides its share), nothing changes.
  *
  * Failure to reach the table counts as "no signal" (the factor climbs
  * back to 1), logged once per job.
@@ -51,7 +50,7 @@
 #define BACKOFF_STARVED		0.8	/* of the floor rate: boost */
 #define BACKOFF_SATED		1.5	/* of the floor rate: give back */
 #define BACKOFF_BOOST_STEP	2	/* nice per change */
-#define BACKOFF_STARVED_STEPS	5	/* steps the starvation rate spans */
+#define BACKOFF_STARVED_S	5.0	/* the starvation rate's window */
 
 struct cfg;
 struct throttle;
@@ -66,11 +65,8 @@ struct backoff {
 	int64_t			b_last_rows;
 	double			b_ref;		/* reference rows/s, 0 unknown */
 	double			b_rate;		/* rows/s, last step */
-	/* Rows and time at the last steps, a ring, for the starvation
-	 * rate; b_hist_n counts the samples, capped at its size. */
-	int64_t			b_hist_rows[BACKOFF_STARVED_STEPS + 1];
-	double			b_hist_t[BACKOFF_STARVED_STEPS + 1];
-	int			b_hist_i, b_hist_n;
+	double			b_win_t;	/* starvation window's start */
+	int64_t			b_win_rows;	/* rows at its start */
 	int64_t			b_cap;		/* cap in force, 0 none */
 	struct interactive_api	b_api;		/* last read */
 	int			b_warned;	/* table error logged */

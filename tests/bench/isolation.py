@@ -798,8 +798,9 @@ def saturate_one(admin, control, import_dir, claims_path):
                 pt.start()
             c0 = cache_counts(port)
             res["loaded_" + name] = wrk(port, path, SAT_S)
-            c1 = cache_counts(port)
-            res["cache_" + name] = (c1[0] - c0[0], c1[1] - c0[1])
+            if name == "status":
+                c1 = cache_counts(port)
+                res["cache_status"] = (c1[0] - c0[0], c1[1] - c0[1])
             if PERF and name == "metadata":
                 pt.join()
                 res["perf"] = box[0] if box else None
